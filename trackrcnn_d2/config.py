@@ -1,0 +1,78 @@
+"""Every config key that trackrcnn_d2 adds to detectron2's, with the paper's value as default.
+
+Sections and tables refer to Voigtlaender et al., "MOTS: Multi-Object Tracking and
+Segmentation", CVPR 2019 (../shared/paper).
+"""
+from detectron2.config import CfgNode as CN
+
+
+def add_trackrcnn_config(cfg):
+    """Add the TrackR-CNN keys to a detectron2 config (in place)."""
+    _C = cfg
+
+    # ---------------------------------------------------------------------------------------- #
+    # Data (Sec. 3, Sec. 6)
+    # ---------------------------------------------------------------------------------------- #
+    _C.DATASETS.MOTS = CN()
+    # Classes that are loaded, trained and evaluated, in contiguous-id order (Sec. 3, Table 1).
+    _C.DATASETS.MOTS.CLASSES = ["car", "pedestrian"]
+    # Number of adjacent frames of one sequence in a training mini-batch (Sec. 6).
+    _C.INPUT.CLIP_LENGTH = 8
+
+    # ---------------------------------------------------------------------------------------- #
+    # Temporal backbone (Sec. 5 "Integrating temporal context", Sec. 6, Table 4)
+    # ---------------------------------------------------------------------------------------- #
+    _C.MODEL.TEMPORAL = CN()
+    # Registered backbone that TemporalBackbone wraps (the paper: ResNet-101, Sec. 6).
+    _C.MODEL.TEMPORAL.BACKBONE_NAME = "build_resnet_backbone"
+    # Temporal layers over the clip's time axis: "conv3d", "convlstm" or "none" (Table 4).
+    _C.MODEL.TEMPORAL.TYPE = "conv3d"
+    # Number of stacked temporal layers (Table 4: 1xConv3D is the paper's model).
+    _C.MODEL.TEMPORAL.NUM_LAYERS = 1
+    # Backbone outputs the temporal layers act on; empty = all of them (C4: res4, Sec. 6).
+    _C.MODEL.TEMPORAL.IN_FEATURES = []
+    # Hidden channels of each ConvLSTM layer (Table 4: 128).
+    _C.MODEL.TEMPORAL.CONVLSTM_CHANNELS = 128
+
+    # ---------------------------------------------------------------------------------------- #
+    # Association head (Sec. 5 "Association Head", Supplement B, Table 7)
+    # ---------------------------------------------------------------------------------------- #
+    _C.MODEL.ASSOCIATION_HEAD = CN()
+    # Dimension of the association vector (Sec. 6: 128).
+    _C.MODEL.ASSOCIATION_HEAD.EMBEDDING_DIM = 128
+    # Association loss: "batch_hard", "batch_all" or "contrastive" (Supp. B, Table 7).
+    _C.MODEL.ASSOCIATION_HEAD.LOSS = "batch_hard"
+    # Margin alpha of the association loss (Sec. 6: 0.2).
+    _C.MODEL.ASSOCIATION_HEAD.MARGIN = 0.2
+    # Weight of loss_assoc in the total loss (the paper adds it unweighted).
+    _C.MODEL.ASSOCIATION_HEAD.LOSS_WEIGHT = 1.0
+
+    # ---------------------------------------------------------------------------------------- #
+    # Tracker (Sec. 5 "Mask Propagation", "Tracking", Supplement A, Table 5)
+    # ---------------------------------------------------------------------------------------- #
+    _C.TRACKER = CN()
+    # Registered tracker (detectron2.tracking.TRACKER_HEADS_REGISTRY), Algorithm 1.
+    _C.TRACKER.NAME = "TrackRCNNTracker"
+    # Association mechanism (Table 5): "maskprop_assoc" (the paper's), "maskprop",
+    # "bbox_iou", "assoc" or "bbox_center".
+    _C.TRACKER.ASSOCIATION = "maskprop_assoc"
+    # Optical flow for mask propagation (Sec. 5): "dis" (OpenCV), "raft_small", "raft_large",
+    # "none" (plain IoU). The paper uses PWC-Net, which has no maintained CPU implementation.
+    _C.TRACKER.FLOW = "dis"
+    # Per class, in DATASETS.MOTS.CLASSES order: detection confidence threshold gamma (Alg. 1).
+    _C.TRACKER.DETECTION_CONFIDENCE = [0.8, 0.8]
+    # Per class: minimum mask propagation score delta_maskprop for a match (Alg. 1).
+    _C.TRACKER.MASKPROP_THRESHOLD = [0.3, 0.3]
+    # Per class: maximum association distance delta_assoc for a match (Alg. 1).
+    _C.TRACKER.ASSOC_THRESHOLD = [1.0, 1.0]
+    # Detections below this score are never considered, not even by association (Alg. 1 D_t).
+    _C.TRACKER.MIN_SCORE = 0.1
+    # Pixel threshold that turns the mask head's soft masks into binary masks.
+    _C.TRACKER.MASK_THRESHOLD = 0.5
+
+    # ---------------------------------------------------------------------------------------- #
+    # Evaluation (Sec. 4)
+    # ---------------------------------------------------------------------------------------- #
+    _C.TEST.MOTS = CN()
+    # Write the per-frame detection cache used by tools/tune_tracker.py (Sec. 6 threshold search).
+    _C.TEST.MOTS.WRITE_DETECTION_CACHE = True
