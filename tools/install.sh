@@ -12,7 +12,16 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$inputs_hash" ]; then
   exit 0
 fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
+# This machine's pip configuration names local indexes that lack most packages; pip warns
+# about each one. sal-detectron2's metadata pins numpy<2, which its code does not need.
+pip_quiet() {
+  "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@" 2>&1 | {
+    grep -v -e "^WARNING: Location '.*' is ignored" -e "dependency resolver does not currently" \
+      -e "sal-detectron2 0.7.2 requires" || true
+  }
+}
+PIP=pip_quiet
+echo "make install: setting up $VENV (first time: about 2 minutes)"
 $PIP install --upgrade "pip>=24" "setuptools>=77,<81" wheel
 $PIP install "torch==2.14.1" "torchvision==0.29.1"
 
