@@ -31,8 +31,16 @@ def add_trackrcnn_config(cfg):
     _C.MODEL.TEMPORAL.NUM_LAYERS = 1
     # Backbone outputs the temporal layers act on; empty = all of them (C4: res4, Sec. 6).
     _C.MODEL.TEMPORAL.IN_FEATURES = []
+    # Activation after each Conv3D (Sec. 6: ReLU): "relu", "none", or "auto" = ReLU on ResNet
+    # outputs (post-ReLU, so the identity init stays exact), none on FPN outputs (can be < 0).
+    _C.MODEL.TEMPORAL.CONV3D_ACTIVATION = "auto"
     # Hidden channels of each ConvLSTM layer (Table 4: 128).
     _C.MODEL.TEMPORAL.CONVLSTM_CHANNELS = 128
+    # Spatial kernel of the ConvLSTM gates (not in the paper; the original implementation's 5x5).
+    _C.MODEL.TEMPORAL.CONVLSTM_KERNEL_SIZE = 5
+    # Initial weights (input, ConvLSTM branch) of the ConvLSTM skip connection (Sec. 6; the
+    # original implementation's 1.0 and 0.05).
+    _C.MODEL.TEMPORAL.CONVLSTM_SKIP_WEIGHTS = [1.0, 0.05]
 
     # ---------------------------------------------------------------------------------------- #
     # Association head (Sec. 5 "Association Head", Supplement B, Table 7)
@@ -46,6 +54,9 @@ def add_trackrcnn_config(cfg):
     _C.MODEL.ASSOCIATION_HEAD.MARGIN = 0.2
     # Weight of loss_assoc in the total loss (the paper adds it unweighted).
     _C.MODEL.ASSOCIATION_HEAD.LOSS_WEIGHT = 1.0
+    # Compare only detections of the same class in the loss (Eq. 6 compares all; the original
+    # implementation's released configs compare per class).
+    _C.MODEL.ASSOCIATION_HEAD.SAME_CLASS_ONLY = False
 
     # ---------------------------------------------------------------------------------------- #
     # Tracker (Sec. 5 "Mask Propagation", "Tracking", Supplement A, Table 5)
@@ -76,3 +87,9 @@ def add_trackrcnn_config(cfg):
     _C.TEST.MOTS = CN()
     # Write the per-frame detection cache used by tools/tune_tracker.py (Sec. 6 threshold search).
     _C.TEST.MOTS.WRITE_DETECTION_CACHE = True
+
+    # ---------------------------------------------------------------------------------------- #
+    # Training (Sec. 6)
+    # ---------------------------------------------------------------------------------------- #
+    # Optimizer built by train_net: "ADAM" (Sec. 6, with SOLVER.BASE_LR 5e-7) or "SGD".
+    _C.SOLVER.OPTIMIZER = "ADAM"

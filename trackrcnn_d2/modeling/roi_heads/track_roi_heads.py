@@ -1,0 +1,249 @@
+"""ROI heads with TrackR-CNN's association head (Sec. 5 "Association Head", Supplement B).
+
+A fully connected layer maps each proposal's box-head feature to an association vector. In
+training, the association loss is computed over the foreground proposals of each clip, with the
+track id of the matched ground truth (``gt_track_ids``). At inference, every detection carries
+the association vector of the proposal it came from (as in the original implementation) in the
+field ``association_vectors`` (N x D).
+"""
+from typing import Dict, List, Optional
+
+import torch
+from detectron2.config import CfgNode, configurable
+from detectron2.layers import ShapeSpec
+from detectron2.modeling.roi_heads import (
+    ROI_HEADS_REGISTRY,
+    Res5ROIHeads,
+    StandardROIHeads,
+    select_foreground_proposals,
+)
+from detectron2.structures import Boxes, ImageList, Instances
+from torch import nn
+
+from ..losses import ASSOCIATION_LOSSES
+
+__all__ = ["AssociationHead", "TrackStandardROIHeads", "TrackRes5ROIHeads"]
+
+
+class AssociationHead(nn.Module):
+    """One fully connected layer: box-head feature -> association vector, plus its loss."""
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        embedding_dim: int = 128,
+        loss: str = "batch_hard",
+        margin: float = 0.2,
+        loss_weight: float = 1.0,
+        same_class_only: bool = False,
+        clip_length: Optional[int] = None,
+    ):
+        """
+        Args:
+            in_channels: size of the (flattened) box-head feature.
+            embedding_dim: D, the association vector's size (Sec. 6: 128).
+            loss: "batch_hard", "batch_all" or "contrastive" (Table 7).
+            margin: alpha of the loss (Sec. 6: 0.2).
+            loss_weight: factor of ``loss_assoc``.
+            same_class_only: compare only detections of the same ground-truth class.
+            clip_length: images i and j of a mini-batch are compared only if they belong to the
+                same clip, i // clip_length == j // clip_length (None: the batch is one clip).
+        """
+        super().__init__()
+        if loss not in ASSOCIATION_LOSSES:
+            raise ValueError(
+                f"MODEL.ASSOCIATION_HEAD.LOSS = {loss!r} is not one of "
+                f"{sorted(ASSOCIATION_LOSSES)}."
+            )
+        self.fc = nn.Linear(in_channels, embedding_dim)
+        nn.init.normal_(self.fc.weight, std=0.01)
+        nn.init.zeros_(self.fc.bias)
+        self.loss_fn = ASSOCIATION_LOSSES[loss]
+        self.margin = margin
+        self.loss_weight = loss_weight
+        self.same_class_only = same_class_only
+        self.clip_length = clip_length
+
+    @classmethod
+    def from_config(cls, cfg: CfgNode, in_channels: int):
+        head = cfg.MODEL.ASSOCIATION_HEAD
+        return {
+            "in_channels": in_channels,
+            "embedding_dim": head.EMBEDDING_DIM,
+            "loss": head.LOSS,
+            "margin": head.MARGIN,
+            "loss_weight": head.LOSS_WEIGHT,
+            "same_class_only": head.SAME_CLASS_ONLY,
+            "clip_length": cfg.INPUT.CLIP_LENGTH,
+        }
+
+    def forward(self, box_features: torch.Tensor) -> torch.Tensor:
+        """(R, ...) box-head features -> (R, D) association vectors."""
+        return self.fc(box_features.flatten(1))
+
+    def losses(
+        self, association_vectors: torch.Tensor, proposals: List[Instances], num_classes: int
+    ) -> Dict[str, torch.Tensor]:
+        """``loss_assoc`` over the foreground proposals of each clip.
+
+        Args:
+            association_vectors: (R, D), one per proposal, in the order of ``proposals``.
+            proposals: per image, sampled proposals with ``gt_classes`` and, where any is
+                foreground, ``gt_track_ids``.
+        """
+        vectors, ids, groups = [], [], []
+        for image_index, (image_vectors, image_proposals) in enumerate(
+            zip(association_vectors.split([len(p) for p in proposals]), proposals)
+        ):
+            foreground = (image_proposals.gt_classes >= 0) & (
+                image_proposals.gt_classes < num_classes
+            )
+            if not foreground.any():
+                continue
+            if not image_proposals.has("gt_track_ids"):
+                raise ValueError(
+                    "The association loss needs instances.gt_track_ids in every training frame "
+                    "with objects; the dataset mapper did not provide them."
+                )
+            clip_index = image_index // self.clip_length if self.clip_length else 0
+            # One group per (clip, class) or per clip; only detections of a group are compared.
+            classes = image_proposals.gt_classes[foreground]
+            group = clip_index * num_classes + (
+                classes if self.same_class_only else torch.zeros_like(classes)
+            )
+            vectors.append(image_vectors[foreground])
+            ids.append(image_proposals.gt_track_ids[foreground])
+            groups.append(group)
+        if not vectors:
+            return {"loss_assoc": association_vectors.sum() * 0.0}
+        loss = self.loss_fn(
+            torch.cat(vectors), torch.cat(ids), self.margin, groups=torch.cat(groups)
+        )
+        return {"loss_assoc": loss * self.loss_weight}
+
+
+def _attach_association_vectors(
+    instances: List[Instances],
+    association_vectors: List[torch.Tensor],
+    kept_indices: List[torch.Tensor],
+):
+    """Gives each detection the vector of the proposal it was decoded from.
+
+    Args:
+        association_vectors: per image, (R_i, D) vectors of its proposals.
+        kept_indices: per image, the proposal index of each detection (from NMS).
+    """
+    for image_instances, image_vectors, kept in zip(instances, association_vectors, kept_indices):
+        image_instances.association_vectors = image_vectors[kept]
+
+
+@ROI_HEADS_REGISTRY.register()
+class TrackStandardROIHeads(StandardROIHeads):
+    """:class:`StandardROIHeads` (FPN or C5 box head) plus the association head on the box
+    head's output feature."""
+
+    @configurable
+    def __init__(self, *, association_head: AssociationHead, **kwargs):
+        super().__init__(**kwargs)
+        self.association_head = association_head
+
+    @classmethod
+    def from_config(cls, cfg: CfgNode, input_shape: Dict[str, ShapeSpec]):
+        ret = super().from_config(cfg, input_shape)
+        box_head_shape = ret["box_head"].output_shape
+        in_channels = box_head_shape.channels * (box_head_shape.height or 1) * (
+            box_head_shape.width or 1
+        )
+        ret["association_head"] = AssociationHead(cfg, in_channels)
+        return ret
+
+    def _forward_box(self, features: Dict[str, torch.Tensor], proposals: List[Instances]):
+        """As :meth:`StandardROIHeads._forward_box`, plus association vectors and their loss."""
+        features = [features[f] for f in self.box_in_features]
+        box_features = self.box_pooler(features, [x.proposal_boxes for x in proposals])
+        box_features = self.box_head(box_features)
+        predictions = self.box_predictor(box_features)
+        association_vectors = self.association_head(box_features)
+        del box_features
+
+        if self.training:
+            losses = self.box_predictor.losses(predictions, proposals)
+            losses.update(
+                self.association_head.losses(association_vectors, proposals, self.num_classes)
+            )
+            if self.train_on_pred_boxes:
+                with torch.no_grad():
+                    pred_boxes = self.box_predictor.predict_boxes_for_gt_classes(
+                        predictions, proposals
+                    )
+                    for proposals_per_image, pred_boxes_per_image in zip(proposals, pred_boxes):
+                        proposals_per_image.proposal_boxes = Boxes(pred_boxes_per_image)
+            return losses
+        pred_instances, kept_indices = self.box_predictor.inference(predictions, proposals)
+        _attach_association_vectors(
+            pred_instances, association_vectors.split([len(p) for p in proposals]), kept_indices
+        )
+        return pred_instances
+
+
+@ROI_HEADS_REGISTRY.register()
+class TrackRes5ROIHeads(Res5ROIHeads):
+    """:class:`Res5ROIHeads` (C4, the paper's model) plus the association head on the pooled
+    res5 feature that the box predictor also reads."""
+
+    @configurable
+    def __init__(self, *, association_head: AssociationHead, **kwargs):
+        super().__init__(**kwargs)
+        self.association_head = association_head
+
+    @classmethod
+    def from_config(cls, cfg: CfgNode, input_shape: Dict[str, ShapeSpec]):
+        ret = super().from_config(cfg, input_shape)
+        in_channels = ret["box_predictor"].cls_score.in_features
+        ret["association_head"] = AssociationHead(cfg, in_channels)
+        return ret
+
+    def forward(
+        self,
+        images: ImageList,
+        features: Dict[str, torch.Tensor],
+        proposals: List[Instances],
+        targets: Optional[List[Instances]] = None,
+    ):
+        """As :meth:`Res5ROIHeads.forward`, plus association vectors and their loss."""
+        del images
+        if self.training:
+            assert targets, "'targets' argument is required during training"
+            proposals = self.label_and_sample_proposals(proposals, targets)
+        del targets
+
+        box_features = self._shared_roi_transform(
+            [features[f] for f in self.in_features], [x.proposal_boxes for x in proposals]
+        )
+        pooled_features = box_features.mean(dim=[2, 3])
+        predictions = self.box_predictor(pooled_features)
+        association_vectors = self.association_head(pooled_features)
+
+        if self.training:
+            del features
+            losses = self.box_predictor.losses(predictions, proposals)
+            losses.update(
+                self.association_head.losses(association_vectors, proposals, self.num_classes)
+            )
+            if self.mask_on:
+                proposals, fg_selection_masks = select_foreground_proposals(
+                    proposals, self.num_classes
+                )
+                # The mask head reuses the foreground proposals' res5 features.
+                mask_features = box_features[torch.cat(fg_selection_masks, dim=0)]
+                del box_features
+                losses.update(self.mask_head(mask_features, proposals))
+            return [], losses
+        pred_instances, kept_indices = self.box_predictor.inference(predictions, proposals)
+        _attach_association_vectors(
+            pred_instances, association_vectors.split([len(p) for p in proposals]), kept_indices
+        )
+        pred_instances = self.forward_with_given_boxes(features, pred_instances)
+        return pred_instances, {}
