@@ -1,0 +1,47 @@
+"""MOTS data: txt/png I/O, datasets and their registration, clip sampling and mapping.
+
+``mots_io`` and ``synthetic`` are pure python (numpy, pycocotools, PIL). Everything else needs
+detectron2, so it is imported (and the built-in datasets registered, see ``builtin``) only once
+detectron2 is in use: here at once if it is already imported, else on first access to one of
+the names below (``from trackrcnn_d2.data import build_mots_train_loader``) or when
+``trackrcnn_d2`` registers its components on detectron2's import.
+"""
+import importlib
+import sys
+
+_LAZY_ATTRIBUTES = {
+    "MOTSMetadata": "datasets",
+    "load_mots_dataset_dicts": "datasets",
+    "register_mots_dataset": "datasets",
+    "register_kitti_mots": "datasets",
+    "register_mots_challenge": "datasets",
+    "select_mots_classes": "datasets",
+    "register_synthetic_mots": "builtin",
+    "ClipTrainingSampler": "samplers",
+    "SequenceInferenceSampler": "samplers",
+    "MOTSClipDatasetMapper": "dataset_mapper",
+    "MOTSTestDatasetMapper": "dataset_mapper",
+    "build_mots_train_loader": "build",
+    "build_mots_test_loader": "build",
+    "get_mots_dataset_dicts": "build",
+}
+
+
+def _register_builtin_datasets():
+    importlib.import_module("trackrcnn_d2.data.builtin")
+
+
+def __getattr__(name):
+    if name in _LAZY_ATTRIBUTES:
+        _register_builtin_datasets()
+        module = importlib.import_module(f"trackrcnn_d2.data.{_LAZY_ATTRIBUTES[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'trackrcnn_d2.data' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY_ATTRIBUTES))
+
+
+if "detectron2" in sys.modules:
+    _register_builtin_datasets()

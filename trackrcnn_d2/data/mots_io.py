@@ -14,7 +14,7 @@ png format: ``<seq>/<frame:06d>.png``, 16-bit, pixel value = obj_id, 0 backgroun
 """
 import os
 import tempfile
-from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import pycocotools.mask as mask_utils
@@ -64,33 +64,110 @@ def obj_id_to_class_id(obj_id: int) -> int:
     return obj_id // 1000
 
 
+# The alphabet of pycocotools' compressed RLE strings: 48 + a 6-bit code.
+_RLE_ALPHABET = bytes(range(48, 48 + 64))
+
+
+def _read_rle_code(counts: bytes, position: int):
+    """Decode the code that starts at ``position``: ``(value, next_position)``."""
+    value, shift, more = 0, 0, True
+    while more:
+        if position >= len(counts):
+            raise ValueError("truncated RLE string")
+        char = counts[position] - 48
+        value |= (char & 0x1F) << (5 * shift)
+        more = bool(char & 0x20)
+        position += 1
+        shift += 1
+        if not more and (char & 0x10):
+            value |= -1 << (5 * shift)
+    return value, position
+
+
+def _write_rle_code(value: int) -> bytes:
+    """Encode one code as pycocotools' ``rleToString`` does."""
+    out = bytearray()
+    more = True
+    while more:
+        char = value & 0x1F
+        value >>= 5
+        more = value != -1 if char & 0x10 else value != 0
+        if more:
+            char |= 0x20
+        out.append(char + 48)
+    return bytes(out)
+
+
+def _background_as_foreground(counts: bytes) -> bytes:
+    """RLE string of the runs ``[0, r0, r1, ...]`` for ``counts`` = runs ``[r0, r1, ...]``:
+    its foreground area is the background area of ``counts``.
+
+    Codes after the third are deltas to the run two places before, which the shift by one run
+    keeps, so only the first three codes are re-encoded and the rest is copied.
+    """
+    codes, position = [], 0
+    while len(codes) < 3 and position < len(counts):
+        value, position = _read_rle_code(counts, position)
+        codes.append(value)
+    head = [0] + codes[:2]
+    if len(codes) == 3:
+        head.append(codes[2] - codes[0])  # r2 becomes run 3, a delta to r0 (now run 1)
+    return b"".join(_write_rle_code(v) for v in head) + counts[position:]
+
+
+def rle_counts_totals(counts_list: Sequence[bytes]) -> np.ndarray:
+    """:func:`rle_counts_total` of many RLE strings at C speed: an int64 array, -1 where a
+    string is malformed (a character outside the alphabet, a truncated last code); call
+    :func:`rle_counts_total` on those for the reason.
+
+    The total is the foreground area plus the background area; pycocotools computes both (the
+    background as the foreground of the string shifted by one run) without decoding a mask,
+    which is safe whatever size the header claims.
+    """
+    totals = np.full(len(counts_list), -1, dtype=np.int64)
+    valid, shifted = [], []
+    for i, counts in enumerate(counts_list):
+        if counts.translate(None, _RLE_ALPHABET) or (counts and (counts[-1] - 48) & 0x20):
+            continue
+        valid.append(i)
+        shifted.append(_background_as_foreground(counts))
+    if not valid:
+        return totals
+    # The header size is irrelevant to the area; any keeps frString happy.
+    foreground = rle_areas([{"size": [1, 1], "counts": counts_list[i]} for i in valid])
+    background = rle_areas([{"size": [1, 1], "counts": c} for c in shifted])
+    totals[valid] = foreground + background
+    return totals
+
+
+def rle_areas(rles: Sequence[dict]) -> np.ndarray:
+    """Foreground areas of many RLEs (int64 array), without decoding them.
+
+    Calls pycocotools in chunks of 255: its ``area`` fails with numpy >= 2 for more RLEs
+    than fit in a uint8 (it allocates a placeholder array of dtype uint8 from the count).
+    """
+    chunk = 255
+    parts = [mask_utils.area(list(rles[i : i + chunk])) for i in range(0, len(rles), chunk)]
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+
 def rle_counts_total(counts: bytes) -> int:
     """Number of pixels that a compressed COCO RLE string covers (the sum of its run lengths).
 
     Decodes the LEB128-like format of pycocotools' ``rleFrString`` without building the mask,
     so that an RLE whose size disagrees with its header can be reported before pycocotools
-    reads past the end of its buffer.
+    reads past the end of its buffer. Raises ``ValueError`` for a malformed string.
     """
+    invalid = counts.translate(None, _RLE_ALPHABET)
+    if invalid:
+        raise ValueError(f"character {chr(invalid[0])!r} is not in the RLE alphabet")
     total = 0
     # Run lengths after the second are stored as deltas to the run two places before.
     two_before, one_before = 0, 0
     index = 0
     position = 0
-    length = len(counts)
-    while position < length:
-        value = 0
-        shift = 0
-        more = True
-        while more:
-            if position >= length:
-                raise ValueError("truncated RLE string")
-            char = counts[position] - 48
-            value |= (char & 0x1F) << (5 * shift)
-            more = bool(char & 0x20)
-            position += 1
-            shift += 1
-            if not more and (char & 0x10):
-                value |= -1 << (5 * shift)
+    while position < len(counts):
+        value, position = _read_rle_code(counts, position)
         if index > 2:
             value += two_before
         if value < 0:
@@ -111,59 +188,92 @@ def decode_mask(rle: dict) -> np.ndarray:
     return mask_utils.decode(rle)
 
 
-def _parse_line(line: str, path: str, line_number: int) -> MOTSObject:
+def _diagnose_line(line: str, path: str, line_number: int) -> MOTSFormatError:
+    """The error of a txt line that the fast parser rejected."""
     fields = line.split(" ")
     if len(fields) != 6:
-        raise MOTSFormatError(
+        return MOTSFormatError(
             f"{path}:{line_number}: expected 6 space-separated fields "
             f"'time_frame obj_id class_id img_height img_width rle', got {len(fields)}"
         )
     try:
-        frame, obj_id, class_id, height, width = (int(f) for f in fields[:5])
+        [int(f) for f in fields[:5]]
     except ValueError:
-        raise MOTSFormatError(
+        return MOTSFormatError(
             f"{path}:{line_number}: the first five fields must be integers, got {fields[:5]}"
-        ) from None
-    if height <= 0 or width <= 0 or frame < 0 or obj_id < 0:
-        raise MOTSFormatError(
-            f"{path}:{line_number}: frame, obj_id must be >= 0 and height, width > 0"
         )
-    counts = fields[5].encode("ascii")
     try:
-        covered = rle_counts_total(counts)
+        fields[5].encode("ascii")
+    except UnicodeEncodeError:
+        return MOTSFormatError(f"{path}:{line_number}: the RLE string is not ASCII")
+    return MOTSFormatError(
+        f"{path}:{line_number}: frame, obj_id must be >= 0 and height, width > 0"
+    )
+
+
+def _read_txt_records(path: str) -> Tuple[List[MOTSObject], List[int]]:
+    """Objects of a txt file in file order and the line number of each. Checks the fields
+    (count, integers, ranges) but not the RLE strings."""
+    objects: List[MOTSObject] = []
+    line_numbers: List[int] = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line_number, raw in enumerate(f, start=1):
+            line = raw.strip()
+            if not line:
+                continue
+            fields = line.split(" ")
+            try:
+                if len(fields) != 6:
+                    raise ValueError
+                frame, obj_id, class_id, height, width = (int(v) for v in fields[:5])
+                if height <= 0 or width <= 0 or frame < 0 or obj_id < 0:
+                    raise ValueError
+                counts = fields[5].encode("ascii")
+            except (ValueError, UnicodeEncodeError):
+                raise _diagnose_line(line, path, line_number) from None
+            objects.append(
+                MOTSObject(frame, obj_id, class_id, {"size": [height, width], "counts": counts})
+            )
+            line_numbers.append(line_number)
+    return objects, line_numbers
+
+
+def check_rle_sizes(objects: Sequence[MOTSObject], sources: Sequence[str]) -> None:
+    """Raise :class:`MOTSFormatError` (naming ``sources[i]``, e.g. ``"file:line"``) for the first
+    object whose RLE string does not cover exactly its header's height x width pixels, or is
+    malformed. Runs at C speed and never decodes a mask (see :func:`rle_counts_totals`)."""
+    totals = rle_counts_totals([o.rle["counts"] for o in objects])
+    expected = np.fromiter(
+        (o.rle["size"][0] * o.rle["size"][1] for o in objects), dtype=np.int64, count=len(objects)
+    )
+    bad = np.flatnonzero(totals != expected)
+    if len(bad) == 0:
+        return
+    i = int(bad[0])
+    height, width = objects[i].rle["size"]
+    try:
+        covered = rle_counts_total(objects[i].rle["counts"])
     except ValueError as e:
-        raise MOTSFormatError(f"{path}:{line_number}: invalid RLE string ({e})") from None
-    if covered != height * width:
-        raise MOTSFormatError(
-            f"{path}:{line_number}: the RLE covers {covered} pixels but the header says "
-            f"{height}x{width} = {height * width}; the mask does not belong to this image size"
-        )
-    return MOTSObject(frame, obj_id, class_id, {"size": [height, width], "counts": counts})
+        raise MOTSFormatError(f"{sources[i]}: invalid RLE string ({e})") from None
+    raise MOTSFormatError(
+        f"{sources[i]}: the RLE covers {covered} pixels but the header says "
+        f"{height}x{width} = {height * width}; the mask does not belong to this image size"
+    )
 
 
 def read_mots_txt(path: str, validate: bool = True) -> Dict[int, List[MOTSObject]]:
     """Read one sequence in the txt format: ``{frame: [MOTSObject, ...]}``, frames in file order.
 
-    With ``validate`` every RLE is checked against its header (cheap, no decoding of masks).
-    Errors name the file and line. Empty lines are skipped.
+    Malformed lines (field count, non-integers, negative values) always raise
+    :class:`MOTSFormatError` naming the file and line. With ``validate`` every RLE string is
+    also checked against its header (at C speed, no decoding of masks). Empty lines are skipped.
     """
+    objects, line_numbers = _read_txt_records(path)
+    if validate:
+        check_rle_sizes(objects, [f"{path}:{n}" for n in line_numbers])
     frames: Dict[int, List[MOTSObject]] = {}
-    with open(path, encoding="ascii", errors="replace") as f:
-        for line_number, raw in enumerate(f, start=1):
-            line = raw.strip()
-            if not line:
-                continue
-            if validate:
-                obj = _parse_line(line, path, line_number)
-            else:
-                fields = line.split(" ")
-                obj = MOTSObject(
-                    int(fields[0]),
-                    int(fields[1]),
-                    int(fields[2]),
-                    {"size": [int(fields[3]), int(fields[4])], "counts": fields[5].encode()},
-                )
-            frames.setdefault(obj.frame, []).append(obj)
+    for obj in objects:
+        frames.setdefault(obj.frame, []).append(obj)
     return frames
 
 
@@ -270,9 +380,174 @@ def read_mots_png_sequence(folder: str) -> Dict[int, List[MOTSObject]]:
 
 
 def sequence_names(annotation_root: str, seqmap: Optional[str] = None) -> List[str]:
-    """Sequences of an annotation folder: those listed in ``seqmap`` (first column of each line)
-    or else every ``<seq>.txt`` in the folder, sorted."""
+    """Sequences of an annotation folder: those listed in ``seqmap`` (first column of each line;
+    a TrackEval MOTSChallenge header line ``name`` is skipped), or else every ``<seq>.txt`` in
+    the folder, or else (no txt files) every ``<seq>/`` folder with png annotations or a
+    MOTSChallenge ``gt/gt.txt``; sorted."""
     if seqmap is not None:
         with open(seqmap, encoding="ascii") as f:
-            return [line.split()[0] for line in f if line.strip()]
-    return sorted(n[: -len(".txt")] for n in os.listdir(annotation_root) if n.endswith(".txt"))
+            names = [line.split()[0] for line in f if line.strip()]
+        return names[1:] if names[:1] == ["name"] else names
+    entries = sorted(os.listdir(annotation_root))
+    txt = [n[: -len(".txt")] for n in entries if n.endswith(".txt")]
+    if txt:
+        return txt
+    folders = []
+    for name in entries:
+        folder = os.path.join(annotation_root, name)
+        if not os.path.isdir(folder):
+            continue
+        if os.path.isfile(os.path.join(folder, "gt", "gt.txt")) or any(
+            n.endswith(".png") for n in os.listdir(folder)
+        ):
+            folders.append(name)
+    return folders
+
+
+ANNOTATION_FORMATS = ("auto", "txt", "png")
+
+
+def find_sequence_annotations(
+    annotation_root: str, sequence: str, annotation_format: str = "auto"
+) -> Tuple[str, str]:
+    """Where the annotations of ``sequence`` are, and in which format: ``(path, "txt"|"png")``.
+
+    Looks for, in this order (``annotation_format`` restricts the candidates):
+
+    - txt: ``<annotation_root>/<sequence>.txt`` (KITTI MOTS ``instances_txt``) or
+      ``<annotation_root>/<sequence>/gt/gt.txt`` (MOTSChallenge ``train/MOTS20-XX``);
+    - png: ``<annotation_root>/<sequence>/`` holding ``<frame:06d>.png`` (KITTI MOTS
+      ``instances``).
+    """
+    if annotation_format not in ANNOTATION_FORMATS:
+        raise ValueError(f"annotation_format must be one of {ANNOTATION_FORMATS}")
+    candidates = []
+    if annotation_format in ("auto", "txt"):
+        candidates.append((os.path.join(annotation_root, f"{sequence}.txt"), "txt"))
+        candidates.append((os.path.join(annotation_root, sequence, "gt", "gt.txt"), "txt"))
+    if annotation_format in ("auto", "png"):
+        candidates.append((os.path.join(annotation_root, sequence), "png"))
+    for path, fmt in candidates:
+        if (fmt == "txt" and os.path.isfile(path)) or (fmt == "png" and os.path.isdir(path)):
+            return path, fmt
+    looked = ", ".join(path + ("/" if fmt == "png" else "") for path, fmt in candidates)
+    raise FileNotFoundError(
+        f"No {annotation_format if annotation_format != 'auto' else 'txt or png'} annotations "
+        f"of sequence {sequence!r}: looked for {looked}"
+    )
+
+
+def check_ground_truth_objects(
+    objects: Sequence[MOTSObject],
+    sources: Sequence[str],
+    image_size: Optional[Tuple[int, int]] = None,
+) -> None:
+    """Check the ground truth of one sequence; raise :class:`MOTSFormatError` naming the
+    offending ``sources[i]`` (``"file:line"`` or a png file) at the first problem:
+
+    - a class id other than 1 (car), 2 (pedestrian), 10 (ignore region), or one that disagrees
+      with ``obj_id // 1000``, or an ignore region whose obj_id is not 10000;
+    - masks of different sizes in one sequence, or a size other than ``image_size`` (h, w);
+    - one obj_id twice in a frame;
+    - overlapping masks in a frame (every pixel belongs to at most one object).
+
+    RLE strings must already be valid (:func:`check_rle_sizes`). The overlap check compares, per
+    frame, the area of the union with the sum of the areas (pycocotools, no decoding).
+    """
+    valid_classes = (CAR, PEDESTRIAN, IGNORE)
+    for obj, source in zip(objects, sources):
+        if obj.class_id not in valid_classes:
+            raise MOTSFormatError(
+                f"{source}: unknown class id {obj.class_id} (obj_id {obj.obj_id}); MOTS ground "
+                "truth has 1 car, 2 pedestrian, 10 ignore region"
+            )
+        if obj_id_to_class_id(obj.obj_id) != obj.class_id or (
+            obj.class_id == IGNORE and obj.obj_id != IGNORE_OBJ_ID
+        ):
+            raise MOTSFormatError(
+                f"{source}: obj_id {obj.obj_id} does not match class id {obj.class_id}; the class "
+                f"is obj_id // 1000 and the ignore region is obj_id {IGNORE_OBJ_ID}"
+            )
+    if not objects:
+        return
+    expected_size = tuple(image_size) if image_size is not None else tuple(objects[0].rle["size"])
+    what = "the image size" if image_size is not None else f"the size of {sources[0]}"
+    by_frame: Dict[int, List[int]] = {}
+    for i, obj in enumerate(objects):
+        if tuple(obj.rle["size"]) != expected_size:
+            raise MOTSFormatError(
+                f"{sources[i]}: mask size {tuple(obj.rle['size'])} (height, width) differs from "
+                f"{what} {expected_size}"
+            )
+        by_frame.setdefault(obj.frame, []).append(i)
+    crowded = []
+    for indices in by_frame.values():
+        ids = [objects[i].obj_id for i in indices]
+        if len(set(ids)) != len(ids):
+            duplicate = next(i for i in indices if ids.count(objects[i].obj_id) > 1)
+            raise MOTSFormatError(
+                f"{sources[duplicate]}: obj_id {objects[duplicate].obj_id} appears more than "
+                f"once in frame {objects[duplicate].frame}"
+            )
+        if len(indices) > 1:
+            crowded.append(indices)
+    if not crowded:
+        return
+    areas = rle_areas([o.rle for o in objects])
+    unions = rle_areas(
+        [mask_utils.merge([objects[i].rle for i in indices]) for indices in crowded]
+    )
+    for indices, union in zip(crowded, unions):
+        if union == areas[indices].sum():
+            continue
+        rles = [objects[i].rle for i in indices]
+        # iou with iscrowd=1 for all: intersection over the area of the first argument.
+        overlap = mask_utils.iou(rles, rles, [1] * len(rles))
+        np.fill_diagonal(overlap, 0)
+        first, second = np.unravel_index(int(np.argmax(overlap)), overlap.shape)
+        a, b = objects[indices[first]], objects[indices[second]]
+        raise MOTSFormatError(
+            f"{sources[indices[first]]} and {sources[indices[second]]}: masks of objects "
+            f"{a.obj_id} and {b.obj_id} overlap in frame {a.frame}; MOTS ground truth requires "
+            "every pixel to belong to at most one object"
+        )
+
+
+def load_mots_ground_truth(
+    annotation_root: str,
+    sequences: Sequence[str],
+    annotation_format: str = "auto",
+    image_sizes: Optional[Dict[str, Tuple[int, int]]] = None,
+    check: bool = True,
+) -> Dict[str, Dict[int, List[MOTSObject]]]:
+    """Ground truth of several sequences: ``{sequence: {frame: [MOTSObject, ...]}}``.
+
+    Every object is returned, ignore regions (obj_id 10000) and all classes included, frames
+    in file order (txt) or frame order (png); a sequence without any object maps to ``{}``.
+    The layout of each sequence is found by :func:`find_sequence_annotations` (txt or png,
+    KITTI MOTS or MOTSChallenge). With ``check`` the data are validated by
+    :func:`check_rle_sizes` and :func:`check_ground_truth_objects` (against
+    ``image_sizes[sequence]`` = (height, width) where given); errors name the file and line.
+
+    Pure python (numpy, pycocotools): the evaluator and the dataset loaders share it.
+    """
+    ground_truth: Dict[str, Dict[int, List[MOTSObject]]] = {}
+    for sequence in sequences:
+        path, fmt = find_sequence_annotations(annotation_root, sequence, annotation_format)
+        if fmt == "txt":
+            objects, line_numbers = _read_txt_records(path)
+            sources = [f"{path}:{n}" for n in line_numbers]
+            if check:
+                check_rle_sizes(objects, sources)
+        else:
+            frames = read_mots_png_sequence(path)
+            objects = [o for frame in sorted(frames) for o in frames[frame]]
+            sources = [os.path.join(path, f"{o.frame:06d}.png") for o in objects]
+        if check:
+            size = image_sizes.get(sequence) if image_sizes is not None else None
+            check_ground_truth_objects(objects, sources, size)
+        by_frame: Dict[int, List[MOTSObject]] = {}
+        for obj in objects:
+            by_frame.setdefault(obj.frame, []).append(obj)
+        ground_truth[sequence] = by_frame
+    return ground_truth
