@@ -21,7 +21,7 @@ _COMPONENT_MODULES = (
     "trackrcnn_d2.config",
     "trackrcnn_d2.data",
     "trackrcnn_d2.modeling",
-    "trackrcnn_d2.tracking",
+    "trackrcnn_d2.tracking.tracker_head",
     "trackrcnn_d2.evaluation.mots_evaluator",
 )
 _LAZY_ATTRIBUTES = {

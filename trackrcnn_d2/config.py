@@ -61,25 +61,40 @@ def add_trackrcnn_config(cfg):
     # ---------------------------------------------------------------------------------------- #
     # Tracker (Sec. 5 "Mask Propagation", "Tracking", Supplement A, Table 5)
     # ---------------------------------------------------------------------------------------- #
-    _C.TRACKER = CN()
-    # Registered tracker (detectron2.tracking.TRACKER_HEADS_REGISTRY), Algorithm 1.
-    _C.TRACKER.NAME = "TrackRCNNTracker"
-    # Association mechanism (Table 5): "maskprop_assoc" (the paper's), "maskprop",
-    # "bbox_iou", "assoc" or "bbox_center".
-    _C.TRACKER.ASSOCIATION = "maskprop_assoc"
-    # Optical flow for mask propagation (Sec. 5): "dis" (OpenCV), "raft_small", "raft_large",
-    # "none" (plain IoU). The paper uses PWC-Net, which has no maintained CPU implementation.
-    _C.TRACKER.FLOW = "dis"
-    # Per class, in DATASETS.MOTS.CLASSES order: detection confidence threshold gamma (Alg. 1).
-    _C.TRACKER.DETECTION_CONFIDENCE = [0.8, 0.8]
-    # Per class: minimum mask propagation score delta_maskprop for a match (Alg. 1).
-    _C.TRACKER.MASKPROP_THRESHOLD = [0.3, 0.3]
-    # Per class: maximum association distance delta_assoc for a match (Alg. 1).
-    _C.TRACKER.ASSOC_THRESHOLD = [1.0, 1.0]
-    # Detections below this score are never considered, not even by association (Alg. 1 D_t).
-    _C.TRACKER.MIN_SCORE = 0.1
+    # detectron2's tracking section: build_tracker_head(cfg) reads TRACKER_NAME from it.
+    _C.TRACKER_HEADS = CN()
+    # Registered tracker (detectron2.tracking.TRACKER_HEADS_REGISTRY): Algorithm 1 (Supp. A).
+    _C.TRACKER_HEADS.TRACKER_NAME = "TrackRCNNTracker"
+    # Association mechanism (Table 5): "maskprop_assoc" (the paper's, Alg. 1), "maskprop",
+    # "bbox_iou", "assoc" or "bbox_center" (the last four: Hungarian, adjacent frames only).
+    _C.TRACKER_HEADS.ASSOCIATION = "maskprop_assoc"
+    # Optical flow for mask propagation (Sec. 5, Eq. 5): "dis" (OpenCV, CPU), "raft_small",
+    # "raft_large" (torchvision, weights from the torch hub cache) or "none" (plain IoU).
+    # The paper uses PWC-Net, which has no maintained CPU implementation.
+    _C.TRACKER_HEADS.FLOW = "dis"
+    # Per class (DATASETS.MOTS.CLASSES order): confidence threshold gamma (Alg. 1). The paper
+    # gives none; these are the original code's tuned KITTI MOTS values (TrackR-CNN repository,
+    # configs/conv3d_sep2: detection_confidence_threshold_car/_pedestrian).
+    _C.TRACKER_HEADS.DETECTION_CONFIDENCE = [0.847, 0.937]
+    # Per class: minimum mask propagation score delta_maskprop for a match (Alg. 1); box IoU
+    # threshold for "bbox_iou". Not published: centre of the original's search range [0, 0.2]
+    # (TrackR-CNN repository, scripts/segtrack_tune_experiment.py, "new_reid").
+    _C.TRACKER_HEADS.MASKPROP_THRESHOLD = [0.1, 0.1]
+    # Per class: maximum association distance delta_assoc for a match (Alg. 1). Not published:
+    # centre of the original's search range [0.7, 1.7] (same script, "new_reid_threshold").
+    _C.TRACKER_HEADS.ASSOC_THRESHOLD = [1.2, 1.2]
+    # Per class: maximum distance of box centres in pixels for "bbox_center" (Table 5).
+    _C.TRACKER_HEADS.CENTER_DISTANCE_THRESHOLD = [50.0, 50.0]
+    # Detections below this score are ignored, even by assoc_match (Alg. 1's D_t); 0 = all
+    # that the detector outputs (MODEL.ROI_HEADS.SCORE_THRESH_TEST), as the original code.
+    _C.TRACKER_HEADS.MIN_SCORE = 0.0
+    # Detections whose mask has at most this many pixels are ignored (original code: 10).
+    _C.TRACKER_HEADS.MIN_MASK_AREA = 10
+    # Overlapping masks (Sec. 5): "bottom" (the object reaching lowest in the image keeps the
+    # pixel, the paper's rule) or "score".
+    _C.TRACKER_HEADS.DISJOINT = "bottom"
     # Pixel threshold that turns the mask head's soft masks into binary masks.
-    _C.TRACKER.MASK_THRESHOLD = 0.5
+    _C.TRACKER_HEADS.MASK_THRESHOLD = 0.5
 
     # ---------------------------------------------------------------------------------------- #
     # Evaluation (Sec. 4)

@@ -1,0 +1,34 @@
+"""Builders of hand-made detections for the tracking tests."""
+import numpy as np
+import pytest
+
+from trackrcnn_d2.tracking import FrameDetections
+from trackrcnn_d2.tracking.detections import boxes_to_masks, encode_masks
+
+HEIGHT, WIDTH = 60, 100
+
+
+def make_frame(frame_idx, detections, sequence="0000", with_vectors=True):
+    """FrameDetections of ``detections``: dicts with ``box`` (XYXY), ``score``, ``cls`` and
+    ``vec`` (association vector); masks fill the boxes."""
+    boxes = np.array([d["box"] for d in detections], dtype=np.float32).reshape(-1, 4)
+    vectors = None
+    if with_vectors:
+        vectors = np.array([d.get("vec", [0.0, 0.0]) for d in detections], np.float32)
+        vectors = vectors.reshape(len(detections), 2)
+    return FrameDetections(
+        sequence=sequence,
+        frame_idx=frame_idx,
+        height=HEIGHT,
+        width=WIDTH,
+        boxes=boxes,
+        scores=[d.get("score", 0.99) for d in detections],
+        classes=[d.get("cls", 0) for d in detections],
+        masks=encode_masks(boxes_to_masks(boxes, HEIGHT, WIDTH)),
+        association_vectors=vectors,
+    )
+
+
+@pytest.fixture
+def frame_factory():
+    return make_frame
