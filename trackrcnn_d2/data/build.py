@@ -1,0 +1,192 @@
+"""Data loaders of MOTS datasets: clips of adjacent frames for training, whole sequences in
+frame order (with one frame of look-ahead) for inference (paper Sec. 6)."""
+import contextlib
+import logging
+from typing import Callable, List, Optional, Sequence
+
+import numpy as np
+import torch.utils.data as torchdata
+from detectron2.config import configurable
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data.build import trivial_batch_collator, worker_init_reset_seed
+from detectron2.data.common import DatasetFromList
+from detectron2.utils import comm
+
+from trackrcnn_d2.data.dataset_mapper import MOTSClipDatasetMapper, MOTSTestDatasetMapper
+from trackrcnn_d2.data.datasets import select_mots_classes
+from trackrcnn_d2.data.samplers import ClipTrainingSampler, SequenceInferenceSampler, sequence_runs
+
+__all__ = [
+    "ClipDataset",
+    "NextFrameDataset",
+    "build_mots_train_loader",
+    "build_mots_test_loader",
+    "get_mots_dataset_dicts",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def get_mots_dataset_dicts(names: Sequence[str], classes: Sequence[str]) -> List[dict]:
+    """Frame dicts of the registered datasets ``names``, concatenated, with annotations
+    narrowed to ``classes`` (``cfg.DATASETS.MOTS.CLASSES``; category ids are positions in it)."""
+    if isinstance(names, str):
+        names = [names]
+    dataset_dicts = []
+    for name in names:
+        dataset_classes = MetadataCatalog.get(name).thing_classes
+        records = DatasetCatalog.get(name)
+        dataset_dicts.extend(select_mots_classes(records, dataset_classes, classes))
+    if not dataset_dicts:
+        raise ValueError(f"Datasets {list(names)} have no frames")
+    return dataset_dicts
+
+
+@contextlib.contextmanager
+def _numpy_seed(seed: int):
+    """Seed numpy's global RNG (which detectron2's augmentations draw from) for the block and
+    restore its state afterwards."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+class ClipDataset(torchdata.Dataset):
+    """Map-style dataset indexed by ``(first_index, clip_seed)`` (the items of
+    :class:`ClipTrainingSampler`): the mapped frames of
+    ``dataset_dicts[first_index : first_index + clip_length]``.
+
+    The mapper runs with numpy's global RNG seeded by ``clip_seed``, so the clip's augmentation
+    depends only on the sampler's seed, not on which DataLoader worker maps it.
+    """
+
+    def __init__(self, dataset_dicts: List[dict], clip_length: int, mapper: Callable):
+        self._dicts = DatasetFromList(dataset_dicts, copy=False, serialize=True)
+        self._clip_length = clip_length
+        self._mapper = mapper
+
+    def __len__(self) -> int:
+        return len(self._dicts)
+
+    def __getitem__(self, item) -> List[dict]:
+        first_index, clip_seed = item
+        clip = [self._dicts[i] for i in range(first_index, first_index + self._clip_length)]
+        with _numpy_seed(clip_seed):
+            return self._mapper(clip)
+
+
+def _flatten_clips(clips: List[List[dict]]) -> List[dict]:
+    return [frame for clip in clips for frame in clip]
+
+
+def _train_loader_from_config(cfg, mapper=None):
+    clip_length = cfg.INPUT.CLIP_LENGTH
+    world_size = comm.get_world_size()
+    if cfg.SOLVER.IMS_PER_BATCH % (clip_length * world_size) != 0:
+        raise ValueError(
+            f"SOLVER.IMS_PER_BATCH ({cfg.SOLVER.IMS_PER_BATCH}) is the number of frames per "
+            f"iteration over all GPUs and must be a multiple of INPUT.CLIP_LENGTH ({clip_length}) "
+            f"x number of GPUs ({world_size}) = {clip_length * world_size}"
+        )
+    return {
+        "dataset": get_mots_dataset_dicts(cfg.DATASETS.TRAIN, cfg.DATASETS.MOTS.CLASSES),
+        "mapper": MOTSClipDatasetMapper(cfg, True) if mapper is None else mapper,
+        "clip_length": clip_length,
+        "clips_per_batch": cfg.SOLVER.IMS_PER_BATCH // (clip_length * world_size),
+        "seed": cfg.SEED if cfg.SEED >= 0 else None,
+        "num_workers": cfg.DATALOADER.NUM_WORKERS,
+    }
+
+
+@configurable(from_config=_train_loader_from_config)
+def build_mots_train_loader(
+    dataset: List[dict],
+    *,
+    mapper: Callable,
+    clip_length: int,
+    clips_per_batch: int,
+    seed: Optional[int] = None,
+    num_workers: int = 0,
+):
+    """Infinite training loader of clips: each iteration yields, on every process, a list of
+    ``clips_per_batch * clip_length`` mapped frame dicts in which each consecutive group of
+    ``clip_length`` is one clip (adjacent frames of one sequence, one augmentation).
+
+    With a config: ``build_mots_train_loader(cfg, mapper=None)``; ``SOLVER.IMS_PER_BATCH`` is
+    the total number of frames per iteration over all GPUs and must be a multiple of
+    ``INPUT.CLIP_LENGTH`` x the number of GPUs. ``mapper`` maps a list of frame dicts (one
+    clip) to a list of model inputs (default :class:`MOTSClipDatasetMapper`). ``seed``
+    (default ``cfg.SEED`` if >= 0, else a random seed shared by all processes) fixes the clips
+    and their augmentations (see :class:`ClipTrainingSampler`, :class:`ClipDataset`).
+    """
+    sampler = ClipTrainingSampler(sequence_runs(dataset), clip_length, seed=seed)
+    return torchdata.DataLoader(
+        ClipDataset(dataset, clip_length, mapper),
+        batch_size=clips_per_batch,
+        sampler=sampler,
+        drop_last=True,
+        num_workers=num_workers,
+        collate_fn=_flatten_clips,
+        worker_init_fn=worker_init_reset_seed,
+    )
+
+
+class NextFrameDataset(torchdata.Dataset):
+    """Map-style dataset of mapped frames, each with ``next_image``: the image of the next frame
+    of the same sequence as the mapper maps it (absent for the last frame of a sequence), for
+    the model's one frame of look-ahead. The last mapped frame is kept, so a worker that maps
+    frames in order reads each image once."""
+
+    def __init__(self, dataset_dicts: List[dict], mapper: Callable):
+        self._dicts = DatasetFromList(dataset_dicts, copy=False, serialize=True)
+        self._runs = sequence_runs(dataset_dicts)
+        self._has_next = np.ones(len(dataset_dicts), dtype=bool)
+        self._has_next[[run.start + run.length - 1 for run in self._runs]] = False
+        self._mapper = mapper
+        self._cached_index = -1
+        self._cached_output = None
+
+    def __len__(self) -> int:
+        return len(self._dicts)
+
+    def _mapped(self, index: int) -> dict:
+        if index != self._cached_index:
+            self._cached_output = self._mapper(self._dicts[index])
+            self._cached_index = index
+        return self._cached_output
+
+    def __getitem__(self, index: int) -> dict:
+        output = dict(self._mapped(index))
+        if self._has_next[index]:
+            output["next_image"] = self._mapped(index + 1)["image"]
+        return output
+
+
+def _test_loader_from_config(cfg, dataset_name, mapper=None):
+    return {
+        "dataset": get_mots_dataset_dicts([dataset_name], cfg.DATASETS.MOTS.CLASSES),
+        "mapper": MOTSTestDatasetMapper(cfg) if mapper is None else mapper,
+        "num_workers": cfg.DATALOADER.NUM_WORKERS,
+    }
+
+
+@configurable(from_config=_test_loader_from_config)
+def build_mots_test_loader(dataset: List[dict], *, mapper: Callable, num_workers: int = 0):
+    """Inference loader: batches of one frame, every sequence in frame order and whole on one
+    process (:class:`SequenceInferenceSampler`); each frame has ``next_image`` except the
+    last of its sequence (:class:`NextFrameDataset`).
+
+    With a config: ``build_mots_test_loader(cfg, dataset_name, mapper=None)``; ``mapper`` maps
+    one frame dict (default :class:`MOTSTestDatasetMapper`) and must be deterministic, so that
+    ``next_image`` equals the next frame's ``image``.
+    """
+    return torchdata.DataLoader(
+        NextFrameDataset(dataset, mapper),
+        batch_size=1,
+        sampler=SequenceInferenceSampler(sequence_runs(dataset)),
+        num_workers=num_workers,
+        collate_fn=trivial_batch_collator,
+    )
