@@ -134,7 +134,9 @@ class SequenceFlowProvider:
         return self._cache[frame_idx]
 
     def __call__(self, previous_frame_idx: int, frame_idx: int) -> np.ndarray:
-        return self._flow(self._image(frame_idx), self._image(previous_frame_idx))
+        # The previous image first: in a sequential run it is the one already cached.
+        previous_image = self._image(previous_frame_idx)
+        return self._flow(self._image(frame_idx), previous_image)
 
 
 def _to_gray(image: np.ndarray) -> np.ndarray:

@@ -1,0 +1,114 @@
+"""Optical flow and the warping of masks and boxes."""
+import numpy as np
+import pytest
+
+from trackrcnn_d2.tracking import FramePairScores, SequenceFlowProvider, build_optical_flow
+from trackrcnn_d2.tracking.detections import boxes_to_masks
+from trackrcnn_d2.tracking.flow import (
+    DISFlow,
+    sampling_maps,
+    warp_box_by_median_flow,
+    warp_mask,
+)
+
+HEIGHT, WIDTH = 96, 128
+SHIFT_X, SHIFT_Y = 7, 3
+
+
+def smooth_texture(height, width, seed=0):
+    """Blurred noise, stretched to 0..255: a texture that optical flow can follow."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.random((height, width)).astype(np.float32), (0, 0), 3.0)
+    return ((noise - noise.min()) / (noise.max() - noise.min()) * 255).astype(np.uint8)
+
+
+def shifted_pair():
+    """(previous, current) grey images; the scene moves by (SHIFT_X, SHIFT_Y) between them."""
+    texture = smooth_texture(HEIGHT + 20, WIDTH + 20)
+    previous = texture[10 : 10 + HEIGHT, 10 : 10 + WIDTH]
+    current = texture[10 - SHIFT_Y : 10 - SHIFT_Y + HEIGHT, 10 - SHIFT_X : 10 - SHIFT_X + WIDTH]
+    return previous, current
+
+
+def test_dis_flow_recovers_a_known_translation():
+    previous, current = shifted_pair()
+    flow = DISFlow()(np.dstack([current] * 3), previous)
+    assert flow.shape == (HEIGHT, WIDTH, 2)
+    inner = flow[10:-10, 10:-10]  # away from the borders, where content enters the image
+    assert np.median(inner[..., 0]) == pytest.approx(-SHIFT_X, abs=0.2)
+    assert np.median(inner[..., 1]) == pytest.approx(-SHIFT_Y, abs=0.2)
+
+
+def test_warping_with_dis_flow_moves_a_mask_by_the_translation():
+    previous, current = shifted_pair()
+    flow = DISFlow()(current, previous)
+    box = np.array([[30, 20, 70, 60]])
+    mask = boxes_to_masks(box, HEIGHT, WIDTH)[0]
+    warped = warp_mask(mask, sampling_maps(flow)).astype(bool)
+    expected = boxes_to_masks(box + [SHIFT_X, SHIFT_Y, SHIFT_X, SHIFT_Y], HEIGHT, WIDTH)[0]
+    iou = (warped & expected).sum() / (warped | expected).sum()
+    assert iou > 0.95
+    assert (mask & expected).sum() / (mask | expected).sum() < 0.7  # without warping
+
+
+def test_exact_flow_warps_masks_and_boxes_exactly():
+    flow = np.zeros((HEIGHT, WIDTH, 2), np.float32)
+    flow[..., 0], flow[..., 1] = -SHIFT_X, -SHIFT_Y
+    maps = sampling_maps(flow)
+    box = np.array([30.0, 20.0, 70.0, 60.0])
+    mask = boxes_to_masks(box[None], HEIGHT, WIDTH)[0]
+    expected = boxes_to_masks((box + [SHIFT_X, SHIFT_Y, SHIFT_X, SHIFT_Y])[None], HEIGHT, WIDTH)
+    np.testing.assert_array_equal(warp_mask(mask, maps).astype(bool), expected[0])
+    np.testing.assert_allclose(warp_box_by_median_flow(box, maps), box + [7, 3, 7, 3])
+
+
+def test_frame_pair_scores_use_the_flow(frame_factory):
+    from trackrcnn_d2.tracking import FrameDetections
+    from trackrcnn_d2.tracking.detections import encode_masks
+
+    def frame(idx, box):
+        boxes = np.array([box], np.float32)
+        return FrameDetections("s", idx, HEIGHT, WIDTH, boxes, [1.0], [0],
+                               encode_masks(boxes_to_masks(boxes, HEIGHT, WIDTH)))
+
+    previous, current = frame(0, [30, 20, 50, 40]), frame(1, [40, 25, 60, 45])
+    flow = np.zeros((HEIGHT, WIDTH, 2), np.float32)
+    flow[..., 0], flow[..., 1] = -10, -5
+    idx = np.array([0])
+    warped = FramePairScores(previous, current, flow)
+    assert warped.mask_propagation(idx, idx)[0, 0] == pytest.approx(1.0)
+    assert warped.warped_box_iou(idx, idx)[0, 0] == pytest.approx(1.0)
+    plain = FramePairScores(previous, current, None)
+    assert plain.mask_propagation(idx, idx)[0, 0] == pytest.approx(150 / 650)
+
+
+def test_sequence_flow_provider_reads_each_image_once():
+    previous, current = shifted_pair()
+    images = {0: previous, 1: current, 2: previous}
+    reads = []
+
+    def load(frame_idx):
+        reads.append(frame_idx)
+        return images[frame_idx]
+
+    provider = SequenceFlowProvider(DISFlow("ultrafast"), load)
+    assert provider(0, 1).shape == (HEIGHT, WIDTH, 2)
+    provider(1, 2)
+    assert reads == [0, 1, 2]
+
+
+def test_flow_methods_by_name():
+    assert build_optical_flow("none") is None
+    assert isinstance(build_optical_flow("dis"), DISFlow)
+    with pytest.raises(ValueError, match="raft_small"):
+        build_optical_flow("pwc")
+
+
+def test_raft_without_cached_weights_names_the_missing_file(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("torchvision")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path) + ".*raft_small"):
+        build_optical_flow("raft_small")

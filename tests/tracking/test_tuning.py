@@ -1,0 +1,187 @@
+"""Tracking perfect detections, the threshold search and tools/tune_tracker.py."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pycocotools.mask as mask_utils
+import pytest
+
+from trackrcnn_d2.data import mots_io
+from trackrcnn_d2.data.synthetic import render_sequence
+from trackrcnn_d2.evaluation.metrics import MOTSGroundTruth, evaluate_mots
+from trackrcnn_d2.tracking import (
+    ASSOCIATION_MECHANISMS,
+    FrameDetections,
+    TrackerParams,
+    track_sequence,
+    tracks_to_mots_objects,
+    write_detection_cache,
+)
+from trackrcnn_d2.tracking.tuning import (
+    ThresholdSearch,
+    best_per_class,
+    config_snippet,
+    precompute_pair_scores,
+    run_trials,
+    sample_settings,
+)
+
+CLASSES = ("car", "pedestrian")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def synthetic_sequence(name, index, frames=16, height=96, width=192):
+    """GT ``{frame: [MOTSObject]}``, images and perfect detections (the GT masks, score 1, a
+    distinct one-hot association vector per object) of one synthetic sequence."""
+    images, id_maps = render_sequence(index, frames, height, width, seed=3)
+    to_contiguous = mots_io.mots_class_to_contiguous(CLASSES)
+    gt, detections = {}, []
+    for frame, id_map in enumerate(id_maps):
+        objects = mots_io.id_map_to_objects(id_map, frame)
+        gt[frame] = objects
+        tracked = [o for o in objects if o.class_id in to_contiguous]
+        boxes = mask_utils.toBbox([o.rle for o in tracked]).reshape(-1, 4)
+        boxes[:, 2:] += boxes[:, :2]
+        vectors = np.zeros((len(tracked), 64), np.float32)
+        for row, o in enumerate(tracked):
+            vectors[row, (o.obj_id // 1000 * 31 + o.obj_id % 1000) % 64] = 1.0
+        detections.append(
+            FrameDetections(
+                sequence=name,
+                frame_idx=frame,
+                height=height,
+                width=width,
+                boxes=boxes,
+                scores=np.ones(len(tracked)),
+                classes=[to_contiguous[o.class_id] for o in tracked],
+                masks=[o.rle for o in tracked],
+                association_vectors=vectors,
+            )
+        )
+    return gt, images, detections
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    sequences = {f"{i:04d}": synthetic_sequence(f"{i:04d}", i) for i in range(3)}
+    gt = {name: seq[0] for name, seq in sequences.items()}
+    images = {name: seq[1] for name, seq in sequences.items()}
+    detections = {name: seq[2] for name, seq in sequences.items()}
+    return gt, images, detections
+
+
+PERFECT = TrackerParams(
+    class_names=CLASSES,
+    detection_confidence=(0.5,),
+    maskprop_threshold=(0.1,),
+    assoc_threshold=(0.5,),
+    center_distance_threshold=(30.0,),
+)
+
+
+@pytest.mark.parametrize("association", ["maskprop_assoc", "assoc"])
+def test_perfect_detections_give_smotsa_100(synthetic, association):
+    gt, _, detections = synthetic
+    params = PERFECT.replace(association=association)
+    results = {
+        name: tracks_to_mots_objects(track_sequence(frames, params))
+        for name, frames in detections.items()
+    }
+    metrics = evaluate_mots(gt, results, CLASSES)
+    for name in CLASSES:
+        assert metrics[name]["GT"] > 0
+        assert metrics[name]["sMOTSA"] == pytest.approx(100.0)
+        assert metrics[name]["IDS"] == 0
+
+
+def test_threshold_search_finds_the_working_region(synthetic):
+    gt, _, detections = synthetic
+    params = PERFECT.replace(association="assoc")
+    search = ThresholdSearch(detections, MOTSGroundTruth(gt), params)
+    good = search.evaluate(0, {"detection_confidence": 0.5, "assoc_threshold": 0.5})
+    too_strict = search.evaluate(0, {"detection_confidence": 0.5, "assoc_threshold": 0.0})
+    assert good["sMOTSA"] == pytest.approx(100.0)
+    # Every object starts a new track each frame: only the first frames count as correct.
+    assert too_strict["IDS"] > 0 and too_strict["sMOTSA"] < good["sMOTSA"]
+
+    settings = [{"detection_confidence": 0.5, "assoc_threshold": t} for t in (0.0, 0.5, 2.0)]
+    tasks = [(c, s) for c in (0, 1) for s in settings]
+    metrics = run_trials(search, tasks, workers=2, progress=False)
+    assert metrics == run_trials(search, tasks, workers=1, progress=False)
+    best = best_per_class([(c, s, m) for (c, s), m in zip(tasks, metrics)], "sMOTSA")
+    assert best[0][0]["assoc_threshold"] == 0.5 and best[1][0]["assoc_threshold"] == 0.5
+    snippet = config_snippet(params, best, "sMOTSA")
+    assert "ASSOCIATION: assoc" in snippet
+    assert "ASSOC_THRESHOLD: [0.5000, 0.5000]" in snippet
+    assert "DETECTION_CONFIDENCE: [0.5000, 0.5000]" in snippet
+
+
+def test_precomputed_pair_scores_give_the_same_tracks(synthetic):
+    _, images, detections = synthetic
+    from trackrcnn_d2.tracking import SequenceFlowProvider
+    from trackrcnn_d2.tracking.flow import DISFlow
+
+    frames = detections["0001"]
+    provider = SequenceFlowProvider(DISFlow(), lambda f: images["0001"][f][:, :, ::-1])
+    for association in ("maskprop_assoc", "bbox_iou"):
+        params = PERFECT.replace(association=association, maskprop_threshold=(0.5,))
+        direct = track_sequence(frames, params, provider)
+        cached = track_sequence(
+            frames, params, pair_scores=precompute_pair_scores(frames, params, provider)
+        )
+        assert {f: [o.obj_id for o in objs] for f, objs in direct.items()} == {
+            f: [o.obj_id for o in objs] for f, objs in cached.items()
+        }
+
+
+def test_sampled_settings_stay_in_their_ranges():
+    rng = np.random.default_rng(0)
+    for association in ASSOCIATION_MECHANISMS:
+        settings = sample_settings(association, 50, rng, {"detection_confidence": (0.6, 0.7)})
+        assert len(settings) == 50
+        assert all(0.6 <= s["detection_confidence"] <= 0.7 for s in settings)
+    assert set(sample_settings("maskprop_assoc", 1, rng)[0]) == {
+        "detection_confidence", "maskprop_threshold", "assoc_threshold"
+    }
+
+
+def test_tune_tracker_tool_end_to_end(synthetic, tmp_path):
+    gt, images, detections = synthetic
+    for name in ("0000", "0001"):
+        write_detection_cache(str(tmp_path / "detections" / f"{name}.npz"), detections[name])
+        mots_io.write_mots_txt(
+            str(tmp_path / "gt" / f"{name}.txt"), [o for f in gt[name].values() for o in f]
+        )
+        folder = tmp_path / "images" / name
+        folder.mkdir(parents=True)
+        import cv2
+
+        for frame, image in enumerate(images[name]):
+            cv2.imwrite(str(folder / f"{frame:06d}.png"), image[:, :, ::-1])
+    output = tmp_path / "best.yaml"
+    command = [
+        sys.executable, os.path.join(REPO, "tools", "tune_tracker.py"),
+        "--config-file", os.path.join(REPO, "configs", "Base-TrackRCNN.yaml"),
+        "--detections", str(tmp_path / "detections"),
+        "--gt", str(tmp_path / "gt"),
+        "--images", str(tmp_path / "images"),
+        "--iterations", "3", "--workers", "2", "--no-progress",
+        "--output", str(output),
+        "TRACKER_HEADS.FLOW", "dis",
+    ]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    assert "best car:" in run.stdout and "best pedestrian:" in run.stdout
+    text = output.read_text()
+    assert "TRACKER_HEADS:" in text and "MASKPROP_THRESHOLD: [" in text
+    from detectron2.config import get_cfg
+
+    from trackrcnn_d2 import add_trackrcnn_config
+
+    cfg = get_cfg()
+    add_trackrcnn_config(cfg)
+    cfg.merge_from_file(str(output))
+    assert cfg.TRACKER_HEADS.ASSOCIATION == "maskprop_assoc"
+    trials = (tmp_path / "best_trials.jsonl").read_text().splitlines()
+    assert len(trials) == 6

@@ -1,0 +1,252 @@
+"""Random search of the tracker thresholds on cached detections (paper Sec. 6: "we tune the
+thresholds of the tracker by random search", 250 iterations per class in the paper's setup).
+
+Tracking and the metrics are per class, so each class is tuned on its own: a trial tracks only
+that class over every sequence and scores it with
+:func:`trackrcnn_d2.evaluation.metrics.evaluate_mots` against ground truth prepared once
+(:class:`~trackrcnn_d2.evaluation.metrics.MOTSGroundTruth`). What does not depend on the
+thresholds is computed once before the search: the flow-warped mask (or box) IoU between the
+detections of adjacent frames (:class:`~.algorithm.PrecomputedPairScores`). Trials run in
+parallel worker processes. (Tuning classes separately ignores the small effect that making
+masks of different classes disjoint has on each other.)
+
+This module imports neither torch nor detectron2; ``tools/tune_tracker.py`` is its command line.
+"""
+import dataclasses
+import math
+import multiprocessing
+import os
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .algorithm import (
+    FramePairScores,
+    PrecomputedPairScores,
+    TrackerParams,
+    TrackNumberOverflow,
+    track_sequence,
+    tracks_to_mots_objects,
+)
+from .detections import FrameDetections
+
+# Which per-class parameter each mechanism uses, besides gamma (DETECTION_CONFIDENCE).
+SEARCHED_PARAMETERS = {
+    "maskprop_assoc": ("detection_confidence", "maskprop_threshold", "assoc_threshold"),
+    "maskprop": ("detection_confidence", "maskprop_threshold"),
+    "bbox_iou": ("detection_confidence", "maskprop_threshold"),
+    "assoc": ("detection_confidence", "assoc_threshold"),
+    "bbox_center": ("detection_confidence", "center_distance_threshold"),
+}
+# Default search ranges: those of the original code (scripts/segtrack_tune_experiment.py of the
+# TrackR-CNN repository), widened because a model of ours may be calibrated differently.
+DEFAULT_RANGES = {
+    "detection_confidence": (0.5, 0.99),
+    "maskprop_threshold": (0.0, 0.5),
+    "assoc_threshold": (0.2, 3.0),
+    "center_distance_threshold": (5.0, 150.0),
+}
+# Config key of each parameter under TRACKER_HEADS.
+CONFIG_KEYS = {
+    "detection_confidence": "DETECTION_CONFIDENCE",
+    "maskprop_threshold": "MASKPROP_THRESHOLD",
+    "assoc_threshold": "ASSOC_THRESHOLD",
+    "center_distance_threshold": "CENTER_DISTANCE_THRESHOLD",
+}
+
+FlowProviderFactory = Callable[[str], Optional[Callable[[int, int], Optional[np.ndarray]]]]
+
+
+def sample_settings(
+    association: str,
+    iterations: int,
+    rng: np.random.Generator,
+    ranges: Optional[Mapping[str, Tuple[float, float]]] = None,
+) -> List[Dict[str, float]]:
+    """``iterations`` random settings ``{parameter: value}`` of one class, each parameter that
+    ``association`` uses drawn uniformly from its range."""
+    ranges = {**DEFAULT_RANGES, **(ranges or {})}
+    names = SEARCHED_PARAMETERS[association]
+    return [
+        {name: float(rng.uniform(*ranges[name])) for name in names} for _ in range(iterations)
+    ]
+
+
+def precompute_pair_scores(
+    frames: Sequence[FrameDetections],
+    params: TrackerParams,
+    flow_provider: Optional[Callable[[int, int], Optional[np.ndarray]]] = None,
+) -> Optional[List[PrecomputedPairScores]]:
+    """Per frame, the flow-dependent scores between all usable detections of the frame and of
+    the previous one; None when ``params.association`` uses no flow-dependent score."""
+    if not params.uses_flow:
+        return None
+    scores = []
+    for t, frame in enumerate(frames):
+        previous = frames[t - 1] if t > 0 else None
+        flow = None
+        if previous is not None and flow_provider is not None:
+            flow = flow_provider(previous.frame_idx, frame.frame_idx)
+        scores.append(PrecomputedPairScores.compute(FramePairScores(previous, frame, flow), params))
+    return scores
+
+
+class ThresholdSearch:
+    """Scores threshold settings of one class on cached detections.
+
+    Args:
+        sequences: ``{sequence: [FrameDetections]}``.
+        ground_truth: a :class:`MOTSGroundTruth` (or GT dict) of the same sequences.
+        params: base tracker parameters; the searched ones are replaced per trial.
+        pair_scores: ``{sequence: precomputed pair scores}`` (see :func:`precompute_pair_scores`).
+        metric: the field of the metrics that is maximised (paper: sMOTSA).
+    """
+
+    def __init__(
+        self,
+        sequences: Mapping[str, Sequence[FrameDetections]],
+        ground_truth,
+        params: TrackerParams,
+        pair_scores: Optional[Mapping[str, Optional[List[PrecomputedPairScores]]]] = None,
+        metric: str = "sMOTSA",
+    ):
+        from trackrcnn_d2.evaluation.metrics import MOTSGroundTruth
+
+        self.sequences = dict(sequences)
+        self.ground_truth = (
+            ground_truth
+            if isinstance(ground_truth, MOTSGroundTruth)
+            else MOTSGroundTruth(ground_truth)
+        )
+        self.params = params
+        self.pair_scores = dict(pair_scores or {})
+        self.metric = metric
+
+    def params_for(self, category: int, setting: Mapping[str, float]) -> TrackerParams:
+        """``self.params`` with the values of ``setting`` for class ``category``."""
+        changes = {}
+        for name, value in setting.items():
+            values = list(getattr(self.params, name))
+            values[category] = value
+            changes[name] = tuple(values)
+        return dataclasses.replace(self.params, **changes)
+
+    def evaluate(self, category: int, setting: Mapping[str, float]) -> Dict[str, float]:
+        """Track class ``category`` with ``setting`` on every sequence; its metrics (the
+        objective is ``result[self.metric]``, -inf when the setting starts more tracks than
+        the MOTS format can number)."""
+        from trackrcnn_d2.evaluation.metrics import evaluate_mots
+
+        params = self.params_for(category, setting)
+        results = {}
+        try:
+            for name, frames in self.sequences.items():
+                tracks = track_sequence(
+                    frames,
+                    params,
+                    pair_scores=self.pair_scores.get(name),
+                    categories=[category],
+                )
+                results[name] = tracks_to_mots_objects(tracks)
+        except TrackNumberOverflow:
+            return {self.metric: -math.inf}
+        class_name = params.class_names[category]
+        metrics = evaluate_mots(
+            self.ground_truth, results, class_names=(class_name,), validate=False
+        )[class_name]
+        return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+
+
+_WORKER_SEARCH: Optional[ThresholdSearch] = None
+
+
+def _init_worker(search: ThresholdSearch) -> None:
+    global _WORKER_SEARCH
+    _WORKER_SEARCH = search
+
+
+def _run_trial(task):
+    index, category, setting = task
+    return index, _WORKER_SEARCH.evaluate(category, setting)
+
+
+def run_trials(
+    search: ThresholdSearch,
+    tasks: Sequence[Tuple[int, Mapping[str, float]]],
+    workers: int = 1,
+    progress: bool = True,
+) -> List[Dict[str, float]]:
+    """Evaluate ``(category, setting)`` tasks, in parallel worker processes when ``workers >
+    1`` (forked, so the search is not copied per task); metrics in task order."""
+    indexed = [(i, category, setting) for i, (category, setting) in enumerate(tasks)]
+    results: List[Optional[Dict[str, float]]] = [None] * len(indexed)
+    bar = _progress_bar(len(indexed), progress)
+    if workers > 1 and len(indexed) > 1:
+        context = multiprocessing.get_context(
+            "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+        )
+        with context.Pool(workers, initializer=_init_worker, initargs=(search,)) as pool:
+            for index, metrics in pool.imap_unordered(_run_trial, indexed):
+                results[index] = metrics
+                bar.update(1)
+    else:
+        _init_worker(search)
+        for task in indexed:
+            index, metrics = _run_trial(task)
+            results[index] = metrics
+            bar.update(1)
+    bar.close()
+    return results
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="threshold search", unit="trial", disable=not enabled)
+
+
+def best_per_class(
+    trials: Iterable[Tuple[int, Mapping[str, float], Mapping[str, float]]], metric: str
+) -> Dict[int, Tuple[Dict[str, float], Dict[str, float]]]:
+    """``{category: (setting, metrics)}`` of the trial with the highest ``metric`` per class
+    (the first one on ties)."""
+    best: Dict[int, Tuple[Dict[str, float], Dict[str, float]]] = {}
+    for category, setting, metrics in trials:
+        if category not in best or metrics[metric] > best[category][1][metric]:
+            best[category] = (dict(setting), dict(metrics))
+    return best
+
+
+def config_snippet(
+    params: TrackerParams,
+    best: Mapping[int, Tuple[Mapping[str, float], Mapping[str, float]]],
+    metric: str,
+    header: str = "",
+) -> str:
+    """YAML with the ``TRACKER_HEADS`` keys of the best settings (classes not tuned keep the
+    values of ``params``), to merge into a config (``_BASE_`` or ``--config-file``)."""
+    tuned = params
+    for category, (setting, _) in best.items():
+        values = {
+            name: tuple(
+                setting[name] if c == category else v
+                for c, v in enumerate(getattr(tuned, name))
+            )
+            for name in setting
+        }
+        tuned = dataclasses.replace(tuned, **values)
+    lines = [f"# {line}" for line in header.splitlines()]
+    for category, (_, metrics) in sorted(best.items()):
+        lines.append(f"# {params.class_names[category]}: {metric} {metrics[metric]:.2f}")
+    lines += ["TRACKER_HEADS:", f"  ASSOCIATION: {params.association}"]
+    for name in SEARCHED_PARAMETERS[params.association]:
+        values = ", ".join(f"{v:.4f}" for v in getattr(tuned, name))
+        lines.append(f"  {CONFIG_KEYS[name]}: [{values}]")
+    return "\n".join(lines) + "\n"
+
+
+def default_workers() -> int:
+    """CPU cores this process may use."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
