@@ -482,13 +482,14 @@ def check_ground_truth_objects(
         by_frame.setdefault(obj.frame, []).append(i)
     crowded = []
     for indices in by_frame.values():
-        ids = [objects[i].obj_id for i in indices]
-        if len(set(ids)) != len(ids):
-            duplicate = next(i for i in indices if ids.count(objects[i].obj_id) > 1)
-            raise MOTSFormatError(
-                f"{sources[duplicate]}: obj_id {objects[duplicate].obj_id} appears more than "
-                f"once in frame {objects[duplicate].frame}"
-            )
+        seen: Dict[int, int] = {}
+        for i in indices:
+            if objects[i].obj_id in seen:
+                raise MOTSFormatError(
+                    f"{sources[i]}: obj_id {objects[i].obj_id} appears more than once in frame "
+                    f"{objects[i].frame} (first at {sources[seen[objects[i].obj_id]]})"
+                )
+            seen[objects[i].obj_id] = i
         if len(indices) > 1:
             crowded.append(indices)
     if not crowded:

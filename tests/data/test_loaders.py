@@ -1,0 +1,230 @@
+"""Clip sampling and loading for training (paper Sec. 6) and sequence-ordered test loading."""
+import itertools
+import logging
+
+import numpy as np
+import pytest
+import torch
+from detectron2.config import get_cfg
+from detectron2.data import DatasetCatalog
+from detectron2.data import detection_utils as utils
+
+from trackrcnn_d2.config import add_trackrcnn_config
+from trackrcnn_d2.data import samplers
+from trackrcnn_d2.data.build import build_mots_test_loader, build_mots_train_loader
+from trackrcnn_d2.data.samplers import (
+    ClipTrainingSampler,
+    SequenceInferenceSampler,
+    SequenceRun,
+    clip_starts_of_pass,
+    sequence_runs,
+)
+
+RUNS = [SequenceRun("a", 0, 10), SequenceRun("b", 10, 3), SequenceRun("c", 13, 17)]
+
+
+def _cfg(prefix, **overrides):
+    cfg = get_cfg()
+    add_trackrcnn_config(cfg)
+    cfg.DATASETS.TRAIN = (f"{prefix}_train",)
+    cfg.INPUT.CLIP_LENGTH = 3
+    cfg.SOLVER.IMS_PER_BATCH = 6
+    cfg.DATALOADER.NUM_WORKERS = 0
+    cfg.INPUT.MIN_SIZE_TRAIN = (64,)  # the synthetic frames' height: no resampling
+    cfg.INPUT.MAX_SIZE_TRAIN = 1000
+    cfg.INPUT.MIN_SIZE_TEST = 96
+    cfg.INPUT.MAX_SIZE_TEST = 1000
+    cfg.SEED = 5
+    cfg.merge_from_list([item for kv in overrides.items() for item in kv])
+    return cfg
+
+
+def test_sequence_runs():
+    dicts = [{"sequence": s, "frame_idx": f} for s, f in [("x", 0), ("x", 1), ("y", 0), ("y", 2)]]
+    # A second dataset with a sequence of the same name starts a new run.
+    dicts += [{"sequence": "y", "frame_idx": 0}]
+    assert sequence_runs(dicts) == [
+        SequenceRun("x", 0, 2),
+        SequenceRun("y", 2, 2),
+        SequenceRun("y", 4, 1),
+    ]
+
+
+def test_one_pass_tiles_every_sequence():
+    generator = torch.Generator().manual_seed(0)
+    offsets = set()
+    for length, clip_length in itertools.product(range(1, 30), range(1, 9)):
+        if length < clip_length:
+            continue
+        starts = clip_starts_of_pass(length, clip_length, generator)
+        assert len(starts) == -(-length // clip_length)
+        assert all(0 <= s <= length - clip_length for s in starts)
+        covered = {s + i for s in starts for i in range(clip_length)}
+        assert covered == set(range(length))
+        offsets.add(starts[min(1, len(starts) - 1)] % clip_length)
+    assert len(offsets) > 1  # the tiling moves from pass to pass
+
+
+def test_clip_sampler_clips_are_adjacent_frames_of_one_sequence(caplog):
+    with caplog.at_level(logging.WARNING):
+        sampler = ClipTrainingSampler(RUNS, clip_length=4, seed=1)
+    assert "b (3)" in caplog.text  # shorter than a clip: left out, with a warning
+    clips = list(itertools.islice(iter(sampler), 200))
+    for start, _ in clips:
+        run = next(r for r in RUNS if r.start <= start < r.start + r.length)
+        assert run.sequence != "b"
+        assert start + 4 <= run.start + run.length
+    # One pass (an epoch) covers every frame of the usable sequences.
+    first_pass = clips[: sampler.clips_per_pass]
+    covered = {start + i for start, _ in first_pass for i in range(4)}
+    assert covered == set(range(0, 10)) | set(range(13, 30))
+    assert len({seed for _, seed in clips}) == len(clips)
+
+
+def test_clip_sampler_is_deterministic_and_distributed(monkeypatch):
+    def stream(seed, n=40):
+        return list(itertools.islice(iter(ClipTrainingSampler(RUNS, 4, seed=seed)), n))
+
+    assert stream(3) == stream(3)
+    assert stream(3) != stream(4)
+    single = stream(3, 40)
+    per_rank = []
+    for rank in range(2):
+        monkeypatch.setattr(samplers.comm, "get_rank", lambda rank=rank: rank)
+        monkeypatch.setattr(samplers.comm, "get_world_size", lambda: 2)
+        per_rank.append(stream(3, 20))
+    # Each rank gets every other clip of the shared stream: disjoint, together complete.
+    assert per_rank[0] == single[0::2] and per_rank[1] == single[1::2]
+
+
+def test_clip_sampler_needs_one_long_enough_sequence():
+    with pytest.raises(ValueError, match="Lower INPUT.CLIP_LENGTH"):
+        ClipTrainingSampler(RUNS, clip_length=18, seed=0)
+
+
+def test_sequence_inference_sampler_keeps_sequences_whole():
+    runs = [SequenceRun(f"s{i}", start, length) for i, (start, length) in enumerate(
+        [(0, 5), (5, 20), (25, 7), (32, 9), (41, 2)]
+    )]
+    shards = [list(SequenceInferenceSampler(runs, rank, 3)) for rank in range(3)]
+    assert sorted(i for shard in shards for i in shard) == list(range(43))
+    for shard in shards:
+        assert shard == sorted(shard)
+        for run in runs:
+            inside = [i for i in shard if run.start <= i < run.start + run.length]
+            assert inside in ([], list(range(run.start, run.start + run.length)))
+    assert sorted(len(shard) for shard in shards) == [11, 12, 20]
+    assert list(SequenceInferenceSampler(runs, 0, 1)) == list(range(43))
+
+
+def test_ims_per_batch_must_be_a_multiple_of_the_clip_length(synthetic_prefix):
+    with pytest.raises(ValueError, match=r"IMS_PER_BATCH \(4\) .* INPUT.CLIP_LENGTH \(3\)"):
+        build_mots_train_loader(_cfg(synthetic_prefix, **{"SOLVER.IMS_PER_BATCH": 4}))
+
+
+def _batches(cfg, n):
+    return list(itertools.islice(iter(build_mots_train_loader(cfg)), n))
+
+
+def test_train_loader_yields_clips_with_one_augmentation(synthetic_prefix):
+    cfg = _cfg(synthetic_prefix, **{"INPUT.RANDOM_FLIP": "horizontal"})
+    records = {
+        (d["sequence"], d["frame_idx"]): d for d in DatasetCatalog.get(f"{synthetic_prefix}_train")
+    }
+    flips = []
+    for batch in _batches(cfg, 6):
+        assert len(batch) == 6
+        for clip in (batch[:3], batch[3:]):
+            assert len({frame["sequence"] for frame in clip}) == 1
+            first = clip[0]["frame_idx"]
+            assert [frame["frame_idx"] for frame in clip] == [first, first + 1, first + 2]
+            clip_flips = set()
+            for frame in clip:
+                record = records[(frame["sequence"], frame["frame_idx"])]
+                original = utils.read_image(record["file_name"], format=cfg.INPUT.FORMAT)
+                image = frame["image"].permute(1, 2, 0).numpy()
+                if np.array_equal(image, original):
+                    clip_flips.add(False)
+                else:
+                    np.testing.assert_array_equal(image, original[:, ::-1])
+                    clip_flips.add(True)
+                _check_instances(frame["instances"], record, flipped=True in clip_flips)
+            assert len(clip_flips) == 1  # the same augmentation for every frame of the clip
+            flips.extend(clip_flips)
+    assert True in flips and False in flips
+
+
+def _check_instances(instances, record, flipped):
+    import pycocotools.mask as mask_utils
+
+    annotations = [
+        a for a in record["annotations"] if mask_utils.area(a["segmentation"]) > 0
+    ]
+    assert instances.gt_track_ids.dtype == torch.int64
+    assert instances.gt_track_ids.tolist() == [a["track_id"] for a in annotations]
+    assert instances.gt_classes.tolist() == [a["category_id"] for a in annotations]
+    for mask, box, annotation in zip(
+        instances.gt_masks.tensor.numpy(), instances.gt_boxes.tensor.numpy(), annotations
+    ):
+        expected = mask_utils.decode(annotation["segmentation"]).astype(bool)
+        np.testing.assert_array_equal(mask, expected[:, ::-1] if flipped else expected)
+        ys, xs = np.nonzero(mask)
+        np.testing.assert_array_equal(box, [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+
+
+def test_train_loader_crops_and_resizes_a_clip_alike(synthetic_prefix):
+    cfg = _cfg(
+        synthetic_prefix,
+        **{
+            "INPUT.MIN_SIZE_TRAIN": (48, 64, 80),
+            "INPUT.MIN_SIZE_TRAIN_SAMPLING": "choice",
+            "INPUT.CROP.ENABLED": True,
+            "INPUT.CROP.TYPE": "relative_range",
+            "INPUT.CROP.SIZE": [0.5, 0.5],
+        },
+    )
+    shapes = set()
+    for batch in _batches(cfg, 5):
+        for clip in (batch[:3], batch[3:]):
+            clip_shapes = {tuple(frame["image"].shape) for frame in clip}
+            assert len(clip_shapes) == 1
+            shapes |= clip_shapes
+            for frame in clip:
+                instances = frame["instances"]
+                assert instances.image_size == tuple(frame["image"].shape[1:])
+                assert (instances.gt_masks.tensor.flatten(1).sum(1) > 0).all()
+    assert len(shapes) > 1
+
+
+def test_train_loader_is_deterministic_under_a_seed(synthetic_prefix):
+    cfg = _cfg(synthetic_prefix, **{"INPUT.RANDOM_FLIP": "horizontal"})
+
+    def summary(batches):
+        return [
+            (f["sequence"], f["frame_idx"], f["image"].sum().item(), len(f["instances"]))
+            for batch in batches
+            for f in batch
+        ]
+
+    first = summary(_batches(cfg, 2))
+    assert summary(_batches(cfg, 2)) == first
+    np.random.seed(123)  # the global RNG state does not matter, only cfg.SEED
+    assert summary(_batches(cfg, 2)) == first
+    cfg.SEED = 6
+    assert summary(_batches(cfg, 2)) != first
+
+
+def test_test_loader_order_and_look_ahead(synthetic_prefix, synthetic_spec):
+    cfg = _cfg(synthetic_prefix)
+    frames = [batch[0] for batch in build_mots_test_loader(cfg, f"{synthetic_prefix}_train")]
+    expected = [(s, f) for s in ("0000", "0001", "0002") for f in range(synthetic_spec["frames"])]
+    assert [(frame["sequence"], frame["frame_idx"]) for frame in frames] == expected
+    for frame, following in zip(frames, frames[1:] + [None]):
+        assert tuple(frame["image"].shape) == (3, 96, 192)
+        assert (frame["height"], frame["width"]) == (64, 128)
+        assert frame["image_id"] == f"{frame['sequence']}_{frame['frame_idx']:06d}"
+        assert frame["file_name"].endswith(f"{frame['frame_idx']:06d}.png")
+        if following is not None and following["sequence"] == frame["sequence"]:
+            assert torch.equal(frame["next_image"], following["image"])
+        else:
+            assert "next_image" not in frame

@@ -1,0 +1,131 @@
+"""The embedded synthetic MOTS set: layout, determinism, MOTS ground-truth rules."""
+import filecmp
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from trackrcnn_d2.data import mots_io
+from trackrcnn_d2.data.synthetic import generate_synthetic_mots, main, synthetic_split
+
+SEQUENCES = 4
+FRAMES = 12
+HEIGHT = 64
+WIDTH = 128
+
+
+@pytest.fixture(autouse=True)
+def _same_spec(synthetic_spec):
+    assert synthetic_spec == {
+        "sequences": SEQUENCES, "frames": FRAMES, "height": HEIGHT, "width": WIDTH, "seed": 7
+    }
+
+
+def _sequences(root):
+    return [f"{i:04d}" for i in range(SEQUENCES)]
+
+
+def test_layout_and_seqmaps(synthetic_root):
+    for seq in _sequences(synthetic_root):
+        images = sorted(os.listdir(synthetic_root / "training" / "image_02" / seq))
+        assert images == [f"{f:06d}.png" for f in range(FRAMES)]
+        assert sorted(os.listdir(synthetic_root / "instances" / seq)) == images
+        assert (synthetic_root / "instances_txt" / f"{seq}.txt").is_file()
+        with Image.open(synthetic_root / "training" / "image_02" / seq / images[0]) as image:
+            assert image.size == (WIDTH, HEIGHT) and image.mode == "RGB"
+    seqmap = (synthetic_root / "evaluate_mots.seqmap.val").read_text().split()
+    assert seqmap == ["0003", "empty", "000000", f"{FRAMES - 1:06d}"]
+    assert mots_io.sequence_names("", str(synthetic_root / "evaluate_mots.seqmap.train")) == [
+        "0000",
+        "0001",
+        "0002",
+    ]
+
+
+def test_split_rule():
+    assert synthetic_split(8) == (
+        ["0000", "0001", "0002", "0003", "0004", "0005"],
+        ["0006", "0007"],
+    )
+    assert synthetic_split(2) == (["0000"], ["0001"])
+    with pytest.raises(ValueError, match="at least 2"):
+        synthetic_split(1)
+
+
+def test_ground_truth_follows_the_mots_rules(synthetic_root):
+    # check=True: valid classes, one size, no duplicate ids, no overlapping masks.
+    ground_truth = mots_io.load_mots_ground_truth(
+        str(synthetic_root / "instances_txt"),
+        _sequences(synthetic_root),
+        image_sizes={s: (HEIGHT, WIDTH) for s in _sequences(synthetic_root)},
+    )
+    classes = set()
+    entering_or_leaving = 0
+    for frames in ground_truth.values():
+        assert sorted(frames) == list(range(FRAMES))  # every frame shows an object
+        tracks = {}
+        for frame, objects in frames.items():
+            for obj in objects:
+                classes.add(obj.class_id)
+                tracks.setdefault(obj.obj_id, []).append(frame)
+            assert sum(o.obj_id != mots_io.IGNORE_OBJ_ID for o in objects) <= 5
+        entering_or_leaving += sum(
+            1
+            for obj_id, seen in tracks.items()
+            if obj_id != mots_io.IGNORE_OBJ_ID and (seen[0] > 0 or seen[-1] < FRAMES - 1)
+        )
+    assert classes == {mots_io.CAR, mots_io.PEDESTRIAN, mots_io.IGNORE}
+    assert entering_or_leaving > 0
+
+
+def test_txt_and_png_annotations_agree(synthetic_root):
+    sequences = _sequences(synthetic_root)
+    from_txt = mots_io.load_mots_ground_truth(str(synthetic_root / "instances_txt"), sequences)
+    from_png = mots_io.load_mots_ground_truth(str(synthetic_root / "instances"), sequences)
+    assert from_txt == from_png
+    objects = from_txt["0001"][5]
+    id_map = np.asarray(Image.open(synthetic_root / "instances" / "0001" / "000005.png"))
+    np.testing.assert_array_equal(mots_io.objects_to_id_map(objects, HEIGHT, WIDTH), id_map)
+
+
+def test_objects_are_drawn_where_their_masks_are(synthetic_root):
+    """Object pixels differ from the static background: the masks match the image."""
+    folder = synthetic_root / "training" / "image_02" / "0000"
+    first = np.asarray(Image.open(folder / "000000.png")).astype(np.int32)
+    last = np.asarray(Image.open(folder / f"{FRAMES - 1:06d}.png")).astype(np.int32)
+    ids_first = np.asarray(Image.open(synthetic_root / "instances" / "0000" / "000000.png"))
+    ids_last = np.asarray(
+        Image.open(synthetic_root / "instances" / "0000" / f"{FRAMES - 1:06d}.png")
+    )
+    static = (ids_first == 0) & (ids_last == 0)
+    moving = (ids_first > 0) & (ids_first < mots_io.IGNORE_OBJ_ID) & (ids_last == 0)
+    assert moving.any()
+    change = np.abs(first - last).sum(axis=2)
+    # Background: only sensor noise; where an object left, its colour left too.
+    assert np.median(change[static]) < 15
+    assert np.median(change[moving]) > 30
+
+
+def test_deterministic_for_a_seed(synthetic_root, tmp_path):
+    generate_synthetic_mots(
+        str(tmp_path / "again"), sequences=SEQUENCES, frames=FRAMES, height=HEIGHT, width=WIDTH,
+        seed=7,
+    )
+    generate_synthetic_mots(
+        str(tmp_path / "other"), sequences=SEQUENCES, frames=FRAMES, height=HEIGHT, width=WIDTH,
+        seed=8,
+    )
+    for seq in _sequences(synthetic_root):
+        txt = os.path.join("instances_txt", f"{seq}.txt")
+        image = os.path.join("training", "image_02", seq, "000003.png")
+        for name in (txt, image):
+            assert filecmp.cmp(synthetic_root / name, tmp_path / "again" / name, shallow=False)
+        assert not filecmp.cmp(synthetic_root / txt, tmp_path / "other" / txt, shallow=False)
+
+
+def test_command_line(tmp_path, capsys):
+    main([str(tmp_path), "--sequences", "2", "--frames", "3", "--height", "48", "--width", "96"])
+    assert "train: 0000; val: 0001" in capsys.readouterr().out
+    ground_truth = mots_io.load_mots_ground_truth(str(tmp_path / "instances_txt"), ["0000"])
+    assert {o.rle["size"][0] for objects in ground_truth["0000"].values() for o in objects} == {48}
