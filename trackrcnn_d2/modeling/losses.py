@@ -18,20 +18,13 @@ __all__ = [
     "ASSOCIATION_LOSSES",
 ]
 
-# Added under the square root so that the gradient of d(v, v) = 0 stays finite.
-_SQRT_EPS = 1e-12
-
-
-def pairwise_squared_distances(embeddings: torch.Tensor) -> torch.Tensor:
-    """(N, D) -> (N, N) matrix of ||a_i - a_j||^2, clamped at 0 against rounding."""
-    squared_norms = (embeddings * embeddings).sum(dim=1)
-    gram = embeddings @ embeddings.t()
-    return (squared_norms[:, None] + squared_norms[None, :] - 2 * gram).clamp(min=0)
-
-
 def pairwise_distances(embeddings: torch.Tensor) -> torch.Tensor:
-    """(N, D) -> (N, N) matrix of Euclidean distances ||a_i - a_j||."""
-    return torch.sqrt(pairwise_squared_distances(embeddings) + _SQRT_EPS)
+    """(N, D) -> (N, N) matrix of Euclidean distances ||a_i - a_j||.
+
+    Computed from the differences, not from ||a||^2 + ||b||^2 - 2ab, which loses the small
+    distances of near-duplicate detections to rounding; the gradient at distance 0 is 0.
+    """
+    return torch.cdist(embeddings, embeddings, compute_mode="donot_use_mm_for_euclid_dist")
 
 
 def _same_and_different_id_masks(ids: torch.Tensor, groups: Optional[torch.Tensor]):
@@ -129,10 +122,9 @@ def contrastive_loss(
     """
     if embeddings.shape[0] == 0:
         return _zero_loss(embeddings)
-    squared = pairwise_squared_distances(embeddings)
-    distances = torch.sqrt(squared + _SQRT_EPS)
+    distances = pairwise_distances(embeddings)
     same, different = _same_and_different_id_masks(ids, groups)
-    positive_term = squared[same].sum()
+    positive_term = distances[same].pow(2).sum()
     negative_term = (margin - distances[different]).clamp(min=0).pow(2).sum()
     num_pairs = int(same.sum()) + int(different.sum())
     return (positive_term + negative_term) / num_pairs

@@ -1,0 +1,70 @@
+"""Every yaml in configs/ merges with add_trackrcnn_config and builds a model on the CPU."""
+import glob
+import os
+
+import pytest
+import torch
+from detectron2.config import get_cfg
+from detectron2.modeling import build_model
+
+from trackrcnn_d2.config import add_trackrcnn_config
+
+CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "configs")
+CONFIG_FILES = sorted(glob.glob(os.path.join(CONFIG_DIR, "**", "*.yaml"), recursive=True))
+
+
+def _load(path):
+    cfg = get_cfg()
+    add_trackrcnn_config(cfg)
+    cfg.merge_from_file(path)
+    cfg.MODEL.DEVICE = "cpu"
+    return cfg
+
+
+def _shrink(cfg):
+    """A smaller network of the same kind, so that all configs build in seconds."""
+    cfg.MODEL.RESNETS.DEPTH = 18
+    cfg.MODEL.RESNETS.RES2_OUT_CHANNELS = 64
+    cfg.MODEL.RESNETS.STEM_OUT_CHANNELS = 32
+    cfg.MODEL.RESNETS.RES5_DILATION = 1
+    return cfg
+
+
+def test_config_files_exist():
+    names = {os.path.relpath(p, CONFIG_DIR) for p in CONFIG_FILES}
+    assert {"Base-TrackRCNN.yaml", "kitti_mots_r101.yaml", "mots_challenge_r101.yaml"} <= names
+    assert sum(n.startswith("ablations") for n in names) >= 7
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=lambda p: os.path.relpath(p, CONFIG_DIR))
+def test_config_merges_and_builds(path):
+    cfg = _load(path)
+    cfg.MODEL.WEIGHTS = ""
+    model = build_model(_shrink(cfg))
+    assert sum(p.numel() for p in model.parameters()) > 0
+    if cfg.MODEL.META_ARCHITECTURE == "TrackRCNN":
+        assert model.clip_length == cfg.INPUT.CLIP_LENGTH
+        assert model.roi_heads.num_classes == len(cfg.DATASETS.MOTS.CLASSES)
+        temporal = cfg.MODEL.TEMPORAL
+        num_layers = 0 if temporal.TYPE == "none" else temporal.NUM_LAYERS
+        for stack in model.backbone.temporal_layers.values():
+            assert len(stack.layers) == num_layers
+
+
+def test_kitti_mots_config_is_the_papers_model():
+    cfg = _load(os.path.join(CONFIG_DIR, "kitti_mots_r101.yaml"))
+    assert cfg.MODEL.RESNETS.DEPTH == 101
+    assert cfg.SOLVER.OPTIMIZER == "ADAM" and cfg.SOLVER.BASE_LR == pytest.approx(5e-7)
+    assert cfg.INPUT.CLIP_LENGTH == 8 and cfg.SOLVER.IMS_PER_BATCH % 8 == 0
+    # 40 epochs of KITTI MOTS train (5,027 frames) in clips of 8 frames.
+    assert cfg.SOLVER.MAX_ITER == 40 * -(-5027 // 8)
+    assert cfg.MODEL.ASSOCIATION_HEAD.EMBEDDING_DIM == 128
+    assert cfg.MODEL.ASSOCIATION_HEAD.MARGIN == pytest.approx(0.2)
+    assert cfg.MODEL.WEIGHTS.startswith("https://dl.fbaipublicfiles.com/detectron2/")
+    cfg.MODEL.WEIGHTS = ""
+    cfg.MODEL.DEVICE = "meta"  # shapes only: the full-size model is not allocated
+    with torch.device("meta"):
+        model = build_model(cfg)
+    conv = model.backbone.temporal_layers["res4"].layers[0].conv
+    # One 3x3x3 Conv3D with 1024 feature maps on res4 (Sec. 6).
+    assert tuple(conv.weight.shape) == (1024, 1024, 3, 3, 3)

@@ -1,0 +1,197 @@
+"""TrackRCNN: clip training, near-online inference, Mask R-CNN checkpoint loading."""
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from conftest import frame_dict, shapes_clip, tiny_cfg
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.modeling import build_model
+from detectron2.utils.events import EventStorage
+
+from trackrcnn_d2.data.synthetic import render_sequence
+from trackrcnn_d2.modeling import TrackRCNN
+
+
+def _model(cfg, randomize_temporal=True):
+    model = build_model(cfg)
+    if randomize_temporal:
+        # Identity-initialised layers would hide mistakes in the temporal bookkeeping.
+        with torch.no_grad():
+            for parameter in model.backbone.temporal_layers.parameters():
+                parameter.add_(torch.randn_like(parameter) * 0.01)
+    return model.eval()
+
+
+def _with_next_images(frames):
+    frames = [dict(f) for f in frames]
+    for frame, following in zip(frames, frames[1:]):
+        frame["next_image"] = following["image"]
+    return frames
+
+
+def _assert_same_detections(got, expected):
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        a, b = a["instances"], b["instances"]
+        assert len(a) == len(b) > 0
+        torch.testing.assert_close(a.pred_boxes.tensor, b.pred_boxes.tensor, atol=1e-3, rtol=1e-4)
+        torch.testing.assert_close(a.scores, b.scores, atol=1e-4, rtol=1e-4)
+        assert torch.equal(a.pred_classes, b.pred_classes)
+        assert (a.pred_masks != b.pred_masks).float().mean() < 1e-3
+        torch.testing.assert_close(
+            a.association_vectors, b.association_vectors, atol=1e-4, rtol=1e-4
+        )
+
+
+@pytest.mark.parametrize(
+    "features,temporal,num_layers",
+    [("c4", "conv3d", 1), ("fpn", "conv3d", 1), ("fpn", "convlstm", 1), ("c4", "none", 1)],
+)
+def test_near_online_inference_equals_clip_inference(features, temporal, num_layers):
+    model = _model(tiny_cfg(features, temporal, num_layers))
+    frames = shapes_clip(4)
+    computed = []
+    frame_backbone_forward = model.backbone.frame_backbone.forward
+
+    def counting_forward(x):
+        computed.append(x.shape[0])
+        return frame_backbone_forward(x)
+
+    with torch.no_grad():
+        clip_outputs = model.inference_clip(frames)
+        model.backbone.frame_backbone.forward = counting_forward
+        online_outputs = [model([frame])[0] for frame in _with_next_images(frames)]
+    _assert_same_detections(online_outputs, clip_outputs)
+    # Every frame's backbone features are computed exactly once.
+    assert sum(computed) == len(frames)
+
+
+def test_state_resets_at_sequence_change_and_frame_gaps():
+    model = _model(tiny_cfg("c4", "conv3d", 1))
+    first = shapes_clip(3, seed=1)
+    second = shapes_clip(6, seed=2)
+    for frame in second:
+        # Numbered on from "first", so that only the sequence name tells the streams apart.
+        frame["sequence"] = "other"
+        frame["frame_idx"] += len(first)
+    with torch.no_grad():
+        expected_second = model.inference_clip(second[:2])
+        expected_after_gap = model.inference_clip(second[3:6])
+        # "other" follows "first" at once; its frame 1 comes without a look-ahead frame...
+        outputs = model.inference(_with_next_images(first) + _with_next_images(second[:2]))
+        # ...and frames 3-5 follow without frame 2: a new stream starting at frame 3.
+        after_gap = model.inference(_with_next_images(second[3:6]))
+    _assert_same_detections(outputs[3:], expected_second)
+    _assert_same_detections(after_gap, expected_after_gap)
+
+
+def test_inference_outputs_detectron2_fields_at_original_resolution():
+    cfg = tiny_cfg("c4")
+    model = _model(cfg)
+    frame = _with_next_images(shapes_clip(2))[0]
+    frame["height"], frame["width"] = 128, 192  # as if the input had been resized by 0.5
+    with torch.no_grad():
+        instances = model([frame])[0]["instances"]
+    assert instances.image_size == (128, 192)
+    assert instances.pred_masks.shape == (len(instances), 128, 192)
+    assert instances.pred_masks.dtype == torch.bool
+    assert instances.association_vectors.shape == (
+        len(instances),
+        cfg.MODEL.ASSOCIATION_HEAD.EMBEDDING_DIM,
+    )
+    assert {"pred_boxes", "scores", "pred_classes"} <= set(instances.get_fields())
+
+
+def _synthetic_clip(num_frames, height=64, width=128):
+    images, id_maps = render_sequence(0, num_frames, height, width, seed=0)
+    # The synthetic set renders RGB; the model reads BGR (INPUT.FORMAT); ignore regions
+    # (obj_id 10000) are not objects.
+    return [
+        frame_dict(image, np.where(id_map == 10000, 0, id_map).astype(np.int64), "0000", t)
+        for t, (image, id_map) in enumerate(zip(images, id_maps))
+    ]
+
+
+@pytest.mark.parametrize("features", ["c4", "fpn"])
+def test_a_short_clip_trains_with_decreasing_loss(features):
+    cfg = tiny_cfg(features, "conv3d", clip_length=3)
+    model = build_model(cfg).train()
+    clip = _synthetic_clip(3)
+    assert all(len(f["instances"]) > 0 for f in clip)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    totals = []
+    with EventStorage():
+        for _ in range(8):
+            losses = model(clip)
+            assert set(losses) >= {"loss_cls", "loss_mask", "loss_rpn_cls", "loss_assoc"}
+            total = sum(losses.values())
+            optimizer.zero_grad()
+            total.backward()
+            optimizer.step()
+            totals.append(float(total.detach()))
+    assert all(np.isfinite(totals))
+    assert np.mean(totals[-2:]) < 0.8 * np.mean(totals[:2])
+
+
+def test_training_batch_must_consist_of_whole_clips():
+    model = build_model(tiny_cfg("c4", clip_length=3)).train()
+    with EventStorage(), pytest.raises(ValueError, match="CLIP_LENGTH"):
+        model(shapes_clip(4))
+    mixed = shapes_clip(3)
+    mixed[2]["sequence"] = "another"
+    with EventStorage(), pytest.raises(ValueError, match="one sequence"):
+        model(mixed)
+
+
+def _mask_rcnn_cfg(features):
+    """The same network as tiny_cfg, as a plain detectron2 Mask R-CNN."""
+    cfg = tiny_cfg(features)
+    cfg.MODEL.META_ARCHITECTURE = "GeneralizedRCNN"
+    cfg.MODEL.BACKBONE.NAME = cfg.MODEL.TEMPORAL.BACKBONE_NAME
+    cfg.MODEL.ROI_HEADS.NAME = {"c4": "Res5ROIHeads", "fpn": "StandardROIHeads"}[features]
+    return cfg
+
+
+@pytest.mark.parametrize("features", ["c4", "fpn"])
+def test_mask_rcnn_checkpoint_loads_and_gives_its_detections(features, tmp_path):
+    mask_rcnn = build_model(_mask_rcnn_cfg(features))
+    with torch.no_grad():
+        # Non-trivial batch-norm statistics, so that a parameter left behind would show.
+        for name, buffer in mask_rcnn.named_buffers():
+            if name.endswith("running_mean"):
+                buffer.uniform_(-0.1, 0.1)
+            elif name.endswith("running_var"):
+                buffer.uniform_(0.5, 1.5)
+    mask_rcnn.eval()
+    # The model zoo's format: a pickle of numpy arrays with "__author__".
+    path = tmp_path / "mask_rcnn.pkl"
+    state = {k: v.numpy() for k, v in mask_rcnn.state_dict().items()}
+    with open(path, "wb") as f:
+        pickle.dump({"model": state, "__author__": "test"}, f)
+
+    model = build_model(tiny_cfg(features))
+    assert isinstance(model, TrackRCNN)
+    incompatible = DetectionCheckpointer(model).load(str(path))
+    del incompatible
+    loaded = model.state_dict()
+    for key, value in mask_rcnn.state_dict().items():
+        own_key = key.replace("backbone.", "backbone.frame_backbone.", 1)
+        assert torch.equal(loaded[own_key], value), key
+    fresh = {k for k in loaded if k.replace("backbone.frame_backbone.", "backbone.", 1)
+             not in mask_rcnn.state_dict()}
+    assert fresh and all(
+        k.startswith(("backbone.temporal_layers.", "roi_heads.association_head.")) for k in fresh
+    )
+
+    model.eval()
+    frames = shapes_clip(3)
+    with torch.no_grad():
+        expected = [mask_rcnn([frame])[0] for frame in frames]
+        got = model.inference(_with_next_images(frames))
+    for a, b in zip(got, expected):
+        a, b = a["instances"], b["instances"]
+        assert len(a) == len(b) > 0
+        torch.testing.assert_close(a.pred_boxes.tensor, b.pred_boxes.tensor)
+        torch.testing.assert_close(a.scores, b.scores)
+        assert torch.equal(a.pred_masks, b.pred_masks)
