@@ -14,9 +14,11 @@ images give the optical flow (``--images`` overrides them). The flow-warped IoUs
 adjacent frames are computed once, then ``--iterations`` random settings per class are tracked
 and scored in parallel (``--workers``, default: all cores).
 
-Prints the best setting per class and writes it as a config snippet (``--output``, default
-``<detections>/../tracker_thresholds.yaml``) with the ``TRACKER_HEADS`` keys, plus every trial
-as JSON lines beside it. Extra ``KEY VALUE`` pairs at the end override the config.
+Prints the best setting per class and writes it as a config (``--output``, default
+``<detections>/../tracker_thresholds.yaml``): ``_BASE_`` = the given config plus the tuned
+``TRACKER_HEADS`` keys, usable as ``--config-file`` of ``train_net.py --eval-only`` (config
+overrides given here are not repeated in it). Every trial is written as JSON lines beside it.
+Extra ``KEY VALUE`` pairs at the end override the config.
 """
 import argparse
 import json
@@ -181,7 +183,9 @@ def main(argv=None):
         f"Tracker thresholds found by tools/tune_tracker.py ({args.iterations} random trials "
         f"per class, seed {args.seed})\non the detections in {args.detections}."
     )
-    snippet = config_snippet(params, best, args.metric, header)
+    snippet = config_snippet(
+        params, best, args.metric, header, base=os.path.abspath(args.config_file)
+    )
     mots_io.atomic_write_text(output, snippet)
     trials_path = os.path.splitext(output)[0] + "_trials.jsonl"
     mots_io.atomic_write_text(

@@ -181,7 +181,30 @@ def test_tune_tracker_tool_end_to_end(synthetic, tmp_path):
 
     cfg = get_cfg()
     add_trackrcnn_config(cfg)
-    cfg.merge_from_file(str(output))
+    cfg.merge_from_file(str(output))  # a config on its own: _BASE_ is the tuned config
     assert cfg.TRACKER_HEADS.ASSOCIATION == "maskprop_assoc"
+    assert cfg.MODEL.META_ARCHITECTURE == "TrackRCNN"
+    best_car = [float(v) for v in text.split("DETECTION_CONFIDENCE: [")[1].split("]")[0].split(",")]
+    assert list(cfg.TRACKER_HEADS.DETECTION_CONFIDENCE) == pytest.approx(best_car)
     trials = (tmp_path / "best_trials.jsonl").read_text().splitlines()
     assert len(trials) == 6
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        n for n in os.listdir(os.path.join(REPO, "configs", "ablations"))
+        if n.startswith("association_")
+    ),
+)
+def test_table5_ablation_configs_build_tracker_params(name):
+    from detectron2.config import get_cfg
+
+    from trackrcnn_d2 import add_trackrcnn_config
+
+    cfg = get_cfg()
+    add_trackrcnn_config(cfg)
+    cfg.merge_from_file(os.path.join(REPO, "configs", "ablations", name))
+    params = TrackerParams.from_config(cfg)
+    assert params.association in ASSOCIATION_MECHANISMS
+    assert name.startswith(f"association_{params.association}")

@@ -54,6 +54,7 @@ from .matching import (
     hungarian_match,
     mask_iou,
 )
+from .rle import rle_difference
 
 ASSOCIATION_MECHANISMS = ("maskprop_assoc", "maskprop", "bbox_iou", "assoc", "bbox_center")
 # Mechanisms whose scores use optical flow (Table 5: mask IoU and box IoU are flow-warped).
@@ -269,14 +270,44 @@ class _ClassState:
         self.previous_selected = np.zeros(0, dtype=np.int64)
         self.previous_tracks = np.zeros(0, dtype=np.int64)
         # res_dets_all: association vectors of every selected detection and its track number.
-        self.gallery_vectors: List[np.ndarray] = []
-        self.gallery_tracks: List[np.ndarray] = []
+        self.gallery = _Gallery()
         self.next_track = 1
 
     def new_tracks(self, count: int) -> np.ndarray:
         numbers = np.arange(self.next_track, self.next_track + count, dtype=np.int64)
         self.next_track += count
         return numbers
+
+
+class _Gallery:
+    """Rows of association vectors with their track numbers; appending is amortised O(rows)."""
+
+    def __init__(self):
+        self._vectors: Optional[np.ndarray] = None
+        self._tracks = np.zeros(0, dtype=np.int64)
+        self.size = 0
+
+    def append(self, vectors: np.ndarray, tracks: np.ndarray) -> None:
+        needed = self.size + len(vectors)
+        if self._vectors is None or needed > len(self._vectors):
+            capacity = max(64, needed, 2 * self.size)
+            grown = np.zeros((capacity, vectors.shape[1]), dtype=np.float32)
+            grown_tracks = np.zeros(capacity, dtype=np.int64)
+            if self._vectors is not None:
+                grown[: self.size] = self.vectors
+                grown_tracks[: self.size] = self.tracks
+            self._vectors, self._tracks = grown, grown_tracks
+        self._vectors[self.size : needed] = vectors
+        self._tracks[self.size : needed] = tracks
+        self.size = needed
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self._vectors[: self.size]
+
+    @property
+    def tracks(self) -> np.ndarray:
+        return self._tracks[: self.size]
 
 
 class Algorithm1Tracker:
@@ -372,8 +403,7 @@ class Algorithm1Tracker:
         tracks_arr = np.asarray(tracks, dtype=np.int64)
         state.previous_selected, state.previous_tracks = selected_arr, tracks_arr
         if frame.association_vectors is not None and len(selected_arr):
-            state.gallery_vectors.append(frame.association_vectors[selected_arr])
-            state.gallery_tracks.append(tracks_arr)
+            state.gallery.append(frame.association_vectors[selected_arr], tracks_arr)
         return selected_arr, tracks_arr
 
     def _assoc_match(
@@ -388,21 +418,21 @@ class Algorithm1Tracker:
         tracks of res_dets_all (tracks extended in this frame excluded) on association
         distance < delta_assoc."""
         state = self._states[category]
-        if frame.association_vectors is None or not state.gallery_vectors:
+        if frame.association_vectors is None or state.gallery.size == 0:
             return [], []
         unassigned = np.array(
             [i for i in candidates if int(i) not in already_selected], dtype=np.int64
         )
         if len(unassigned) == 0:
             return [], []
-        if len(state.gallery_vectors) > 1:
-            state.gallery_vectors = [np.concatenate(state.gallery_vectors)]
-            state.gallery_tracks = [np.concatenate(state.gallery_tracks)]
-        gallery, gallery_tracks = state.gallery_vectors[0], state.gallery_tracks[0]
-        distances = association_distance(frame.association_vectors[unassigned], gallery)
+        gallery_tracks = state.gallery.tracks
+        vectors = frame.association_vectors[unassigned]
+        distances = association_distance(vectors, state.gallery.vectors)
         allowed = distances < self.params.assoc_threshold[category]
         if already_extended:
-            allowed &= ~np.isin(gallery_tracks, list(already_extended))[None, :]
+            extended = np.zeros(state.next_track, dtype=bool)
+            extended[list(already_extended)] = True
+            allowed &= ~extended[gallery_tracks][None, :]
         matches = greedy_match(distances, allowed, gallery_tracks)
         return [int(unassigned[r]) for r, _ in matches], [int(t) for _, t in matches]
 
@@ -494,8 +524,8 @@ def make_disjoint(objects: List[TrackedObject], strategy: str = "bottom") -> Lis
     A pixel claimed by several objects goes to the object that is "lower" in the image
     (``"bottom"``, paper Sec. 5: assumed closer to the camera), defined as the larger bottom-most
     mask row (y + h of the mask's bounding box); ties go to the higher score. With ``"score"``
-    the higher score wins. Objects left without pixels are dropped. Only overlapping masks are
-    decoded.
+    the higher score wins. Objects left without pixels are dropped. Works on the RLEs, without
+    decoding masks.
     """
     if len(objects) < 2:
         return list(objects)
@@ -511,21 +541,14 @@ def make_disjoint(objects: List[TrackedObject], strategy: str = "bottom") -> Lis
     if not np.triu(overlaps, k=1).any():
         return ordered
     result = []
-    claimed = None
+    claimed = None  # RLE union of the masks kept so far
     for i, obj in enumerate(ordered):
         if i > 0 and overlaps[i, :i].any():
-            mask = mots_io.decode_mask(obj.rle).astype(bool)
-            if claimed is None:
-                claimed = np.zeros_like(mask)
-                for earlier in ordered[:i]:
-                    claimed |= mots_io.decode_mask(earlier.rle).astype(bool)
-            own = mask & ~claimed
-            claimed |= mask
-            if not own.any():
+            own = rle_difference(obj.rle, claimed)
+            if mask_utils.area(own) == 0:
                 continue
-            obj = obj._replace(rle=mots_io.encode_mask(own))
-        elif claimed is not None:
-            claimed |= mots_io.decode_mask(obj.rle).astype(bool)
+            obj = obj._replace(rle=own)
+        claimed = obj.rle if claimed is None else mask_utils.merge([claimed, obj.rle])
         result.append(obj)
     return result
 

@@ -13,6 +13,7 @@ masks of different classes disjoint has on each other.)
 This module imports neither torch nor detectron2; ``tools/tune_tracker.py`` is its command line.
 """
 import dataclasses
+import json
 import math
 import multiprocessing
 import os
@@ -222,9 +223,11 @@ def config_snippet(
     best: Mapping[int, Tuple[Mapping[str, float], Mapping[str, float]]],
     metric: str,
     header: str = "",
+    base: Optional[str] = None,
 ) -> str:
     """YAML with the ``TRACKER_HEADS`` keys of the best settings (classes not tuned keep the
-    values of ``params``), to merge into a config (``_BASE_`` or ``--config-file``)."""
+    values of ``params``); with ``base`` (a config path) it starts with ``_BASE_: base``, so
+    that it can be used as ``--config-file`` itself."""
     tuned = params
     for category, (setting, _) in best.items():
         values = {
@@ -238,6 +241,8 @@ def config_snippet(
     lines = [f"# {line}" for line in header.splitlines()]
     for category, (_, metrics) in sorted(best.items()):
         lines.append(f"# {params.class_names[category]}: {metric} {metrics[metric]:.2f}")
+    if base is not None:
+        lines.append(f"_BASE_: {json.dumps(base)}")
     lines += ["TRACKER_HEADS:", f"  ASSOCIATION: {params.association}"]
     for name in SEARCHED_PARAMETERS[params.association]:
         values = ", ".join(f"{v:.4f}" for v in getattr(tuned, name))
