@@ -112,3 +112,35 @@ def test_raft_without_cached_weights_names_the_missing_file(tmp_path, monkeypatc
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     with pytest.raises(FileNotFoundError, match=str(tmp_path) + ".*raft_small"):
         build_optical_flow("raft_small")
+
+
+def test_box_warping_limited_to_the_flow_reach_gives_the_same_box():
+    rng = np.random.default_rng(0)
+    flow = rng.normal(scale=4.0, size=(HEIGHT, WIDTH, 2)).astype(np.float32)
+    flow[..., 0] -= 6.0
+    maps = sampling_maps(flow)
+    reach = int(np.ceil(np.abs(flow).max()))
+    for box in ([30.0, 20.0, 70.0, 60.0], [0.0, 0.0, 15.0, 12.0], [100.0, 70.0, 128.0, 96.0]):
+        full = warp_box_by_median_flow(np.array(box), maps)
+        np.testing.assert_allclose(warp_box_by_median_flow(np.array(box), maps, reach), full)
+        assert full[0] == pytest.approx(box[0] + 6.0, abs=1.0)
+
+
+def test_raft_runs_with_weights_from_the_hub_cache(tmp_path, monkeypatch):
+    """RAFT's code path (padding to multiples of 8, output layout) with random weights saved
+    where the pretrained ones would be."""
+    torch = pytest.importorskip("torch")
+    optical_flow = pytest.importorskip("torchvision.models.optical_flow")
+    import os
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    url = optical_flow.Raft_Small_Weights.DEFAULT.url
+    os.makedirs(tmp_path / "checkpoints")
+    torch.manual_seed(0)
+    weights_path = tmp_path / "checkpoints" / url.split("/")[-1]
+    torch.save(optical_flow.raft_small().state_dict(), weights_path)
+    torch.set_num_threads(1)
+    raft = build_optical_flow("raft_small")
+    previous, current = shifted_pair()
+    flow = raft(np.dstack([current[:36, :50]] * 3), np.dstack([previous[:36, :50]] * 3))
+    assert flow.shape == (36, 50, 2) and flow.dtype == np.float32 and np.isfinite(flow).all()

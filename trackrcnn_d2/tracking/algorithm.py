@@ -171,6 +171,7 @@ class FramePairScores:
         self.previous = previous
         self.current = current
         self._maps = sampling_maps(flow) if flow is not None else None
+        self._flow_reach = int(np.ceil(np.abs(flow).max())) if flow is not None else None
         self._warped_masks: Dict[int, dict] = {}
         self._warped_boxes: Dict[int, np.ndarray] = {}
 
@@ -186,7 +187,7 @@ class FramePairScores:
         if index not in self._warped_boxes:
             box = self.previous.boxes[index]
             if self._maps is not None:
-                box = warp_box_by_median_flow(box, self._maps)
+                box = warp_box_by_median_flow(box, self._maps, self._flow_reach)
             self._warped_boxes[index] = box
         return self._warped_boxes[index]
 

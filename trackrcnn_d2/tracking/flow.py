@@ -74,8 +74,9 @@ class RAFTFlow:
         """Backward flow (H, W, 2) from ``image`` (frame t) to ``previous_image`` (frame t-1)."""
         torch = self._torch
         height, width = image.shape[:2]
-        # RAFT needs sides divisible by 8.
-        pad_h, pad_w = (-height) % 8, (-width) % 8
+        # RAFT needs sides divisible by 8 and at least 128 (its correlation pyramid).
+        pad_h = max(128, height + (-height) % 8) - height
+        pad_w = max(128, width + (-width) % 8) - width
 
         def prepare(img):
             rgb = np.ascontiguousarray(_to_bgr(img)[:, :, ::-1])
@@ -173,20 +174,28 @@ def warp_mask(mask: np.ndarray, maps) -> np.ndarray:
     )
 
 
-def warp_box_by_median_flow(box: np.ndarray, maps) -> np.ndarray:
+def warp_box_by_median_flow(box: np.ndarray, maps, reach: Optional[int] = None) -> np.ndarray:
     """Shift an XYXY box of frame t-1 to frame t by the median optical flow inside it (Table 5,
     "Bbox IoU").
 
     With backward flow, the pixels of frame t whose source p + flow(p) lies inside the box are
     those that moved out of it; the box moves by the median of their displacements -flow(p).
-    A box that no pixel comes from keeps its position.
+    A box that no pixel comes from keeps its position. ``reach`` (the largest flow component,
+    if known) limits the search to the box grown by it.
     """
     map_x, map_y = maps
     x0, y0, x1, y1 = (float(v) for v in box)
+    top, left = 0, 0
+    if reach is not None:
+        height, width = map_x.shape
+        top, left = max(int(y0) - reach - 1, 0), max(int(x0) - reach - 1, 0)
+        bottom = min(int(np.ceil(y1)) + reach + 1, height)
+        right = min(int(np.ceil(x1)) + reach + 1, width)
+        map_x, map_y = map_x[top:bottom, left:right], map_y[top:bottom, left:right]
     inside = (map_x >= x0) & (map_x < x1) & (map_y >= y0) & (map_y < y1)
     if not inside.any():
         return np.asarray(box, dtype=np.float64)
     ys, xs = np.nonzero(inside)
-    dx = float(np.median(xs - map_x[ys, xs]))
-    dy = float(np.median(ys - map_y[ys, xs]))
+    dx = float(np.median(xs + left - map_x[ys, xs]))
+    dy = float(np.median(ys + top - map_y[ys, xs]))
     return np.array([x0 + dx, y0 + dy, x1 + dx, y1 + dy])
