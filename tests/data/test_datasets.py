@@ -10,12 +10,8 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
 
 from trackrcnn_d2.data import builtin, mots_io
-from trackrcnn_d2.data.datasets import (
-    load_mots_dataset_dicts,
-    register_kitti_mots,
-    register_mots_challenge,
-    select_mots_classes,
-)
+from trackrcnn_d2.data.builtin import register_kitti_mots, register_mots_challenge
+from trackrcnn_d2.data.datasets import load_mots_dataset_dicts, select_mots_classes
 
 
 def _load(root, classes=("car", "pedestrian"), annotations="instances_txt"):

@@ -10,11 +10,11 @@ import importlib
 import sys
 
 _LAZY_ATTRIBUTES = {
-    "MOTSMetadata": "datasets",
+    "MOTSMetadata": "builtin",
+    "register_mots_dataset": "builtin",
+    "register_kitti_mots": "builtin",
+    "register_mots_challenge": "builtin",
     "load_mots_dataset_dicts": "datasets",
-    "register_mots_dataset": "datasets",
-    "register_kitti_mots": "datasets",
-    "register_mots_challenge": "datasets",
     "select_mots_classes": "datasets",
     "register_synthetic_mots": "builtin",
     "ClipTrainingSampler": "samplers",

@@ -1,4 +1,4 @@
-"""MOTS datasets (KITTI MOTS, MOTSChallenge, own sequences) in detectron2's DatasetCatalog.
+"""Dataset dicts of MOTS sequences (KITTI MOTS, MOTSChallenge, own sequences).
 
 One dataset dict per frame (paper Sec. 3), frames of each sequence in order, sequences in the
 given order::
@@ -23,19 +23,14 @@ ignore regions would teach the model nothing the ignore regions themselves do no
 Which classes a model uses is ``cfg.DATASETS.MOTS.CLASSES``; :func:`select_mots_classes`
 narrows the dicts of a dataset registered with more classes (the loaders call it).
 
-Registration is lazy: the DatasetCatalog function reads the files only when called, and the
-metadata that needs the files (``sequences`` when read from a seqmap, ``image_sizes``,
-``annotation_format``) is computed on first access (:class:`MOTSMetadata`).
+Registration in detectron2's catalogs: :mod:`trackrcnn_d2.data.builtin`.
 """
-import functools
 import logging
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pycocotools.mask as mask_utils
-from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.data.catalog import Metadata
 from detectron2.structures import BoxMode
 
 from trackrcnn_d2.data import mots_io
@@ -45,28 +40,13 @@ logger = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 __all__ = [
-    "MOTSMetadata",
+    "find_sequences",
     "load_mots_dataset_dicts",
-    "register_mots_dataset",
-    "register_kitti_mots",
-    "register_mots_challenge",
     "select_mots_classes",
     "sequence_image_folder",
+    "sequence_image_sizes",
     "list_sequence_images",
 ]
-
-
-class MOTSMetadata(Metadata):
-    """detectron2 Metadata whose entries named in ``lazy_attributes`` ({name: zero-argument
-    callable}) are computed on first access and then kept, so that registration reads no file."""
-
-    def __getattr__(self, key):
-        lazy = self.__dict__.get("lazy_attributes")
-        if lazy is not None and key in lazy:
-            value = lazy[key]()
-            object.__setattr__(self, key, value)
-            return value
-        return super().__getattr__(key)
 
 
 def sequence_image_folder(image_root: str, sequence: str) -> str:
@@ -165,7 +145,7 @@ def load_mots_dataset_dicts(
     image folder without images. A sequence without any annotation is loaded with a warning.
     """
     if sequences is None:
-        sequences = _find_sequences(annotation_root, seqmap, hint)
+        sequences = find_sequences(annotation_root, seqmap, hint)
     class_to_contiguous = mots_io.mots_class_to_contiguous(class_names)
     dataset_dicts = []
     for sequence in sequences:
@@ -213,7 +193,9 @@ def load_mots_dataset_dicts(
     return dataset_dicts
 
 
-def _find_sequences(annotation_root: str, seqmap: Optional[str], hint: str) -> List[str]:
+def find_sequences(annotation_root: str, seqmap: Optional[str], hint: str = "") -> List[str]:
+    """Sequences listed in ``seqmap``, or else found in ``annotation_root``
+    (:func:`mots_io.sequence_names`); raises if there are none."""
     where = seqmap if seqmap is not None else annotation_root
     if not os.path.exists(where):
         raise FileNotFoundError(
@@ -223,117 +205,6 @@ def _find_sequences(annotation_root: str, seqmap: Optional[str], hint: str) -> L
     if not sequences:
         raise mots_io.MOTSFormatError(f"{where}: no sequences found")
     return sequences
-
-
-def _lazy_image_sizes(name: str, image_root: str, hint: str) -> Dict[str, Tuple[int, int]]:
-    return sequence_image_sizes(image_root, MetadataCatalog.get(name).sequences, hint)
-
-
-def _lazy_annotation_format(name: str, annotation_root: str, annotation_format: str) -> str:
-    if annotation_format != "auto":
-        return annotation_format
-    first_sequence = MetadataCatalog.get(name).sequences[0]
-    return mots_io.find_sequence_annotations(annotation_root, first_sequence)[1]
-
-
-def register_mots_dataset(
-    name: str,
-    image_root: str,
-    annotation_root: str,
-    sequences: Optional[Sequence[str]] = None,
-    class_names: Sequence[str] = ("car", "pedestrian"),
-    gt_format: str = "kitti_mots",
-    annotation_format: str = "auto",
-    seqmap: Optional[str] = None,
-    hint: str = "",
-    **metadata,
-) -> None:
-    """Register a MOTS dataset lazily in DatasetCatalog and MetadataCatalog.
-
-    Metadata: ``thing_classes``, ``thing_dataset_id_to_contiguous_id`` (on-disk class id ->
-    contiguous id), ``evaluator_type="mots"``, ``sequences``, ``image_sizes`` ({sequence:
-    (height, width)}), ``image_root``, ``annotation_root``, ``annotation_format`` ("txt" or
-    "png"), ``gt_format`` ("kitti_mots" or "mots_challenge", the TrackEval dataset class and
-    frame numbering), ``seqmap``, plus ``metadata``. See :func:`load_mots_dataset_dicts`.
-    """
-    class_names = list(class_names)
-    if sequences is not None:
-        sequences = list(sequences)
-    load = functools.partial(
-        load_mots_dataset_dicts,
-        image_root,
-        annotation_root,
-        sequences,
-        class_names,
-        annotation_format,
-        seqmap,
-        hint,
-    )
-    DatasetCatalog.register(name, load)
-    lazy = {
-        "image_sizes": functools.partial(_lazy_image_sizes, name, image_root, hint),
-        "annotation_format": functools.partial(
-            _lazy_annotation_format, name, annotation_root, annotation_format
-        ),
-    }
-    if sequences is None:
-        lazy["sequences"] = functools.partial(_find_sequences, annotation_root, seqmap, hint)
-    MetadataCatalog[name] = meta = MOTSMetadata(name=name)
-    meta.set(
-        lazy_attributes=lazy,
-        thing_classes=class_names,
-        thing_dataset_id_to_contiguous_id=mots_io.mots_class_to_contiguous(class_names),
-        evaluator_type="mots",
-        image_root=image_root,
-        annotation_root=annotation_root,
-        gt_format=gt_format,
-        seqmap=seqmap,
-        **metadata,
-    )
-    if sequences is not None:
-        meta.sequences = sequences
-
-
-def register_kitti_mots(
-    name: str,
-    image_root: str,
-    annotation_root: str,
-    sequences: Optional[Sequence[str]] = None,
-    class_names: Sequence[str] = ("car", "pedestrian"),
-    **kwargs,
-) -> None:
-    """Register KITTI MOTS sequences (or own ones in its layout): images
-    ``<image_root>/<seq>/<frame:06d>.png`` (frames from 0; KITTI's ``training/image_02``),
-    annotations ``<annotation_root>/<seq>.txt`` (``instances_txt``) or
-    ``<annotation_root>/<seq>/<frame:06d>.png`` (``instances``), detected automatically.
-    ``kwargs`` go to :func:`register_mots_dataset`."""
-    register_mots_dataset(
-        name, image_root, annotation_root, sequences, class_names, gt_format="kitti_mots", **kwargs
-    )
-
-
-def register_mots_challenge(
-    name: str,
-    image_root: str,
-    annotation_root: Optional[str] = None,
-    sequences: Optional[Sequence[str]] = None,
-    class_names: Sequence[str] = ("pedestrian",),
-    **kwargs,
-) -> None:
-    """Register MOTSChallenge sequences: images ``<image_root>/<seq>/img1/<frame:06d>.jpg``
-    (frames from 1) and annotations ``<annotation_root>/<seq>/gt/gt.txt`` (the MOTS20 layout;
-    ``annotation_root`` defaults to ``image_root``), or the original release's
-    ``images/<seq>/`` with ``instances_txt/<seq>.txt`` / ``instances/<seq>/``. MOTSChallenge
-    annotates pedestrians only (paper Table 1). ``kwargs`` go to :func:`register_mots_dataset`."""
-    register_mots_dataset(
-        name,
-        image_root,
-        annotation_root if annotation_root is not None else image_root,
-        sequences,
-        class_names,
-        gt_format="mots_challenge",
-        **kwargs,
-    )
 
 
 def select_mots_classes(

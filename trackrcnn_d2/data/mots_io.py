@@ -13,6 +13,7 @@ txt format, one file per sequence, one mask per line::
 png format: ``<seq>/<frame:06d>.png``, 16-bit, pixel value = obj_id, 0 background, 10000 ignore.
 """
 import os
+import re
 import tempfile
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -98,21 +99,26 @@ def _write_rle_code(value: int) -> bytes:
     return bytes(out)
 
 
+# The first three codes of a valid RLE string; a code is characters with the continuation bit
+# ("P".."o") ended by one without ("0".."O").
+_FIRST_THREE_CODES = re.compile(rb"([P-o]*[0-O])([P-o]*[0-O])?([P-o]*[0-O])?")
+
+
 def _background_as_foreground(counts: bytes) -> bytes:
-    """RLE string of the runs ``[0, r0, r1, ...]`` for ``counts`` = runs ``[r0, r1, ...]``:
-    its foreground area is the background area of ``counts``.
+    """RLE string of the runs ``[0, r0, r1, ...]`` for a valid ``counts`` = runs
+    ``[r0, r1, ...]``: its foreground area is the background area of ``counts``.
 
     Codes after the third are deltas to the run two places before, which the shift by one run
-    keeps, so only the first three codes are re-encoded and the rest is copied.
+    keeps: r0 and r1 keep their codes, r2 becomes a delta to r0, the rest is copied.
     """
-    codes, position = [], 0
-    while len(codes) < 3 and position < len(counts):
-        value, position = _read_rle_code(counts, position)
-        codes.append(value)
-    head = [0] + codes[:2]
-    if len(codes) == 3:
-        head.append(codes[2] - codes[0])  # r2 becomes run 3, a delta to r0 (now run 1)
-    return b"".join(_write_rle_code(v) for v in head) + counts[position:]
+    match = _FIRST_THREE_CODES.match(counts)
+    if match is None:
+        return b"0"
+    first, second, third = match.groups()
+    head = b"0" + first + (second or b"")
+    if third is not None:
+        head += _write_rle_code(_read_rle_code(third, 0)[0] - _read_rle_code(first, 0)[0])
+    return head + counts[match.end() :]
 
 
 def rle_counts_totals(counts_list: Sequence[bytes]) -> np.ndarray:
@@ -213,28 +219,28 @@ def _diagnose_line(line: str, path: str, line_number: int) -> MOTSFormatError:
 
 def _read_txt_records(path: str) -> Tuple[List[MOTSObject], List[int]]:
     """Objects of a txt file in file order and the line number of each. Checks the fields
-    (count, integers, ranges) but not the RLE strings."""
+    (count, integers, ranges) but not the RLE strings (:func:`check_rle_sizes` does)."""
     objects: List[MOTSObject] = []
     line_numbers: List[int] = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line_number, raw in enumerate(f, start=1):
-            line = raw.strip()
-            if not line:
-                continue
-            fields = line.split(" ")
-            try:
-                if len(fields) != 6:
-                    raise ValueError
-                frame, obj_id, class_id, height, width = (int(v) for v in fields[:5])
-                if height <= 0 or width <= 0 or frame < 0 or obj_id < 0:
-                    raise ValueError
-                counts = fields[5].encode("ascii")
-            except (ValueError, UnicodeEncodeError):
-                raise _diagnose_line(line, path, line_number) from None
-            objects.append(
-                MOTSObject(frame, obj_id, class_id, {"size": [height, width], "counts": counts})
-            )
-            line_numbers.append(line_number)
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    for line_number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            frame, obj_id, class_id, height, width, counts = line.split(b" ")
+            frame, obj_id, class_id = int(frame), int(obj_id), int(class_id)
+            height, width = int(height), int(width)
+            if height <= 0 or width <= 0 or frame < 0 or obj_id < 0:
+                raise ValueError
+        except ValueError:
+            text = line.decode("utf-8", errors="replace")
+            raise _diagnose_line(text, path, line_number) from None
+        objects.append(
+            MOTSObject(frame, obj_id, class_id, {"size": [height, width], "counts": counts})
+        )
+        line_numbers.append(line_number)
     return objects, line_numbers
 
 
@@ -452,7 +458,8 @@ def check_ground_truth_objects(
     - overlapping masks in a frame (every pixel belongs to at most one object).
 
     RLE strings must already be valid (:func:`check_rle_sizes`). The overlap check compares, per
-    frame, the area of the union with the sum of the areas (pycocotools, no decoding).
+    frame, the area of the union of the masks whose boxes intersect with the sum of their areas
+    (pycocotools, no decoding).
     """
     valid_classes = (CAR, PEDESTRIAN, IGNORE)
     for obj, source in zip(objects, sources):
@@ -494,11 +501,25 @@ def check_ground_truth_objects(
             crowded.append(indices)
     if not crowded:
         return
+    # Only masks whose boxes intersect another's can overlap: merge just those.
+    boxes = mask_utils.toBbox([o.rle for o in objects])  # (N, 4) XYWH
+    starts, ends = boxes[:, :2], boxes[:, :2] + boxes[:, 2:]
+    candidates = []
+    for indices in crowded:
+        index = np.asarray(indices)
+        meets = (starts[index, None] < ends[None, index]).all(2)
+        meets &= (starts[None, index] < ends[index, None]).all(2)
+        np.fill_diagonal(meets, False)
+        involved = index[meets.any(1)]
+        if len(involved) > 1:
+            candidates.append(involved.tolist())
+    if not candidates:
+        return
     areas = rle_areas([o.rle for o in objects])
     unions = rle_areas(
-        [mask_utils.merge([objects[i].rle for i in indices]) for indices in crowded]
+        [mask_utils.merge([objects[i].rle for i in indices]) for indices in candidates]
     )
-    for indices, union in zip(crowded, unions):
+    for indices, union in zip(candidates, unions):
         if union == areas[indices].sum():
             continue
         rles = [objects[i].rle for i in indices]
