@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 _COMPONENT_MODULES = (
     "trackrcnn_d2.config",
-    "trackrcnn_d2.data",
+    "trackrcnn_d2.data.builtin",
     "trackrcnn_d2.modeling",
     "trackrcnn_d2.tracking.tracker_head",
     "trackrcnn_d2.evaluation.mots_evaluator",
