@@ -51,7 +51,7 @@ DEFAULT_SEED = 0
 # Objects whose visible part is smaller than this (fraction of the whole, unclipped object or
 # absolute pixels) are annotated as ignore region instead of as an object: KITTI MOTS does not
 # annotate such fragments either, and nobody can be expected to detect them.
-MIN_VISIBLE_FRACTION = 0.25
+MIN_VISIBLE_FRACTION = 0.3
 MIN_VISIBLE_PIXELS = 40
 # Number of simultaneously present objects that the spawning keeps between.
 MIN_OBJECTS = 2
@@ -91,7 +91,7 @@ class _SyntheticObject:
         s = self.scale(height)
         if self.class_id == mots_io.CAR:
             return 0.45 * height * s, 0.22 * height * s
-        return 0.14 * height * s, 0.42 * height * s
+        return 0.17 * height * s, 0.42 * height * s
 
 
 def _hsv(h: float, s: float, v: float) -> np.ndarray:
@@ -178,9 +178,10 @@ def _render_object(obj: _SyntheticObject, height: int, frame: int):
     else:
         head = ((u - 0.5) * aspect) ** 2 + (v - 0.09) ** 2 < 0.085**2
         torso = ((u - 0.5) / 0.5) ** 2 + ((v - 0.4) / 0.24) ** 2 < 1.0
-        swing = 0.12 * np.sin(obj.walk_phase + 0.6 * frame)
-        left_leg = (np.abs(u - (0.35 + swing * (v - 0.6))) < 0.13) & (v > 0.55) & (v < 1.0)
-        right_leg = (np.abs(u - (0.65 - swing * (v - 0.6))) < 0.13) & (v > 0.55) & (v < 1.0)
+        # Walking legs: joined at the hip, apart at the feet by a swing that changes per frame.
+        swing = 0.25 + 0.2 * np.sin(obj.walk_phase + 0.6 * frame)
+        left_leg = (np.abs(u - (0.5 - swing * (v - 0.55))) < 0.14) & (v > 0.55) & (v < 1.0)
+        right_leg = (np.abs(u - (0.5 + swing * (v - 0.55))) < 0.14) & (v > 0.55) & (v < 1.0)
         legs = left_leg | right_leg
         mask = head | torso | legs
         colours[legs & ~torso] = obj.second_colour
