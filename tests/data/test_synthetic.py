@@ -7,7 +7,12 @@ import pytest
 from PIL import Image
 
 from trackrcnn_d2.data import mots_io
-from trackrcnn_d2.data.synthetic import generate_synthetic_mots, main, synthetic_split
+from trackrcnn_d2.data.synthetic import (
+    generate_synthetic_mots,
+    main,
+    render_sequence,
+    synthetic_split,
+)
 
 SEQUENCES = 4
 FRAMES = 12
@@ -61,22 +66,31 @@ def test_ground_truth_follows_the_mots_rules(synthetic_root):
         image_sizes={s: (HEIGHT, WIDTH) for s in _sequences(synthetic_root)},
     )
     classes = set()
-    entering_or_leaving = 0
     for frames in ground_truth.values():
         assert sorted(frames) == list(range(FRAMES))  # every frame shows an object
-        tracks = {}
-        for frame, objects in frames.items():
-            for obj in objects:
-                classes.add(obj.class_id)
-                tracks.setdefault(obj.obj_id, []).append(frame)
+        for objects in frames.values():
+            classes |= {obj.class_id for obj in objects}
             assert sum(o.obj_id != mots_io.IGNORE_OBJ_ID for o in objects) <= 5
-        entering_or_leaving += sum(
-            1
-            for obj_id, seen in tracks.items()
-            if obj_id != mots_io.IGNORE_OBJ_ID and (seen[0] > 0 or seen[-1] < FRAMES - 1)
-        )
     assert classes == {mots_io.CAR, mots_io.PEDESTRIAN, mots_io.IGNORE}
-    assert entering_or_leaving > 0
+
+
+def test_objects_enter_leave_and_occlude_each_other():
+    frames = 60
+    entering, leaving, occluded = 0, 0, 0
+    for seq_index in range(2):
+        _, id_maps = render_sequence(seq_index, frames, HEIGHT, WIDTH, seed=7)
+        seen = {}
+        for frame, id_map in enumerate(id_maps):
+            for obj_id in np.unique(id_map):
+                if 0 < obj_id < mots_io.IGNORE_OBJ_ID:
+                    seen.setdefault(int(obj_id), []).append(frame)
+        entering += sum(frames_seen[0] > 0 for frames_seen in seen.values())
+        leaving += sum(frames_seen[-1] < frames - 1 for frames_seen in seen.values())
+        # An object that is annotated, then not, then again was hidden behind another.
+        occluded += sum(
+            len(frames_seen) < frames_seen[-1] - frames_seen[0] + 1 for frames_seen in seen.values()
+        )
+    assert entering > 0 and leaving > 0 and occluded > 0
 
 
 def test_txt_and_png_annotations_agree(synthetic_root):
