@@ -190,6 +190,10 @@ def test_layouts_are_detected(tmp_path):
     assert mots_io.find_sequence_annotations(str(tmp_path), "MOTS20-02")[0].endswith("gt.txt")
     with pytest.raises(FileNotFoundError, match="looked for .*0005.txt"):
         mots_io.find_sequence_annotations(str(tmp_path), "0005")
+    # A MOTS20 sequence folder without gt/gt.txt is not taken for a png annotation folder.
+    (tmp_path / "MOTS20-05" / "img1").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"MOTS20-05/gt/gt.txt, .*MOTS20-05/\*.png"):
+        mots_io.find_sequence_annotations(str(tmp_path), "MOTS20-05")
     assert mots_io.sequence_names(str(tmp_path)) == ["0000"]
     assert mots_io.sequence_names(str(tmp_path / "MOTS20-02" / "..")) == ["0000"]
     (tmp_path / "0000.txt").unlink()

@@ -422,7 +422,7 @@ def find_sequence_annotations(
 
     - txt: ``<annotation_root>/<sequence>.txt`` (KITTI MOTS ``instances_txt``) or
       ``<annotation_root>/<sequence>/gt/gt.txt`` (MOTSChallenge ``train/MOTS20-XX``);
-    - png: ``<annotation_root>/<sequence>/`` holding ``<frame:06d>.png`` (KITTI MOTS
+    - png: ``<annotation_root>/<sequence>/`` holding ``<frame:06d>.png`` files (KITTI MOTS
       ``instances``).
     """
     if annotation_format not in ANNOTATION_FORMATS:
@@ -434,9 +434,12 @@ def find_sequence_annotations(
     if annotation_format in ("auto", "png"):
         candidates.append((os.path.join(annotation_root, sequence), "png"))
     for path, fmt in candidates:
-        if (fmt == "txt" and os.path.isfile(path)) or (fmt == "png" and os.path.isdir(path)):
+        if fmt == "txt" and os.path.isfile(path):
             return path, fmt
-    looked = ", ".join(path + ("/" if fmt == "png" else "") for path, fmt in candidates)
+        if fmt == "png" and os.path.isdir(path):
+            if any(name.endswith(".png") for name in os.listdir(path)):
+                return path, fmt
+    looked = ", ".join(path + ("/*.png" if fmt == "png" else "") for path, fmt in candidates)
     raise FileNotFoundError(
         f"No {annotation_format if annotation_format != 'auto' else 'txt or png'} annotations "
         f"of sequence {sequence!r}: looked for {looked}"
