@@ -49,7 +49,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 from scipy.optimize import linear_sum_assignment
 
-from trackrcnn_d2.data.mots_io import IGNORE, MOTS_CLASS_IDS, MOTSObject
+from trackrcnn_d2.data.mots_io import IGNORE, MOTS_CLASS_IDS, MOTSObject, rle_areas
 
 __all__ = [
     "MOTSEvaluationError",
@@ -88,9 +88,23 @@ class MissingResultsWarning(UserWarning):
     """A GT sequence has no results: all its GT masks count as missed."""
 
 
+# Key of a frame in all sequences: sequence index * FRAME_STRIDE + frame number.
+FRAME_STRIDE = 1 << 32
+# Masks of this many consecutive frames go to pycocotools in one call (its per-call overhead
+# dominates otherwise). Each frame's masks get a different width in their size header, so that
+# pycocotools returns -1 for pairs of masks from different frames without intersecting them;
+# bounding boxes and IoUs of same-frame pairs do not depend on the width.
+CHUNK_FRAMES = 16
+
+
+def _chunk_rle(rle: dict, frame: int) -> dict:
+    height, width = rle["size"]
+    return {"size": [height, width + frame % CHUNK_FRAMES], "counts": rle["counts"]}
+
+
 class _SequenceGroundTruth:
-    """GT of one sequence: per frame the masks of the tracked classes (file order) and the union
-    of its ignore regions."""
+    """Validated GT of one sequence: per frame its masks except ignore regions (file order) and
+    the union of its ignore regions."""
 
     def __init__(self, name: str, frames: Frames, frame_range: Optional[Tuple[int, int]]):
         self.name = name
@@ -103,35 +117,124 @@ class _SequenceGroundTruth:
             if not objects:
                 continue
             _check_frame_number(name, frame, frame_range, "ground truth")
-            self._check_sizes(frame, objects)
+            if self.image_size is None:
+                self.image_size = (objects[0].rle["size"][0], objects[0].rle["size"][1])
+            _check_sizes(name, frame, objects, self.image_size, "ground truth")
             regular = tuple(o for o in objects if o.class_id != IGNORE)
             ignore_rles = [o.rle for o in objects if o.class_id == IGNORE]
             _check_unique_ids(name, frame, regular, "ground truth")
-            ignore = mask_utils.merge(ignore_rles, intersect=False) if ignore_rles else None
-            _check_disjoint(name, frame, regular, ignore, "ground truth")
             self.objects[frame] = regular
-            if ignore is not None:
-                self.ignore[frame] = ignore
+            if len(ignore_rles) == 1:
+                self.ignore[frame] = ignore_rles[0]
+            elif ignore_rles:
+                self.ignore[frame] = mask_utils.merge(ignore_rles, intersect=False)
+        self._check_no_overlaps()
 
-    def _check_sizes(self, frame: int, objects: Sequence[MOTSObject]) -> None:
-        for obj in objects:
-            size = (obj.rle["size"][0], obj.rle["size"][1])
-            if self.image_size is None:
-                self.image_size = size
-            elif size != self.image_size:
-                raise MOTSEvaluationError(
-                    f"ground truth of sequence {self.name}, frame {frame}: object {obj.obj_id} has "
-                    f"image size {size[0]}x{size[1]}, but the sequence's masks are "
-                    f"{self.image_size[0]}x{self.image_size[1]}"
+    def _check_no_overlaps(self) -> None:
+        """TrackEval refuses GT whose masks (ignore region included) overlap."""
+        checker = _OverlapChecker("ground truth")
+        for frame, regular in self.objects.items():
+            ignore = self.ignore.get(frame)
+            checker.add(self.name, frame, list(regular) + ([ignore] if ignore is not None else []))
+        checker.check()
+
+
+_OVERLAP_ADVICE = (
+    "MOTS requires every pixel to belong to at most one object (the official tools refuse "
+    "overlapping masks); resolve overlaps before writing results"
+)
+
+
+class _OverlapChecker:
+    """Finds overlapping masks in bulk: the masks of a frame are disjoint iff the area of their
+    union equals the sum of their areas (one pycocotools merge per frame, the areas of all masks
+    in one go); only for a frame that fails are the pairs looked at, to name them."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.frames: List[Tuple[str, int, list]] = []
+        self.rles: List[dict] = []
+        self.unions: List[dict] = []
+
+    def add(self, sequence: str, frame: int, objects: list) -> None:
+        """``objects``: the frame's MOTSObjects, or RLE dicts for ignore regions."""
+        if len(objects) > 1:
+            rles = [o if isinstance(o, dict) else o.rle for o in objects]
+            self.frames.append((sequence, frame, objects))
+            self.rles.extend(rles)
+            self.unions.append(mask_utils.merge(rles, intersect=False))
+
+    def check(self) -> None:
+        if not self.frames:
+            return
+        sizes = np.array([len(objects) for _, _, objects in self.frames])
+        area_sums = np.add.reduceat(rle_areas(self.rles), np.cumsum(sizes) - sizes)
+        for index in np.flatnonzero(rle_areas(self.unions) != area_sums)[:1]:
+            self._raise(*self.frames[index])
+
+    def _raise(self, sequence, frame, objects) -> None:
+        rles = [o if isinstance(o, dict) else o.rle for o in objects]
+        ious = np.asarray(mask_utils.iou(rles, rles, [0] * len(rles)))
+        np.fill_diagonal(ious, 0)
+        first, second = np.argwhere(ious > 0)[0]
+        names = [
+            "the ignore region" if isinstance(o, dict) else f"object {o.obj_id}"
+            for o in (objects[first], objects[second])
+        ]
+        raise MOTSEvaluationError(
+            f"{self.what} of sequence {sequence}, frame {frame}: the masks of {names[0]} and "
+            f"{names[1]} overlap. {_OVERLAP_ADVICE}"
+        )
+
+
+class _GroundTruthForClasses:
+    """The GT of the evaluated classes, arranged for :func:`_collect`: detection arrays in
+    frame order (``key``: frame key, ``cls``: class index, ``ids``) and per sequence and frame
+    chunk the chunk's masks for pycocotools (:func:`_chunk_rle`), GT masks of the evaluated
+    classes and ignore regions: ``(rles, iscrowd, frame per mask, GT index per mask (-1 for an
+    ignore region))``."""
+
+    def __init__(self, ground_truth: "MOTSGroundTruth", class_index: Dict[int, int]):
+        keys: List[int] = []
+        classes: List[int] = []
+        ids: List[int] = []
+        self.chunks: Dict[str, Dict[int, tuple]] = {}
+        for sequence_index, sequence in enumerate(ground_truth.sequences):
+            sequence_gt = ground_truth[sequence]
+            chunks: Dict[int, tuple] = {}
+            for frame, objects in sequence_gt.objects.items():
+                rles, iscrowd, frames, indices = chunks.setdefault(
+                    frame // CHUNK_FRAMES, ([], [], [], [])
                 )
+                gt = [o for o in objects if o.class_id in class_index]
+                rles.extend(_chunk_rle(o.rle, frame) for o in gt)
+                iscrowd.extend([0] * len(gt))
+                frames.extend([frame] * len(gt))
+                indices.extend(range(len(keys), len(keys) + len(gt)))
+                ignore = sequence_gt.ignore.get(frame)
+                if ignore is not None:
+                    rles.append(_chunk_rle(ignore, frame))
+                    iscrowd.append(1)
+                    frames.append(frame)
+                    indices.append(-1)
+                keys.extend([sequence_index * FRAME_STRIDE + frame] * len(gt))
+                classes.extend(class_index[o.class_id] for o in gt)
+                ids.extend(o.obj_id for o in gt)
+            self.chunks[sequence] = {
+                chunk: (rles, iscrowd, np.asarray(frames, dtype=np.int64), np.asarray(indices))
+                for chunk, (rles, iscrowd, frames, indices) in chunks.items()
+            }
+        self.key = np.asarray(keys, dtype=np.int64)
+        self.cls = np.asarray(classes, dtype=np.int64)
+        self.ids = np.asarray(ids, dtype=np.int64)
 
 
 class MOTSGroundTruth:
     """Ground truth prepared once for many :func:`evaluate_mots` calls.
 
     Validates the GT (sizes, unique ids per frame, no overlapping masks), merges each frame's
-    ignore regions and keeps the masks of the tracked classes, so that a threshold search that
-    evaluates hundreds of result sets against the same GT pays this only once.
+    ignore regions and arranges the masks of the evaluated classes, so that a threshold search
+    that evaluates hundreds of result sets against the same GT pays this only once.
 
     Args:
         gt: ``{sequence: {frame: [MOTSObject, ...]}}`` including ignore regions (class 10).
@@ -150,12 +253,20 @@ class MOTSGroundTruth:
             name: _SequenceGroundTruth(name, frames, frame_ranges.get(name))
             for name, frames in gt.items()
         }
+        self._for_classes: Dict[Tuple[int, ...], _GroundTruthForClasses] = {}
 
     def __getitem__(self, sequence: str) -> _SequenceGroundTruth:
         return self._sequences[sequence]
 
     def __contains__(self, sequence: str) -> bool:
         return sequence in self._sequences
+
+    def for_classes(self, class_ids: Sequence[int]) -> _GroundTruthForClasses:
+        key = tuple(class_ids)
+        if key not in self._for_classes:
+            class_index = {class_id: i for i, class_id in enumerate(class_ids)}
+            self._for_classes[key] = _GroundTruthForClasses(self, class_index)
+        return self._for_classes[key]
 
 
 def _check_frame_number(sequence, frame, frame_range, what) -> None:
@@ -164,6 +275,31 @@ def _check_frame_number(sequence, frame, frame_range, what) -> None:
             f"{what} of sequence {sequence} has frame {frame}, outside the sequence's frames "
             f"{frame_range[0]}..{frame_range[1]} (seqmap); check the frame numbering "
             "(KITTI MOTS counts from 0, MOTSChallenge from 1)"
+        )
+
+
+def _check_sizes(sequence, frame, objects, image_size, what) -> None:
+    height, width = image_size
+    for obj in objects:
+        size = obj.rle["size"]
+        if size[0] != height or size[1] != width:
+            raise MOTSEvaluationError(
+                f"{what} of sequence {sequence}, frame {frame}: object {obj.obj_id} has image "
+                f"size {size[0]}x{size[1]}, but the ground truth of the sequence is "
+                f"{height}x{width}; the masks belong to other images (wrong sequence or resized)"
+            )
+
+
+def _check_no_overlap(sequence, ious, frames, objects) -> None:
+    """Refuse overlapping hypotheses (TrackEval refuses them too). ``ious``: the IoUs of a
+    chunk's hypotheses with themselves, ``frames`` / ``objects``: theirs."""
+    rows, cols = np.nonzero(ious > 0)
+    clash = (rows != cols) & (frames[rows] == frames[cols])
+    if clash.any():
+        first, second = objects[rows[clash][0]], objects[cols[clash][0]]
+        raise MOTSEvaluationError(
+            f"results of sequence {sequence}, frame {first.frame}: the masks of object "
+            f"{first.obj_id} and object {second.obj_id} overlap. {_OVERLAP_ADVICE}"
         )
 
 
@@ -177,43 +313,6 @@ def _check_unique_ids(sequence, frame, objects, what) -> None:
         )
 
 
-def _check_disjoint(sequence, frame, objects, ignore, what) -> None:
-    """Refuse overlapping masks (TrackEval checks the same, GT including its ignore regions)."""
-    rles = [o.rle for o in objects]
-    if ignore is not None:
-        rles.append(ignore)
-    if len(rles) < 2:
-        return
-    areas = mask_utils.area(rles)
-    union = mask_utils.area(mask_utils.merge(rles, intersect=False))
-    if union == int(areas.sum()):
-        return
-    intersections = mask_utils.iou(rles, rles, [0] * len(rles))
-    np.fill_diagonal(intersections, 0)
-    first, second = np.argwhere(intersections > 0)[0]
-    names = [str(o.obj_id) for o in objects] + ["the ignore region"]
-    raise MOTSEvaluationError(
-        f"{what} of sequence {sequence}, frame {frame}: the masks of {names[first]} and "
-        f"{names[second]} overlap. MOTS requires every pixel to belong to at most one object "
-        "(the official tools refuse overlapping masks); resolve overlaps before writing results"
-    )
-
-
-def _check_result_frame(sequence, frame, objects, image_size) -> None:
-    if image_size is not None:
-        height, width = image_size
-        for obj in objects:
-            size = obj.rle["size"]
-            if size[0] != height or size[1] != width:
-                raise MOTSEvaluationError(
-                    f"results of sequence {sequence}, frame {frame}: object {obj.obj_id} has image "
-                    f"size {size[0]}x{size[1]}, but the ground truth is {height}x{width}; the "
-                    "results belong to other images (wrong sequence or resized masks)"
-                )
-    _check_unique_ids(sequence, frame, objects, "results")
-    _check_disjoint(sequence, frame, objects, None, "results")
-
-
 class _Detections:
     """Masks of the evaluated classes of all frames of all sequences, in frame order.
 
@@ -222,23 +321,13 @@ class _Detections:
     the detections of global frame f.
     """
 
-    def __init__(self):
-        self.frame: List[int] = []
-        self.cls: List[int] = []
-        self.ids: List[int] = []
-        self.starts: List[int] = [0]
+    def __init__(self, frame: np.ndarray, cls: np.ndarray, ids: np.ndarray, n_frames: int):
+        self.frame, self.cls, self.ids = frame, cls, ids
+        counts = np.bincount(frame, minlength=n_frames)
+        self.starts = np.concatenate([[0], np.cumsum(counts)])
 
-    def add_frame(self, objects: Sequence[MOTSObject], frame_index: int, class_index) -> None:
-        self.frame.extend([frame_index] * len(objects))
-        self.cls.extend(class_index[o.class_id] for o in objects)
-        self.ids.extend(o.obj_id for o in objects)
-        self.starts.append(self.starts[-1] + len(objects))
-
-    def finish(self) -> None:
-        self.frame = np.asarray(self.frame, dtype=np.int64)
-        self.cls = np.asarray(self.cls, dtype=np.int64)
-        self.ids = np.asarray(self.ids, dtype=np.int64)
-        self.starts = np.asarray(self.starts, dtype=np.int64)
+    def select(self, keep: np.ndarray) -> "_Detections":
+        return _Detections(self.frame[keep], self.cls[keep], self.ids[keep], len(self.starts) - 1)
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -246,7 +335,7 @@ class _Detections:
 
 class _Pairs:
     """Sparse GT x hypothesis IoUs: ``gt``, ``tracker`` (detection indices), ``sim`` (IoU > 0),
-    same class only, ordered by frame, then row-major within the frame."""
+    same class only, ordered by frame."""
 
     def __init__(self, gt, tracker, sim):
         self.gt, self.tracker, self.sim = gt, tracker, sim
@@ -256,18 +345,23 @@ class _Pairs:
 
 
 def _collect(ground_truth: MOTSGroundTruth, results, class_ids, validate):
-    """One pass over all frames: detections, sparse IoUs, IoA with the ignore regions."""
+    """One pass over the result frames: hypotheses, sparse IoUs with the GT and IoA with the
+    ignore regions, from one pycocotools call per chunk of frames, which, when validating, also
+    gives the overlaps of the hypotheses with each other."""
     class_index = {class_id: i for i, class_id in enumerate(class_ids)}
-    gt_dets, tracker_dets = _Detections(), _Detections()
-    frame_sequence: List[int] = []
+    prepared = ground_truth.for_classes(class_ids)
+    tracker_key: List[int] = []
+    tracker_cls: List[int] = []
+    tracker_ids: List[int] = []
+    pair_gt: List[np.ndarray] = []
+    pair_tracker: List[np.ndarray] = []
+    pair_sim: List[np.ndarray] = []
     ioa_index: List[np.ndarray] = []
     ioa_value: List[np.ndarray] = []
-    # Per frame with both GT and hypotheses: the dense IoU matrix, flattened row-major.
-    iou_blocks: List[np.ndarray] = []
-    iou_shapes: List[Tuple[int, int, int, int]] = []
 
     for sequence_index, sequence in enumerate(ground_truth.sequences):
         sequence_gt = ground_truth[sequence]
+        gt_chunks = prepared.chunks[sequence]
         sequence_results = results.get(sequence)
         if sequence_results is None:
             warnings.warn(
@@ -277,59 +371,88 @@ def _collect(ground_truth: MOTSGroundTruth, results, class_ids, validate):
             )
             sequence_results = {}
         image_size = sequence_gt.image_size
-        for frame in sorted(set(sequence_gt.objects) | set(sequence_results)):
-            frame_results = sequence_results.get(frame, ())
-            if validate and frame_results:
+        # Masks of the current chunk: pycocotools RLEs, frames, hypothesis indices (-1: a class
+        # not evaluated, only there to be checked for overlaps) and objects.
+        rles: List[dict] = []
+        frames: List[int] = []
+        indices: List[int] = []
+        objects_of_rows: List[MOTSObject] = []
+        frame_list = sorted(f for f, objects in sequence_results.items() if objects)
+        for position, frame in enumerate(frame_list):
+            objects = sequence_results[frame]
+            if validate:
                 _check_frame_number(sequence, frame, sequence_gt.frame_range, "results")
                 if image_size is None:
-                    image_size = (frame_results[0].rle["size"][0], frame_results[0].rle["size"][1])
-                _check_result_frame(sequence, frame, frame_results, image_size)
-            gt = [o for o in sequence_gt.objects.get(frame, ()) if o.class_id in class_index]
-            tracker = [o for o in frame_results if o.class_id in class_index]
-            if not gt and not tracker:
+                    image_size = (objects[0].rle["size"][0], objects[0].rle["size"][1])
+                _check_sizes(sequence, frame, objects, image_size, "results")
+                _check_unique_ids(sequence, frame, objects, "results")
+            offset = frame % CHUNK_FRAMES
+            key = sequence_index * FRAME_STRIDE + frame
+            for obj in objects:
+                if obj.class_id in class_index:
+                    indices.append(len(tracker_key))
+                    tracker_key.append(key)
+                    tracker_cls.append(class_index[obj.class_id])
+                    tracker_ids.append(obj.obj_id)
+                elif validate:
+                    indices.append(-1)
+                else:
+                    continue
+                size = obj.rle["size"]
+                rles.append({"size": [size[0], size[1] + offset], "counts": obj.rle["counts"]})
+                frames.append(frame)
+                objects_of_rows.append(obj)
+            chunk = frame // CHUNK_FRAMES
+            next_frame = frame_list[position + 1] if position + 1 < len(frame_list) else None
+            if (next_frame is not None and next_frame // CHUNK_FRAMES == chunk) or not rles:
                 continue
-            frame_index = len(frame_sequence)
-            frame_sequence.append(sequence_index)
-            gt_offset, tracker_offset = len(gt_dets), len(tracker_dets)
-            gt_dets.add_frame(gt, frame_index, class_index)
-            tracker_dets.add_frame(tracker, frame_index, class_index)
-            if not tracker:
-                continue
-            tracker_rles = [o.rle for o in tracker]
-            if gt:
-                ious = mask_utils.iou([o.rle for o in gt], tracker_rles, [0] * len(tracker))
-                iou_blocks.append(ious.ravel())
-                iou_shapes.append((len(gt), len(tracker), gt_offset, tracker_offset))
-            ignore = sequence_gt.ignore.get(frame)
-            if ignore is not None:
-                ioa = mask_utils.iou(tracker_rles, [ignore], [1])
-                ioa_index.append(np.arange(tracker_offset, tracker_offset + len(tracker)))
-                ioa_value.append(ioa[:, 0])
+            gt_rles, iscrowd, gt_frames, gt_indices = gt_chunks.get(chunk, _NO_GT)
+            row_frames = np.asarray(frames, dtype=np.int64)
+            row_indices = np.asarray(indices, dtype=np.int64)
+            if validate:
+                # The hypotheses are appended to the GT columns: their pairs are the overlaps.
+                ious = np.asarray(mask_utils.iou(rles, gt_rles + rles, iscrowd + [0] * len(rles)))
+                _check_no_overlap(sequence, ious[:, len(gt_rles) :], row_frames, objects_of_rows)
+            elif gt_rles:
+                ious = np.asarray(mask_utils.iou(rles, gt_rles, iscrowd))
+            if gt_rles:
+                rows, cols = np.nonzero(ious[:, : len(gt_rles)] > 0)
+                # pycocotools gives -1 for masks of different frames (widths); kept explicit.
+                keep = (row_frames[rows] == gt_frames[cols]) & (row_indices[rows] >= 0)
+                rows, cols = rows[keep], cols[keep]
+                gt_index = gt_indices[cols]
+                is_ignore = gt_index < 0
+                ioa_index.append(row_indices[rows[is_ignore]])
+                ioa_value.append(ious[rows[is_ignore], cols[is_ignore]])
+                pair_tracker.append(row_indices[rows[~is_ignore]])
+                pair_gt.append(gt_index[~is_ignore])
+                pair_sim.append(ious[rows[~is_ignore], cols[~is_ignore]])
+            rles, frames, indices, objects_of_rows = [], [], [], []
 
-    gt_dets.finish()
-    tracker_dets.finish()
+    tracker_key = np.asarray(tracker_key, dtype=np.int64)
+    frame_keys = np.unique(np.concatenate([prepared.key, tracker_key]))
+    n_frames = len(frame_keys)
+    gt_dets = _Detections(
+        np.searchsorted(frame_keys, prepared.key), prepared.cls, prepared.ids, n_frames
+    )
+    tracker_dets = _Detections(
+        np.searchsorted(frame_keys, tracker_key),
+        np.asarray(tracker_cls, dtype=np.int64),
+        np.asarray(tracker_ids, dtype=np.int64),
+        n_frames,
+    )
     tracker_ioa = np.zeros(len(tracker_dets))
     if ioa_index:
         tracker_ioa[np.concatenate(ioa_index)] = np.concatenate(ioa_value)
-    pairs = _sparse_pairs(iou_blocks, iou_shapes, gt_dets.cls, tracker_dets.cls)
-    return gt_dets, tracker_dets, np.asarray(frame_sequence, dtype=np.int64), tracker_ioa, pairs
+    pairs = _Pairs(
+        *(np.concatenate(p) if p else np.zeros(0, dtype=d)
+          for p, d in ((pair_gt, np.int64), (pair_tracker, np.int64), (pair_sim, float)))
+    )
+    pairs = pairs.select(gt_dets.cls[pairs.gt] == tracker_dets.cls[pairs.tracker])
+    return gt_dets, tracker_dets, frame_keys // FRAME_STRIDE, tracker_ioa, pairs
 
 
-def _sparse_pairs(iou_blocks, iou_shapes, gt_cls, tracker_cls) -> _Pairs:
-    """Non-zero same-class entries of the per-frame IoU matrices, with global detection indices."""
-    if not iou_blocks:
-        empty = np.zeros(0, dtype=np.int64)
-        return _Pairs(empty, empty, np.zeros(0))
-    values = np.concatenate(iou_blocks)
-    shapes = np.asarray(iou_shapes, dtype=np.int64)
-    sizes = shapes[:, 0] * shapes[:, 1]
-    block = np.repeat(np.arange(len(shapes)), sizes)
-    local = np.arange(len(values)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    columns = shapes[block, 1]
-    gt = shapes[block, 2] + local // columns
-    tracker = shapes[block, 3] + local % columns
-    keep = (values > 0) & (gt_cls[gt] == tracker_cls[tracker])
-    return _Pairs(gt[keep], tracker[keep], values[keep])
+_NO_GT = ([], [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
 
 def _cell_dets(dets: _Detections, frame: int, cls: int) -> np.ndarray:
@@ -339,15 +462,15 @@ def _cell_dets(dets: _Detections, frame: int, cls: int) -> np.ndarray:
 
 
 def _dense(pairs: _Pairs, pair_frame, frame, rows, cols, values) -> np.ndarray:
-    """Dense rows x cols matrix of ``values`` (one per pair, zero elsewhere) for one frame's
-    detections ``rows`` / ``cols`` (sorted); ``pair_frame`` is the (sorted) frame of each pair."""
+    """Dense rows x cols matrix of ``values`` (one per pair, zero elsewhere) over the detections
+    ``rows`` / ``cols`` (sorted) of one frame and class; ``pair_frame``: the (sorted) frame of
+    each pair."""
     first, last = np.searchsorted(pair_frame, [frame, frame + 1])
     gt, tracker = pairs.gt[first:last], pairs.tracker[first:last]
-    inside = np.isin(gt, rows) & np.isin(tracker, cols)
+    row = np.searchsorted(rows, gt)
+    inside = (row < len(rows)) & (rows[np.minimum(row, len(rows) - 1)] == gt)
     matrix = np.zeros((len(rows), len(cols)))
-    matrix[np.searchsorted(rows, gt[inside]), np.searchsorted(cols, tracker[inside])] = values[
-        first:last
-    ][inside]
+    matrix[row[inside], np.searchsorted(cols, tracker[inside])] = values[first:last][inside]
     return matrix
 
 
@@ -405,14 +528,6 @@ class _Relabeled:
         self.count = np.bincount(self.track, minlength=self.n_tracks)
         self.dets_per_group = np.bincount(self.det_group, minlength=n_groups)
         self.tracks_per_group = np.bincount(self.group, minlength=n_groups)
-
-
-def _select(dets: _Detections, keep: np.ndarray) -> _Detections:
-    selected = _Detections()
-    selected.frame, selected.cls, selected.ids = dets.frame[keep], dets.cls[keep], dets.ids[keep]
-    counts = np.bincount(dets.frame[keep], minlength=len(dets.starts) - 1)
-    selected.starts = np.concatenate([[0], np.cumsum(counts)])
-    return selected
 
 
 def _clear(gt_dets, tracker_dets, gt_tracks, tracker_tracks, pairs, frame_sequence, n_cls,
@@ -526,6 +641,35 @@ def _previous_pairing(frame, cls, active_cells, n_cls, frame_sequence, gt_dets, 
     return dict(zip(gt_tracks.track[rows].tolist(), tracker_tracks.track[cols].tolist()))
 
 
+def _star_matching(edges: _Pairs, score, gt_dets, tracker_dets, n_cls):
+    """The Hungarian matching maximising the total score, where it is determined without
+    solving: per (frame, class) cell, if every connected component of the positive-score edges
+    is a star (a detection and partners that have no other edge), the best edge of each star,
+    when it is strictly the best. Returns the edges matched that way and the cells left to the
+    Hungarian algorithm (another shape, or a tie, whose breaking depends on the solver)."""
+    n_gt, n_tracker = len(gt_dets), len(tracker_dets)
+    gt_degree = np.bincount(edges.gt, minlength=n_gt)[edges.gt]
+    tracker_degree = np.bincount(edges.tracker, minlength=n_tracker)[edges.tracker]
+    not_star = (gt_degree > 1) & (tracker_degree > 1)
+    lone = n_gt + n_tracker + np.arange(len(score))  # an edge on its own is its own star
+    center = np.where(
+        gt_degree > 1, edges.gt, np.where(tracker_degree > 1, n_gt + edges.tracker, lone)
+    )
+    order = np.lexsort((-score, center))
+    first_of_center = np.ones(len(order), dtype=bool)
+    first_of_center[1:] = center[order][1:] != center[order][:-1]
+    tie = np.zeros(len(order), dtype=bool)
+    tie[1:] = ~first_of_center[1:] & (score[order][1:] == score[order][:-1])
+    unsolved = not_star.copy()
+    unsolved[order[tie]] = True
+    cell = gt_dets.frame[edges.gt] * n_cls + gt_dets.cls[edges.gt]
+    unsolved_cells = np.unique(cell[unsolved])
+    matched = np.zeros(len(score), dtype=bool)
+    matched[order[first_of_center]] = True
+    matched &= ~np.isin(cell, unsolved_cells)
+    return matched, np.stack(np.divmod(unsolved_cells, n_cls), axis=1)
+
+
 def _hota(gt_dets, tracker_dets, gt_tracks, tracker_tracks, pairs, n_cls, n_groups):
     """HOTA per group and alpha: TrackEval's global alignment score, per-frame Hungarian
     matching on alignment x IoU, then DetA / AssA / LocA for each alpha."""
@@ -552,11 +696,11 @@ def _hota(gt_dets, tracker_dets, gt_tracks, tracker_tracks, pairs, n_cls, n_grou
     pair_frame = gt_dets.frame[pairs.gt]
     edge = score > 0
     edges = pairs.select(edge)
-    cells = _conflicted_cells(edges.gt, edges.tracker, gt_dets, len(gt_dets), len(tracker_dets))
-    in_conflict = _in_cells(cells, gt_dets.frame[edges.gt], gt_dets.cls[edges.gt], n_cls)
-    match_gt = [edges.gt[~in_conflict]]
-    match_tracker = [edges.tracker[~in_conflict]]
-    match_sim = [edges.sim[~in_conflict]]
+    edge_score = score[edge]
+    matched, cells = _star_matching(edges, edge_score, gt_dets, tracker_dets, n_cls)
+    match_gt = [edges.gt[matched]]
+    match_tracker = [edges.tracker[matched]]
+    match_sim = [edges.sim[matched]]
     for frame, cls in cells:
         rows = _cell_dets(gt_dets, frame, cls)
         cols = _cell_dets(tracker_dets, frame, cls)
@@ -760,7 +904,7 @@ def evaluate_mots(
     new_index = np.cumsum(kept) - 1
     pairs = pairs.select(kept[pairs.tracker])
     pairs.tracker = new_index[pairs.tracker]
-    tracker_dets = _select(tracker_dets, kept)
+    tracker_dets = tracker_dets.select(kept)
 
     gt_tracks = _Relabeled(gt_dets, frame_sequence, n_cls, n_groups)
     tracker_tracks = _Relabeled(tracker_dets, frame_sequence, n_cls, n_groups)
