@@ -28,6 +28,8 @@ def read_seqmap(path: str) -> Dict[str, Optional[Tuple[int, int]]]:
     ``0002 empty 000000 000232``: frames 0..232) or ``<seq>`` alone (MOTChallenge seqmaps,
     whose header line ``name`` is skipped). Blank lines are skipped.
     """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"seqmap {path} does not exist")
     sequences: Dict[str, Optional[Tuple[int, int]]] = {}
     with open(path, encoding="utf-8") as f:
         for line_number, line in enumerate(f, start=1):

@@ -1,0 +1,77 @@
+"""Bad input gets a clear error naming sequence, frame and ids (never a crash in pycocotools)."""
+import numpy as np
+import pytest
+from mots_eval_cases import box, frames
+
+from trackrcnn_d2.data.mots_io import MOTSObject, encode_mask
+from trackrcnn_d2.evaluation.metrics import (
+    MissingResultsWarning,
+    MOTSEvaluationError,
+    MOTSGroundTruth,
+    evaluate_mots,
+)
+
+GT = {"0002": frames(box(0, 1001, 0, 3, 0, 3), box(1, 1001, 0, 3, 1, 4),
+                     box(1, 10000, 8, 10, 0, 12))}  # fmt: skip
+
+
+def test_overlapping_results_are_refused_naming_sequence_frame_and_ids():
+    results = {"0002": frames(box(1, 7, 0, 3, 0, 3, class_id=1), box(1, 9, 2, 5, 2, 5, class_id=2))}
+    with pytest.raises(MOTSEvaluationError, match=r"sequence 0002, frame 1.*object 7.*object 9"):
+        evaluate_mots(GT, results)
+
+
+def test_overlap_with_an_unevaluated_class_is_refused_too():
+    results = {"0002": frames(box(0, 7, 0, 3, 0, 3, class_id=1), box(0, 3001, 1, 2, 1, 2))}
+    with pytest.raises(MOTSEvaluationError, match="object 7 and object 3001 overlap"):
+        evaluate_mots(GT, results, ("car",))
+
+
+def test_overlapping_ground_truth_is_refused():
+    gt = {"0002": frames(box(4, 1001, 0, 3, 0, 3), box(4, 10000, 2, 4, 0, 12))}
+    with pytest.raises(MOTSEvaluationError, match="frame 4.*object 1001 and the ignore region"):
+        MOTSGroundTruth(gt)
+
+
+def test_result_sequence_unknown_to_the_ground_truth():
+    with pytest.raises(MOTSEvaluationError, match=r"sequence\(s\) \['2'\].*0002"):
+        evaluate_mots(GT, {"2": frames(box(0, 7, 0, 3, 0, 3, class_id=1))})
+
+
+def test_wrong_image_size():
+    results = {"0002": frames(box(1, 7, 0, 3, 0, 3, class_id=1, size=(375, 1242)))}
+    message = "frame 1: object 7 has image size 375x1242.*10x12"
+    with pytest.raises(MOTSEvaluationError, match=message):
+        evaluate_mots(GT, results)
+
+
+def test_duplicate_ids_in_a_frame():
+    results = {"0002": frames(box(0, 7, 0, 2, 0, 2, class_id=1), box(0, 7, 5, 7, 5, 7, class_id=1))}
+    with pytest.raises(MOTSEvaluationError, match=r"frame 0: object id\(s\) \[7\] occur more"):
+        evaluate_mots(GT, results)
+
+
+def test_frames_outside_the_seqmap_range():
+    prepared = MOTSGroundTruth(GT, frame_ranges={"0002": (0, 1)})
+    results = {"0002": frames(box(2, 7, 0, 3, 0, 3, class_id=1))}
+    with pytest.raises(MOTSEvaluationError, match="frame 2, outside the sequence's frames 0..1"):
+        evaluate_mots(prepared, results)
+    with pytest.raises(MOTSEvaluationError, match="ground truth of sequence 0002 has frame 1"):
+        MOTSGroundTruth(GT, frame_ranges={"0002": (0, 0)})
+
+
+def test_missing_results_count_as_missed_with_a_warning():
+    with pytest.warns(MissingResultsWarning, match="no results for sequence 0002"):
+        report = evaluate_mots(GT, {})
+    assert (report["car"]["FN"], report["car"]["TP"], report["car"]["sMOTSA"]) == (2, 0, 0.0)
+
+
+def test_unknown_class_name():
+    with pytest.raises(ValueError, match="cannot evaluate class"):
+        evaluate_mots(GT, {}, ("truck",))
+
+
+def test_empty_masks_are_accepted():
+    empty = MOTSObject(0, 7, 1, encode_mask(np.zeros((10, 12), np.uint8)))
+    report = evaluate_mots(GT, {"0002": frames(empty, box(0, 8, 0, 3, 0, 3, class_id=1))})
+    assert (report["car"]["TP"], report["car"]["FP"]) == (1, 1)
