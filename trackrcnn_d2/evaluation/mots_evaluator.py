@@ -1,0 +1,216 @@
+"""MOTSEvaluator: detectron2's DatasetEvaluator for MOTS datasets (paper Sec. 4).
+
+Per frame, :meth:`MOTSEvaluator.process` keeps the detections as compressed RLEs
+(:class:`~trackrcnn_d2.tracking.FrameDetections`); :meth:`MOTSEvaluator.evaluate` gathers them
+from all workers, runs the tracker (Algorithm 1) over each sequence on the main process, writes
+
+    <output_dir>/<sequence>.txt          tracks, KITTI MOTS txt (what the benchmarks take)
+    <output_dir>/detections/<seq>.npz    the detection cache of tools/tune_tracker.py
+    <output_dir>/mots_metrics.json       every metric, per class and per sequence
+
+and evaluates the written txt files against the ground truth with
+:func:`~trackrcnn_d2.evaluation.evaluate_mots`, so its numbers are those of
+``python -m trackrcnn_d2.evaluation <annotation_root> <output_dir>``. ``output_dir`` is replaced
+as a whole by each evaluation (written beside it, then swapped in): files of two evaluations are
+never mixed.
+"""
+import itertools
+import json
+import logging
+import os
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence
+
+from detectron2.config import configurable
+from detectron2.data import MetadataCatalog
+from detectron2.evaluation import DatasetEvaluator
+from detectron2.utils import comm
+from tabulate import tabulate
+
+from trackrcnn_d2.data import mots_io
+from trackrcnn_d2.evaluation.metrics import evaluate_mots
+from trackrcnn_d2.tracking import (
+    FrameDetections,
+    SequenceFlowProvider,
+    TrackerParams,
+    build_optical_flow,
+    frame_detections_from_instances,
+    track_sequence,
+    write_detection_cache,
+    write_tracking_result,
+)
+from trackrcnn_d2.utils.file_io import replace_folder_atomically
+
+__all__ = ["MOTSEvaluator", "REPORTED_METRICS", "flat_mots_results", "format_mots_table"]
+
+logger = logging.getLogger(__name__)
+
+# Metrics in detectron2's results dict (and so in TensorBoard), per class. mots_metrics.json
+# has all of them.
+REPORTED_METRICS = ("sMOTSA", "MOTSA", "MOTSP", "IDS", "HOTA", "DetA", "AssA", "IDF1")
+# Columns of the printed table.
+TABLE_METRICS = REPORTED_METRICS + ("TP", "FP", "FN", "GT")
+
+
+class MOTSEvaluator(DatasetEvaluator):
+    """Tracks the detections of each sequence and evaluates the tracks (sMOTSA, HOTA, ...).
+
+    The data loader must give each sequence's frames in order, whole sequences per worker
+    (``build_mots_test_loader``); the model's outputs must be at image resolution
+    (``Instances`` with ``pred_boxes``, ``scores``, ``pred_classes``, ``pred_masks`` and,
+    for TrackR-CNN, ``association_vectors``).
+    """
+
+    @configurable
+    def __init__(
+        self,
+        dataset_name: str,
+        *,
+        tracker_params: TrackerParams,
+        output_dir: str,
+        flow: str = "dis",
+        mask_threshold: float = 0.5,
+        write_detection_cache: bool = True,
+        distributed: bool = True,
+    ):
+        """
+        Args:
+            dataset_name: a registered MOTS dataset (``evaluator_type == "mots"``); its metadata
+                gives the sequences, ``annotation_root`` and ``thing_classes``.
+            tracker_params: the tracker's parameters; ``class_names`` are the model's classes in
+                contiguous-id order.
+            output_dir: where the tracks, the detection cache and the metrics go; replaced as a
+                whole by each evaluation.
+            flow: optical flow method for mask propagation (see ``build_optical_flow``).
+            mask_threshold: binarisation threshold of soft ``pred_masks``.
+            write_detection_cache: also write the per-sequence detection cache.
+            distributed: gather the detections of all workers and evaluate on the main one.
+        """
+        self._dataset_name = dataset_name
+        self._metadata = MetadataCatalog.get(dataset_name)
+        if self._metadata.get("evaluator_type") != "mots":
+            raise ValueError(
+                f"Dataset {dataset_name!r} is not a MOTS dataset (evaluator_type "
+                f"{self._metadata.get('evaluator_type')!r}); register it with "
+                "trackrcnn_d2.data.register_mots_dataset"
+            )
+        self._tracker_params = tracker_params
+        self._output_dir = output_dir
+        self._flow = flow
+        self._mask_threshold = mask_threshold
+        self._write_detection_cache = write_detection_cache
+        self._distributed = distributed
+        self._frames: List[dict] = []
+
+    @classmethod
+    def from_config(cls, cfg, dataset_name, output_dir=None, distributed=True):
+        return {
+            "dataset_name": dataset_name,
+            "tracker_params": TrackerParams.from_config(cfg),
+            "output_dir": output_dir or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name),
+            "flow": cfg.TRACKER_HEADS.FLOW,
+            "mask_threshold": cfg.TRACKER_HEADS.MASK_THRESHOLD,
+            "write_detection_cache": cfg.TEST.MOTS.WRITE_DETECTION_CACHE,
+            "distributed": distributed,
+        }
+
+    def reset(self):
+        self._frames = []
+
+    def process(self, inputs, outputs):
+        for frame_input, output in zip(inputs, outputs):
+            detections = frame_detections_from_instances(
+                output["instances"].to("cpu"),
+                sequence=frame_input["sequence"],
+                frame_idx=frame_input["frame_idx"],
+                mask_threshold=self._mask_threshold,
+            )
+            self._frames.append({"detections": detections, "file_name": frame_input["file_name"]})
+
+    def evaluate(self):
+        if self._distributed:
+            comm.synchronize()
+            frames = list(itertools.chain(*comm.gather(self._frames, dst=0)))
+            if not comm.is_main_process():
+                return {}
+        else:
+            frames = self._frames
+        if not frames:
+            logger.warning(f"[MOTSEvaluator] {self._dataset_name}: no frames were processed")
+            return {}
+
+        sequences = _group_by_sequence(frames)
+        class_names = [
+            c for c in self._tracker_params.class_names if c in self._metadata.thing_classes
+        ]
+        with replace_folder_atomically(self._output_dir) as folder:
+            for sequence, sequence_frames in sequences.items():
+                detections = [f["detections"] for f in sequence_frames]
+                tracks = track_sequence(
+                    detections, self._tracker_params, self._flow_provider(sequence_frames)
+                )
+                write_tracking_result(os.path.join(folder, f"{sequence}.txt"), tracks)
+                if self._write_detection_cache:
+                    write_detection_cache(
+                        os.path.join(folder, "detections", f"{sequence}.npz"), detections
+                    )
+            # Evaluate what was written, so that the numbers are the standalone command's.
+            results = {
+                sequence: mots_io.read_mots_txt(os.path.join(folder, f"{sequence}.txt"))
+                for sequence in sequences
+            }
+            ground_truth = mots_io.load_mots_ground_truth(
+                self._metadata.annotation_root,
+                self._metadata.sequences,
+                self._metadata.annotation_format,
+            )
+            metrics = evaluate_mots(ground_truth, results, class_names)
+            mots_io.atomic_write_text(
+                os.path.join(folder, "mots_metrics.json"), json.dumps(metrics, indent=1) + "\n"
+            )
+        logger.info(
+            f"MOTS results for {self._dataset_name} ({len(sequences)} sequences; tracks in "
+            f"{self._output_dir}):\n" + format_mots_table(metrics, class_names)
+        )
+        return OrderedDict(mots=flat_mots_results(metrics, class_names))
+
+    def _flow_provider(self, sequence_frames: Sequence[dict]) -> Optional[SequenceFlowProvider]:
+        if not self._tracker_params.uses_flow:
+            return None
+        flow = build_optical_flow(self._flow)
+        if flow is None:
+            return None
+        images = {f["detections"].frame_idx: f["file_name"] for f in sequence_frames}
+        return SequenceFlowProvider(flow, images)
+
+
+def _group_by_sequence(frames: Sequence[dict]) -> Dict[str, List[dict]]:
+    """Frames per sequence, in frame order, each frame once (first-seen sequence order)."""
+    sequences: Dict[str, Dict[int, dict]] = {}
+    for frame in frames:
+        detections: FrameDetections = frame["detections"]
+        sequences.setdefault(detections.sequence, {}).setdefault(detections.frame_idx, frame)
+    return {name: [by_index[i] for i in sorted(by_index)] for name, by_index in sequences.items()}
+
+
+def flat_mots_results(metrics: dict, class_names: Sequence[str]) -> Dict[str, float]:
+    """``{"<metric>/<class>": value}`` of :data:`REPORTED_METRICS`: detectron2's
+    ``print_csv_format`` and ``EventStorage`` (TensorBoard) take flat scalar dicts."""
+    return {
+        f"{metric}/{name}": float(metrics[name][metric])
+        for name in class_names
+        for metric in REPORTED_METRICS
+    }
+
+
+def format_mots_table(metrics: dict, class_names: Sequence[str]) -> str:
+    """The combined metrics as a table, one row per class (rates in percent)."""
+    rows = [
+        [name] + [_format_value(metrics[name][metric]) for metric in TABLE_METRICS]
+        for name in class_names
+    ]
+    return tabulate(rows, headers=["class", *TABLE_METRICS], tablefmt="pipe", stralign="right")
+
+
+def _format_value(value) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value)

@@ -1,0 +1,203 @@
+"""train_net.py end to end on a tiny synthetic set: train, --eval-only, --resume, bad input.
+
+The model is the demo's (configs/demo_synthetic.yaml) at 64 x 128 pixels, trained for a few
+iterations: the tests check the plumbing (files, logs, resumption, gathered evaluation), not
+accuracy; the demo (`make demo`) shows accuracy.
+"""
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+import torch
+from detectron2.engine import default_argument_parser
+
+from trackrcnn_d2.data import register_synthetic_mots
+from trackrcnn_d2.data.synthetic import generate_synthetic_mots
+from trackrcnn_d2.utils.cli import load_config
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+import train_net  # noqa: E402
+
+CONFIG = os.path.join(REPO, "configs", "demo_synthetic.yaml")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    # Named as the built-in dataset expects it under $DETECTRON2_DATASETS (for subprocesses).
+    root = str(tmp_path_factory.mktemp("datasets") / "synthetic_mots")
+    generate_synthetic_mots(root, sequences=8, frames=6, height=64, width=128, seed=1)
+    prefix = f"train_net_test_{uuid.uuid4().hex[:6]}"
+    register_synthetic_mots(prefix, root)
+    return root, prefix
+
+
+def _opts(dataset, output_dir, max_iter=3):
+    root, prefix = dataset
+    return [
+        "OUTPUT_DIR", str(output_dir),
+        "DATASETS.TRAIN", f"('{prefix}_train',)",
+        "DATASETS.TEST", f"('{prefix}_val',)",
+        "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", "128",
+        "INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "128",
+        "INPUT.CLIP_LENGTH", "2", "SOLVER.IMS_PER_BATCH", "2",
+        "SOLVER.MAX_ITER", str(max_iter), "SOLVER.STEPS", "()", "SOLVER.WARMUP_ITERS", "0",
+        # An untrained model's scores are about 1/3: let every detection start a track.
+        "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0",
+        "TRACKER_HEADS.DETECTION_CONFIDENCE", "[0.0, 0.0]",
+        "TEST.DETECTIONS_PER_IMAGE", "5",
+    ]  # fmt: skip
+
+
+def _main(*argv):
+    return train_net.main(default_argument_parser().parse_args(["--config-file", CONFIG, *argv]))
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory):
+    """Train 3 iterations (checkpoint after each) and evaluate at the end, as
+    `python train_net.py --config-file ...` does."""
+    output_dir = tmp_path_factory.mktemp("run")
+    _main(*_opts(dataset, output_dir), "SOLVER.CHECKPOINT_PERIOD", "1")
+    return output_dir
+
+
+def test_training_logs_losses_and_evaluates_at_the_end(trained, dataset):
+    output_dir = trained
+    _, prefix = dataset
+    assert (output_dir / "model_final.pth").is_file()
+    records = [json.loads(line) for line in (output_dir / "metrics.json").read_text().splitlines()]
+    losses = [r for r in records if "loss_assoc" in r]
+    assert losses and {"loss_cls", "loss_mask", "loss_rpn_cls"} <= set(losses[-1])
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(output_dir))
+    evaluations = [r for r in records if "mots/sMOTSA/car" in r]  # EvalHook -> EventStorage
+    assert evaluations and {"mots/HOTA/pedestrian", "mots/IDF1/car"} <= set(evaluations[-1])
+    assert (output_dir / "inference" / f"{prefix}_val" / "mots_metrics.json").is_file()
+
+
+def test_eval_only_writes_tracks_that_the_standalone_command_scores_alike(
+    trained, dataset, tmp_path
+):
+    output_dir = trained
+    root, prefix = dataset
+    weights = str(output_dir / "model_final.pth")
+    results = _main("--eval-only", *_opts(dataset, tmp_path), "MODEL.WEIGHTS", weights)
+    inference = tmp_path / "inference" / f"{prefix}_val"
+    sequences = [line.split()[0] for line in open(os.path.join(root, "evaluate_mots.seqmap.val"))]
+    for sequence in sequences:
+        lines = (inference / f"{sequence}.txt").read_text().splitlines()
+        assert lines and all(len(line.split()) == 6 for line in lines)
+        assert (inference / "detections" / f"{sequence}.npz").is_file()
+    standalone = subprocess.run(
+        [
+            sys.executable, "-m", "trackrcnn_d2.evaluation", os.path.join(root, "instances_txt"),
+            str(inference), "--seqmap", os.path.join(root, "evaluate_mots.seqmap.val"),
+            "--classes", "car,pedestrian", "--json", str(tmp_path / "standalone.json"),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    assert standalone.returncode == 0
+    report = json.loads((tmp_path / "standalone.json").read_text())
+    for class_name in ("car", "pedestrian"):
+        for metric in ("sMOTSA", "MOTSA", "MOTSP", "HOTA", "IDF1", "IDS"):
+            assert results["mots"][f"{metric}/{class_name}"] == report[class_name][metric]
+
+
+def test_resume_continues_from_the_last_checkpoint(trained, dataset):
+    output_dir = trained
+    final = torch.load(output_dir / "model_final.pth", map_location="cpu", weights_only=False)
+    assert final["iteration"] == 2
+    opts = [*_opts(dataset, output_dir, max_iter=5), "DATASETS.TEST", "()"]
+    cfg = train_net.setup(default_argument_parser().parse_args(["--config-file", CONFIG, *opts]))
+    trainer = train_net.Trainer(cfg)
+    trainer.resume_or_load(resume=True)
+    assert trainer.start_iter == 3
+    resumed = trainer.model.state_dict()
+    for key, value in final["model"].items():
+        assert torch.equal(resumed[key], value), key
+    trainer.train()
+    assert trainer.iter == 5
+    assert torch.load(output_dir / "model_final.pth", weights_only=False)["iteration"] == 4
+
+
+def test_training_from_scratch_refuses_the_output_dir_of_another_run(trained, dataset):
+    output_dir = trained
+    with pytest.raises(SystemExit, match="--resume"):
+        _main(*_opts(dataset, output_dir))
+
+
+@pytest.mark.parametrize(
+    "optimizer, expected", [("ADAM", torch.optim.Adam), ("SGD", torch.optim.SGD)]
+)
+def test_build_optimizer_honours_solver_optimizer(optimizer, expected):
+    cfg = load_config(CONFIG, ["SOLVER.OPTIMIZER", optimizer])
+    model = torch.nn.Linear(2, 2)
+    assert isinstance(train_net.Trainer.build_optimizer(cfg, model), expected)
+
+
+def test_unknown_config_key_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="Non-existent key: MODEL.NO_SUCH_KEY"):
+        load_config(CONFIG, ["MODEL.NO_SUCH_KEY", "1"])
+    config_file = tmp_path / "typo.yaml"
+    config_file.write_text(f"_BASE_: {CONFIG}\nSOLVER:\n  OPTIMISER: ADAM\n")
+    with pytest.raises(SystemExit, match="Non-existent config key: SOLVER.OPTIMISER"):
+        load_config(str(config_file))
+
+
+def test_checkpoint_of_another_architecture_reports_missing_and_unexpected_keys(
+    dataset, tmp_path
+):
+    checkpoint = tmp_path / "other_architecture.pth"
+    torch.save({"model": {"classifier.weight": torch.zeros(3, 3)}}, checkpoint)
+    _main("--eval-only", *_opts(dataset, tmp_path), "MODEL.WEIGHTS", str(checkpoint))
+    log = (tmp_path / "log.txt").read_text()
+    assert "Some model parameters or buffers are not found in the checkpoint" in log
+    assert "classifier.weight" in log
+
+
+def test_missing_dataset_folder_says_where_it_looked(tmp_path):
+    """The built-in datasets live under $DETECTRON2_DATASETS; a missing one names the place."""
+    environment = dict(os.environ, DETECTRON2_DATASETS=str(tmp_path / "nowhere"))
+    run = subprocess.run(
+        [
+            sys.executable, os.path.join(REPO, "train_net.py"), "--config-file", CONFIG,
+            "--eval-only", "OUTPUT_DIR", str(tmp_path / "out"),
+        ],
+        env=environment, capture_output=True, text=True, cwd=str(tmp_path),
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert str(tmp_path / "nowhere" / "synthetic_mots") in run.stderr
+    assert "DETECTRON2_DATASETS" in run.stderr
+
+
+def test_eval_only_with_two_processes_gathers_every_sequence(trained, dataset, tmp_path):
+    """`--num-gpus 2` on the CPU (gloo): each process infers whole sequences, the main process
+    tracks and evaluates all of them, as one process does."""
+    output_dir = trained
+    root, prefix = dataset
+    weights = str(output_dir / "model_final.pth")
+    _main("--eval-only", *_opts(dataset, tmp_path / "single"), "MODEL.WEIGHTS", weights)
+    opts = _opts(dataset, tmp_path / "multi")
+    opts[opts.index("DATASETS.TEST") + 1] = "('synthetic_mots_val',)"
+    run = subprocess.run(
+        [
+            sys.executable, os.path.join(REPO, "train_net.py"), "--config-file", CONFIG,
+            "--eval-only", "--num-gpus", "2", "--dist-url", "auto", *opts, "MODEL.WEIGHTS", weights,
+        ],
+        env=dict(os.environ, DETECTRON2_DATASETS=os.path.dirname(root)),
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    single = tmp_path / "single" / "inference" / f"{prefix}_val"
+    multi = tmp_path / "multi" / "inference" / "synthetic_mots_val"
+    sequences = [line.split()[0] for line in open(os.path.join(root, "evaluate_mots.seqmap.val"))]
+    assert len(sequences) == 2
+    for sequence in sequences:
+        assert (multi / f"{sequence}.txt").read_text() == (single / f"{sequence}.txt").read_text()
+    assert json.loads((multi / "mots_metrics.json").read_text()) == json.loads(
+        (single / "mots_metrics.json").read_text()
+    )

@@ -1,0 +1,40 @@
+"""Rendering of MOTS tracks with detectron2's Visualizer: each mask coloured by its track, with
+the class and track number drawn on it."""
+from typing import Sequence
+
+import numpy as np
+from detectron2.utils.colormap import colormap
+from detectron2.utils.visualizer import Visualizer
+
+from trackrcnn_d2.data import mots_io
+
+__all__ = ["track_color", "draw_tracks"]
+
+_PALETTE = colormap(rgb=True, maximum=1)
+
+
+def track_color(obj_id: int) -> np.ndarray:
+    """RGB colour in [0, 1] of a track: fixed per obj_id, so an object keeps it in every frame.
+    Consecutive ids of a class get far-apart palette entries."""
+    return _PALETTE[(obj_id * 7 + obj_id // 1000) % len(_PALETTE)]
+
+
+def draw_tracks(image_bgr: np.ndarray, objects: Sequence, alpha: float = 0.5) -> np.ndarray:
+    """The frame (H x W x 3 BGR uint8) with the masks of ``objects`` drawn: anything with
+    ``obj_id`` and ``rle`` (:class:`~trackrcnn_d2.data.mots_io.MOTSObject`,
+    :class:`~trackrcnn_d2.tracking.TrackedObject`). Labelled ``<class> <track number>``.
+    Returns a new BGR image of the same size."""
+    visualizer = Visualizer(image_bgr[:, :, ::-1])
+    if objects:
+        visualizer.overlay_instances(
+            masks=[o.rle for o in objects],
+            labels=[_label(o.obj_id) for o in objects],
+            assigned_colors=[track_color(o.obj_id) for o in objects],
+            alpha=alpha,
+        )
+    return np.ascontiguousarray(visualizer.get_output().get_image()[:, :, ::-1])
+
+
+def _label(obj_id: int) -> str:
+    class_id = mots_io.obj_id_to_class_id(obj_id)
+    return f"{mots_io.MOTS_CLASS_NAMES.get(class_id, class_id)} {obj_id % 1000}"

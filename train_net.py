@@ -1,0 +1,111 @@
+#!/usr/bin/env python
+"""Train and evaluate TrackR-CNN with detectron2's DefaultTrainer (paper Sec. 6).
+
+    python train_net.py --config-file configs/kitti_mots_r101.yaml                # train, evaluate
+    python train_net.py --config-file configs/kitti_mots_r101.yaml --eval-only MODEL.WEIGHTS m.pth
+    python train_net.py --config-file configs/kitti_mots_r101.yaml --num-gpus 8    # multi-GPU
+    python train_net.py --config-file configs/kitti_mots_r101.yaml --resume        # continue
+
+Training starts only in an OUTPUT_DIR without a previous run: with ``--resume`` it continues that
+run; otherwise choose another OUTPUT_DIR (checkpoints of two runs are never mixed). Evaluation
+replaces ``OUTPUT_DIR/inference/<dataset>/`` as a whole.
+"""
+import os
+
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
+from detectron2.evaluation import verify_results
+from detectron2.solver import build_optimizer, get_default_optimizer_params
+from detectron2.solver.build import maybe_add_gradient_clipping
+from detectron2.utils import comm
+
+from trackrcnn_d2.data import build_mots_test_loader, build_mots_train_loader
+from trackrcnn_d2.evaluation import MOTSEvaluator
+from trackrcnn_d2.utils.cli import load_config
+
+
+class Trainer(DefaultTrainer):
+    """DefaultTrainer on clips of adjacent frames, evaluated by tracking whole sequences."""
+
+    @classmethod
+    def build_train_loader(cls, cfg):
+        return build_mots_train_loader(cfg)
+
+    @classmethod
+    def build_test_loader(cls, cfg, dataset_name):
+        # Frames of each sequence in order: the model keeps near-online state between calls.
+        return build_mots_test_loader(cfg, dataset_name)
+
+    @classmethod
+    def build_evaluator(cls, cfg, dataset_name, output_folder=None):
+        return MOTSEvaluator(cfg, dataset_name, output_dir=output_folder)
+
+    @classmethod
+    def build_optimizer(cls, cfg, model):
+        """SGD (detectron2's) or Adam, the paper's optimizer (Sec. 6), per SOLVER.OPTIMIZER."""
+        name = cfg.SOLVER.OPTIMIZER.upper()
+        if name == "SGD":
+            return build_optimizer(cfg, model)
+        if name != "ADAM":
+            raise ValueError(f"SOLVER.OPTIMIZER must be 'SGD' or 'ADAM', got {name!r}")
+        params = get_default_optimizer_params(
+            model,
+            base_lr=cfg.SOLVER.BASE_LR,
+            weight_decay_norm=cfg.SOLVER.WEIGHT_DECAY_NORM,
+            bias_lr_factor=cfg.SOLVER.BIAS_LR_FACTOR,
+            weight_decay_bias=cfg.SOLVER.WEIGHT_DECAY_BIAS,
+        )
+        return maybe_add_gradient_clipping(
+            cfg,
+            torch.optim.Adam(params, lr=cfg.SOLVER.BASE_LR, weight_decay=cfg.SOLVER.WEIGHT_DECAY),
+        )
+
+
+def refuse_to_mix_runs(cfg, resume):
+    """Raise when training from scratch would write into the OUTPUT_DIR of an earlier run."""
+    last_checkpoint = os.path.join(cfg.OUTPUT_DIR, "last_checkpoint")
+    if not resume and os.path.exists(last_checkpoint):
+        raise SystemExit(
+            f"{cfg.OUTPUT_DIR} already holds a training run ({last_checkpoint} exists). Pass "
+            "--resume to continue it, or set OUTPUT_DIR to a new folder (or delete this one) "
+            "to train from scratch."
+        )
+
+
+def setup(args):
+    """The config: detectron2's defaults, TrackR-CNN's keys, the file, command-line overrides."""
+    cfg = load_config(args.config_file, args.opts)
+    default_setup(cfg, args)
+    return cfg
+
+
+def main(args):
+    cfg = setup(args)
+
+    if args.eval_only:
+        model = Trainer.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+            cfg.MODEL.WEIGHTS, resume=args.resume
+        )
+        results = Trainer.test(cfg, model)
+        if comm.is_main_process():
+            verify_results(cfg, results)
+        return results
+
+    refuse_to_mix_runs(cfg, args.resume)
+    trainer = Trainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()
+
+
+if __name__ == "__main__":
+    args = default_argument_parser().parse_args()
+    launch(
+        main,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )
