@@ -27,12 +27,13 @@ def tiny_cfg(features: str = "c4", temporal: str = "conv3d", num_layers: int = 1
     cfg.MODEL.RESNETS.NORM = "BN"
     cfg.MODEL.BACKBONE.FREEZE_AT = 0
     cfg.MODEL.ROI_HEADS.NUM_CLASSES = 2
-    cfg.MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE = 32
+    cfg.MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE = 16
     cfg.MODEL.RPN.PRE_NMS_TOPK_TRAIN = 200
     cfg.MODEL.RPN.POST_NMS_TOPK_TRAIN = 50
     cfg.MODEL.RPN.PRE_NMS_TOPK_TEST = 200
-    cfg.MODEL.RPN.POST_NMS_TOPK_TEST = 30
+    cfg.MODEL.RPN.POST_NMS_TOPK_TEST = 20
     cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = 0.0
+    cfg.TEST.DETECTIONS_PER_IMAGE = 20
     cfg.MODEL.ASSOCIATION_HEAD.EMBEDDING_DIM = 16
     cfg.INPUT.CLIP_LENGTH = clip_length
     if features == "c4":

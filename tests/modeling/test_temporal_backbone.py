@@ -148,8 +148,8 @@ def test_gradients_reach_the_backbone_through_the_temporal_layers(temporal):
     backbone = _backbone("c4", temporal, 1)  # eval mode: BN does not couple the frames
     _randomize(backbone.temporal_layers, 0.01)
     images = _images(3).requires_grad_(True)
-    # Frame 2's features see frame 0 only through time (the 3D convolution's receptive field
-    # reaches frame 1 and 3; so for it, frame 1's features and frame 0's image).
+    # A later frame's features reach frame 0's image only through the temporal layers: the
+    # Conv3D's output at frame 1 reads frame 0, the ConvLSTM's at frame 2 carries it in state.
     target = 1 if temporal == "conv3d" else 2
     backbone(images)["res4"][target].sum().backward()
     assert backbone.frame_backbone.stem.conv1.weight.grad.abs().sum() > 0
