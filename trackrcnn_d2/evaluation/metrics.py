@@ -42,6 +42,9 @@ For repeated evaluation against the same GT (a threshold search), build a
 
 This module imports neither torch nor detectron2.
 """
+import contextlib
+import functools
+import gc
 import warnings
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -78,6 +81,30 @@ COUNT_FIELDS = (
 )  # fmt: skip
 
 Frames = Mapping[int, Sequence[MOTSObject]]
+
+
+def without_gc(function):
+    """Run ``function`` with Python's cyclic garbage collector paused. The evaluation allocates
+    many small objects (masks, dicts) but no reference cycles; each collection the allocations
+    trigger would scan every live object (the caller's data too), for nothing."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with _gc_paused():
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class MOTSEvaluationError(ValueError):
@@ -242,6 +269,7 @@ class MOTSGroundTruth:
             result frames outside the range are refused, as TrackEval does.
     """
 
+    @without_gc
     def __init__(
         self,
         gt: Mapping[str, Frames],
@@ -386,22 +414,20 @@ def _collect(ground_truth: MOTSGroundTruth, results, class_ids, validate):
                     image_size = (objects[0].rle["size"][0], objects[0].rle["size"][1])
                 _check_sizes(sequence, frame, objects, image_size, "results")
                 _check_unique_ids(sequence, frame, objects, "results")
-            offset = frame % CHUNK_FRAMES
-            key = sequence_index * FRAME_STRIDE + frame
-            for obj in objects:
-                if obj.class_id in class_index:
-                    indices.append(len(tracker_key))
-                    tracker_key.append(key)
-                    tracker_cls.append(class_index[obj.class_id])
-                    tracker_ids.append(obj.obj_id)
-                elif validate:
-                    indices.append(-1)
-                else:
-                    continue
-                size = obj.rle["size"]
-                rles.append({"size": [size[0], size[1] + offset], "counts": obj.rle["counts"]})
-                frames.append(frame)
-                objects_of_rows.append(obj)
+            evaluated = [o for o in objects if o.class_id in class_index]
+            rows = objects if validate else evaluated
+            first = len(tracker_key)
+            if len(evaluated) == len(rows):
+                indices.extend(range(first, first + len(rows)))
+            else:
+                counter = iter(range(first, first + len(evaluated)))
+                indices.extend(next(counter) if o.class_id in class_index else -1 for o in rows)
+            tracker_key.extend([sequence_index * FRAME_STRIDE + frame] * len(evaluated))
+            tracker_cls.extend(class_index[o.class_id] for o in evaluated)
+            tracker_ids.extend(o.obj_id for o in evaluated)
+            rles.extend(_chunk_rle(o.rle, frame) for o in rows)
+            frames.extend([frame] * len(rows))
+            objects_of_rows.extend(rows)
             chunk = frame // CHUNK_FRAMES
             next_frame = frame_list[position + 1] if position + 1 < len(frame_list) else None
             if (next_frame is not None and next_frame // CHUNK_FRAMES == chunk) or not rles:
@@ -852,6 +878,7 @@ def _combine_sequences(per_group: Dict[str, np.ndarray], groups: np.ndarray) -> 
     return combined
 
 
+@without_gc
 def evaluate_mots(
     gt,
     results: Mapping[str, Frames],
