@@ -32,13 +32,19 @@ Inputs are ``{sequence: {frame: [mots_io.MOTSObject, ...]}}``; GT includes the i
 objects (class 10, obj_id 10000). Hypotheses must not overlap (TrackEval refuses them too): a
 :class:`MOTSEvaluationError` names the sequence, frame and ids of any bad input.
 
-Speed: every mask IoU is computed once per frame (one pycocotools call for all GT x hypotheses
-of the evaluated classes) and shared by the preprocessing, CLEAR, HOTA and Identity; everything
-after that is vectorised over all frames, sequences and classes at once, except frames where the
-Hungarian algorithm's choice is not determined by the overlaps alone (a GT mask or a hypothesis
-with two candidate partners), which are solved exactly as TrackEval does, on the same matrices.
-For repeated evaluation against the same GT (a threshold search), build a
-:class:`MOTSGroundTruth` once and pass it instead of the dict.
+Other conventions kept from TrackEval: per sequence, a class without GT masks but with
+hypotheses gets MOTSA = sMOTSA = 0 (combined over sequences its false positives count); a
+track's fraction of matched frames decides MT (> 0.8), PT (>= 0.2), ML; among equally good
+matchings the order of the objects in a frame decides (file order for TrackEval).
+
+Speed: every mask IoU is computed once (pycocotools, one call per 16 frames: the masks of each
+frame get their own width in the size header, so that pycocotools skips pairs of different frames)
+and shared by the preprocessing, CLEAR, HOTA and Identity; everything after that is vectorised over
+all frames, sequences and classes at once. Only frames where the Hungarian algorithm's choice is
+not determined by the overlaps alone (a detection with two candidate partners that do not form a
+star with a strict best edge) are solved as TrackEval does, with the same matrices. For repeated
+evaluation against the same GT (a threshold search), build a :class:`MOTSGroundTruth` once and
+pass it instead of the dict; pass ``validate=False`` for results known to be valid.
 
 This module imports neither torch nor detectron2.
 """
@@ -167,8 +173,8 @@ class _SequenceGroundTruth:
 
 
 _OVERLAP_ADVICE = (
-    "MOTS requires every pixel to belong to at most one object (the official tools refuse "
-    "overlapping masks); resolve overlaps before writing results"
+    "MOTS requires every pixel to belong to at most one object, and the official tools refuse "
+    "overlapping masks: resolve the overlaps first"
 )
 
 
