@@ -130,3 +130,14 @@ def test_standalone_evaluation_imports_neither_torch_nor_detectron2():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_mots_evaluator_is_loaded_lazily():
+    import trackrcnn_d2.evaluation as evaluation
+
+    assert "MOTSEvaluator" in evaluation.__all__
+    from detectron2.evaluation import DatasetEvaluator
+
+    assert issubclass(evaluation.MOTSEvaluator, DatasetEvaluator)
+    with pytest.raises(AttributeError):
+        evaluation.NoSuchThing  # noqa: B018
