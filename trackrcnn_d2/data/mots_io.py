@@ -11,6 +11,10 @@ txt format, one file per sequence, one mask per line::
 ``obj_id // 1000``: 1 car, 2 pedestrian, 10 ignore region (obj_id 10000).
 
 png format: ``<seq>/<frame:06d>.png``, 16-bit, pixel value = obj_id, 0 background, 10000 ignore.
+
+Ground truth of whole datasets: :func:`load_mots_ground_truth` (either format, KITTI MOTS or
+MOTSChallenge layout, every check with errors naming file and line). RLE strings are checked
+against their headers before pycocotools decodes them (:func:`check_rle_sizes`), at C speed.
 """
 import os
 import re
