@@ -17,7 +17,8 @@ def test_pure_python_modules_do_not_import_torch():
 
 def test_import_registers_components_whichever_is_imported_first():
     check = (
-        "from detectron2.modeling import BACKBONE_REGISTRY, META_ARCH_REGISTRY, ROI_HEADS_REGISTRY\n"
+        "from detectron2.modeling import BACKBONE_REGISTRY, META_ARCH_REGISTRY\n"
+        "from detectron2.modeling import ROI_HEADS_REGISTRY\n"
         "from detectron2.tracking import TRACKER_HEADS_REGISTRY\n"
         "from detectron2.data import DatasetCatalog\n"
         "assert 'TrackRCNN' in META_ARCH_REGISTRY\n"

@@ -5,8 +5,8 @@ from mots_eval_cases import box
 
 from trackrcnn_d2.data.mots_io import (
     MOTSFormatError,
-    encode_mask,
     format_mots_line,
+    rle_counts_total,
     rle_counts_totals,
     write_mots_txt,
 )
@@ -16,7 +16,6 @@ from trackrcnn_d2.evaluation.files import (
     load_results_folder,
     read_mots_file,
     read_seqmap,
-    rle_pixel_totals,
 )
 
 
@@ -57,14 +56,6 @@ def test_results_of_other_known_sequences_are_ignored(tmp_path):
     assert list(results) == ["0001"]  # 0000 not evaluated, 0002 missing
 
 
-def test_rle_pixel_totals_equal_mots_io_on_valid_strings():
-    rng = np.random.default_rng(0)
-    counts = [encode_mask(rng.random(tuple(rng.integers(1, 40, 2))) < rng.random())["counts"]
-              for _ in range(500)]  # fmt: skip
-    counts += [encode_mask(np.ones((375, 1242), np.uint8))["counts"], b"0", b"1", b"00"]
-    np.testing.assert_array_equal(rle_pixel_totals(counts), rle_counts_totals(counts))
-
-
 def test_corrupted_rle_is_reported_with_its_line(tmp_path):
     rng = np.random.default_rng(1)
     good = box(0, 1001, 0, 3, 0, 3)
@@ -74,8 +65,13 @@ def test_corrupted_rle_is_reported_with_its_line(tmp_path):
         position = int(rng.integers(0, len(counts)))
         counts[position] = int(rng.integers(33, 127))
         corrupted.append(bytes(counts))
-    totals = rle_pixel_totals(corrupted)
-    assert ((totals == 120) == (rle_counts_totals(corrupted) == 120)).all()
+    totals = rle_counts_totals(corrupted)
+    for counts, total in zip(corrupted, totals):
+        try:
+            reference = rle_counts_total(counts)
+        except ValueError:
+            reference = None
+        assert (total == 120) == (reference == 120)
     path = tmp_path / "0000.txt"
     line = format_mots_line(good)
     path.write_text(f"{line}\n{line.replace('1001', '1002', 1)[:-2]}\n")

@@ -17,7 +17,6 @@ MOTSChallenge layout, every check with errors naming file and line). RLE strings
 against their headers before pycocotools decodes them (:func:`check_rle_sizes`), at C speed.
 """
 import os
-import re
 import tempfile
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -89,64 +88,54 @@ def _read_rle_code(counts: bytes, position: int):
     return value, position
 
 
-def _write_rle_code(value: int) -> bytes:
-    """Encode one code as pycocotools' ``rleToString`` does."""
-    out = bytearray()
-    more = True
-    while more:
-        char = value & 0x1F
-        value >>= 5
-        more = value != -1 if char & 0x10 else value != 0
-        if more:
-            char |= 0x20
-        out.append(char + 48)
-    return bytes(out)
+_RLE_CONTINUATION = bytes(range(80, 112))  # those of a code that more characters follow
+_RLE_HEAD = 7  # characters that hold the first code of any image below 2^35 pixels
 
 
-# The first three codes of a valid RLE string; a code is characters with the continuation bit
-# ("P".."o") ended by one without ("0".."O").
-_FIRST_THREE_CODES = re.compile(rb"([P-o]*[0-O])([P-o]*[0-O])?([P-o]*[0-O])?")
-
-
-def _background_as_foreground(counts: bytes) -> bytes:
-    """RLE string of the runs ``[0, r0, r1, ...]`` for a valid ``counts`` = runs
-    ``[r0, r1, ...]``: its foreground area is the background area of ``counts``.
-
-    Codes after the third are deltas to the run two places before, which the shift by one run
-    keeps: r0 and r1 keep their codes, r2 becomes a delta to r0, the rest is copied.
-    """
-    match = _FIRST_THREE_CODES.match(counts)
-    if match is None:
-        return b"0"
-    first, second, third = match.groups()
-    head = b"0" + first + (second or b"")
-    if third is not None:
-        head += _write_rle_code(_read_rle_code(third, 0)[0] - _read_rle_code(first, 0)[0])
-    return head + counts[match.end() :]
-
-
-def rle_counts_totals(counts_list: Sequence[bytes]) -> np.ndarray:
+def rle_counts_totals(counts: Sequence[bytes]) -> np.ndarray:
     """:func:`rle_counts_total` of many RLE strings at C speed: an int64 array, -1 where a
-    string is malformed (a character outside the alphabet, a truncated last code); call
-    :func:`rle_counts_total` on those for the reason.
+    string is malformed (a character outside the alphabet, a truncated last code, a negative
+    first run); call :func:`rle_counts_total` on those for the reason. The total is the foreground
+    area of the string plus that of the string with a zero code prepended, which counts the
+    background runs instead, except that the runs at even positions >= 2, stored as deltas, now
+    also count the first run r0 once each: ``total = area(s) + area("0" + s) - r0 * k``.
+    Both areas come from pycocotools at C speed; r0 and k from the string's characters.
 
-    The total is the foreground area plus the background area; pycocotools computes both (the
-    background as the foreground of the string shifted by one run) without decoding a mask,
-    which is safe whatever size the header claims.
+    pycocotools sums runs as uint32, so a string crafted with a negative later run whose total
+    wraps round to exactly the header's size would pass; :func:`rle_counts_total` catches it,
+    but decodes in Python (about 40 times slower), which is why the readers use this check.
     """
-    totals = np.full(len(counts_list), -1, dtype=np.int64)
-    valid, shifted = [], []
-    for i, counts in enumerate(counts_list):
-        if counts.translate(None, _RLE_ALPHABET) or (counts and (counts[-1] - 48) & 0x20):
-            continue
-        valid.append(i)
-        shifted.append(_background_as_foreground(counts))
-    if not valid:
+    n = len(counts)
+    totals = np.full(n, -1, dtype=np.int64)
+    if n == 0:
         return totals
-    # The header size is irrelevant to the area; any keeps frString happy.
-    foreground = rle_areas([{"size": [1, 1], "counts": counts_list[i]} for i in valid])
-    background = rle_areas([{"size": [1, 1], "counts": c} for c in shifted])
-    totals[valid] = foreground + background
+    joined = b"".join(counts)
+    lengths = np.fromiter(map(len, counts), dtype=np.int64, count=n)
+    totals[lengths == 0] = 0
+    usable = lengths > 0
+    if joined.translate(None, _RLE_ALPHABET):
+        usable &= np.array([not c.translate(None, _RLE_ALPHABET) for c in counts])
+    last_char = np.frombuffer(joined, dtype=np.uint8)[np.maximum(np.cumsum(lengths) - 1, 0)]
+    usable &= last_char < 80
+    n_codes = np.fromiter(
+        (len(c.translate(None, _RLE_CONTINUATION)) for c in counts), np.int64, n
+    )
+    heads = b"".join([c[:_RLE_HEAD].ljust(_RLE_HEAD, b"0") for c in counts])
+    heads = np.frombuffer(heads, np.uint8)
+    heads = heads.reshape(n, _RLE_HEAD).astype(np.int64) - 48
+    more = (heads & 0x20) != 0
+    usable &= ~more.all(axis=1)
+    first_length = np.argmin(more, axis=1) + 1
+    column = np.arange(_RLE_HEAD)
+    in_first = column < first_length[:, None]
+    first_run = (((heads & 0x1F) << (5 * column)) * in_first).sum(axis=1)
+    negative = (heads[np.arange(n), first_length - 1] & 0x10) != 0
+    first_run[negative] -= np.left_shift(1, 5 * first_length[negative])
+    usable &= first_run >= 0
+    index = np.flatnonzero(usable)
+    foreground = rle_areas([{"size": [1, 1], "counts": counts[i]} for i in index])
+    swapped = rle_areas([{"size": [1, 1], "counts": b"0" + counts[i]} for i in index])
+    totals[index] = foreground + swapped - first_run[index] * ((n_codes[index] - 1) // 2)
     return totals
 
 

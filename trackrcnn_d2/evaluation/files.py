@@ -10,7 +10,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from trackrcnn_d2.data.mots_io import MOTSFormatError, MOTSObject, read_mots_txt, rle_areas
+from trackrcnn_d2.data.mots_io import MOTSFormatError, MOTSObject, read_mots_txt, rle_counts_totals
 
 from .metrics import without_gc
 
@@ -20,7 +20,6 @@ __all__ = [
     "read_mots_file",
     "load_gt_folder",
     "load_results_folder",
-    "rle_pixel_totals",
 ]
 
 Frames = Dict[int, List[MOTSObject]]
@@ -77,63 +76,19 @@ def find_gt_files(gt_root: str) -> Dict[str, str]:
     return files
 
 
-_ALPHABET = bytes(range(48, 112))  # the characters of pycocotools' compressed RLE strings
-_CONTINUATION = bytes(range(80, 112))  # those of a code that more characters follow
-_HEAD = 7  # characters that hold the first code of any image below 2^35 pixels
-
-
-def rle_pixel_totals(counts: Sequence[bytes]) -> np.ndarray:
-    """Pixels covered by each compressed RLE string (the sum of its runs), -1 for a string
-    that pycocotools cannot read safely (a character outside its alphabet, a truncated last
-    code). A faster equivalent of ``mots_io.rle_counts_totals``: the total is the foreground
-    area of the string plus that of the string with a zero code prepended, which counts the
-    background runs instead, except that the runs at even positions >= 2, stored as deltas, now
-    also count the first run r0 once each: ``total = area(s) + area("0" + s) - r0 * k``.
-    Both areas come from pycocotools at C speed; r0 and k from the string's characters.
-    """
-    n = len(counts)
-    totals = np.full(n, -1, dtype=np.int64)
-    if n == 0:
-        return totals
-    joined = b"".join(counts)
-    lengths = np.fromiter(map(len, counts), dtype=np.int64, count=n)
-    usable = lengths > 0
-    if joined.translate(None, _ALPHABET):
-        usable &= np.array([not c.translate(None, _ALPHABET) for c in counts])
-    last_char = np.frombuffer(joined, dtype=np.uint8)[np.maximum(np.cumsum(lengths) - 1, 0)]
-    usable &= last_char < 80
-    n_codes = np.fromiter((len(c.translate(None, _CONTINUATION)) for c in counts), np.int64, n)
-    heads = np.frombuffer(b"".join([c[:_HEAD].ljust(_HEAD, b"0") for c in counts]), np.uint8)
-    heads = heads.reshape(n, _HEAD).astype(np.int64) - 48
-    more = (heads & 0x20) != 0
-    usable &= ~more.all(axis=1)
-    first_length = np.argmin(more, axis=1) + 1
-    column = np.arange(_HEAD)
-    in_first = column < first_length[:, None]
-    first_run = (((heads & 0x1F) << (5 * column)) * in_first).sum(axis=1)
-    negative = (heads[np.arange(n), first_length - 1] & 0x10) != 0
-    first_run[negative] -= np.left_shift(1, 5 * first_length[negative])
-    usable &= first_run >= 0
-    index = np.flatnonzero(usable)
-    foreground = rle_areas([{"size": [1, 1], "counts": counts[i]} for i in index])
-    swapped = rle_areas([{"size": [1, 1], "counts": b"0" + counts[i]} for i in index])
-    totals[index] = foreground + swapped - first_run[index] * ((n_codes[index] - 1) // 2)
-    return totals
-
-
 def read_mots_file(path: str) -> Frames:
     """Read one MOTS txt file with every line checked (fields, and each RLE against its image
     size); errors name the file and line.
 
     Parses with ``read_mots_txt(validate=False)`` and checks the RLEs with
-    :func:`rle_pixel_totals`; only if one fails is the file read again with
-    ``read_mots_txt(validate=True)``, whose error names the line.
+    :func:`~trackrcnn_d2.data.mots_io.rle_counts_totals`; only if one fails is the file read
+    again with ``read_mots_txt(validate=True)``, whose error names the line.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} does not exist")
     frames = read_mots_txt(path, validate=False)
     objects = [o for frame_objects in frames.values() for o in frame_objects]
-    totals = rle_pixel_totals([o.rle["counts"] for o in objects])
+    totals = rle_counts_totals([o.rle["counts"] for o in objects])
     expected = np.fromiter(
         (o.rle["size"][0] * o.rle["size"][1] for o in objects), dtype=np.int64, count=len(objects)
     )
