@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
         "a folder, a video for a video)",
     )
     parser.add_argument(
+        "--render-scale",
+        type=float,
+        default=1.0,
+        help="size of the rendered frames relative to the input (e.g. 3 for small frames)",
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="replace the output folder if it has files"
     )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
@@ -86,7 +92,7 @@ def run(args) -> str:
                 )
                 txt.write(mots_io.format_mots_line(line) + "\n")
             if writer is not None:
-                writer.write(frame_idx, draw_tracks(image, objects))
+                writer.write(frame_idx, draw_tracks(image, objects, args.render_scale))
     logger = logging.getLogger("demo")
     logger.info(f"Tracks: {os.path.join(args.output, source.name + '.txt')}")
     if writer is not None:
@@ -98,6 +104,7 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     setup_logger(name="fvcore")
     setup_logger(name="demo")
+    setup_logger(name="trackrcnn_d2")
     setup_logger()
     run(args)
 

@@ -19,6 +19,7 @@ from detectron2.evaluation import verify_results
 from detectron2.solver import build_optimizer, get_default_optimizer_params
 from detectron2.solver.build import maybe_add_gradient_clipping
 from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 from trackrcnn_d2.data import build_mots_test_loader, build_mots_train_loader
 from trackrcnn_d2.evaluation import MOTSEvaluator
@@ -77,6 +78,8 @@ def setup(args):
     """The config: detectron2's defaults, TrackR-CNN's keys, the file, command-line overrides."""
     cfg = load_config(args.config_file, args.opts)
     default_setup(cfg, args)
+    # The evaluator's table and other messages of this package.
+    setup_logger(output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="trackrcnn_d2")
     return cfg
 
 

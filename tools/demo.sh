@@ -3,18 +3,20 @@
 #   bash tools/demo.sh [DATA_DIR] [OUTPUT_DIR]     (defaults: datasets/synthetic_mots output/demo)
 # 1. writes the synthetic dataset to DATA_DIR unless it is there already;
 # 2. trains a small TrackR-CNN from scratch (configs/demo_synthetic.yaml) into OUTPUT_DIR;
-# 3. evaluates it with `train_net.py --eval-only` (sMOTSA/HOTA table; tracks in
+# 3. evaluates it with `train_net.py --eval-only` (prints the sMOTSA/HOTA table; tracks in
 #    OUTPUT_DIR/inference/synthetic_mots_val/);
-# 4. renders a tracked validation clip with demo.py into OUTPUT_DIR/clip/.
+# 4. renders a tracked validation sequence with demo.py into OUTPUT_DIR/clip/.
 # An OUTPUT_DIR left by an earlier run is moved aside to OUTPUT_DIR.previous (replacing an older
-# one), so that results of two runs are never mixed.
+# one), so that results of two runs are never mixed. Full logs: OUTPUT_DIR/*.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA_DIR=${1:-datasets/synthetic_mots}
 OUTPUT_DIR=${2:-output/demo}
 PYTHON=${PYTHON:-.venv/bin/python}
 CONFIG=configs/demo_synthetic.yaml
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+# One thread per process: the small convolutions gain little from a second one, and OpenMP
+# threads that wait for each other slow down badly when other programs share the cores.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 if [ "$(basename "$DATA_DIR")" != synthetic_mots ]; then
   echo "tools/demo.sh: DATA_DIR must be a folder named synthetic_mots (the built-in datasets" \
@@ -24,39 +26,53 @@ fi
 export DETECTRON2_DATASETS
 DETECTRON2_DATASETS=$(dirname "$DATA_DIR")
 start=$(date +%s)
-elapsed() { echo "$(( $(date +%s) - start ))s"; }
+stage() { echo "== [$(( $(date +%s) - start ))s] $*"; }
 
 if [ ! -f "$DATA_DIR/evaluate_mots.seqmap.val" ]; then
-  echo "== [$(elapsed)] writing the synthetic dataset to $DATA_DIR"
+  stage "writing the synthetic dataset to $DATA_DIR"
   "$PYTHON" -m trackrcnn_d2.data.synthetic "$DATA_DIR"
 else
-  echo "== [$(elapsed)] using the synthetic dataset in $DATA_DIR"
+  stage "using the synthetic dataset in $DATA_DIR"
 fi
 
 if [ -e "$OUTPUT_DIR" ]; then
-  echo "== moving the previous demo output $OUTPUT_DIR aside to $OUTPUT_DIR.previous"
+  stage "moving the previous demo output $OUTPUT_DIR aside to $OUTPUT_DIR.previous"
   rm -rf "$OUTPUT_DIR.previous"
   mv "$OUTPUT_DIR" "$OUTPUT_DIR.previous"
 fi
+mkdir -p "$OUTPUT_DIR"
 
-echo "== [$(elapsed)] training ($CONFIG) into $OUTPUT_DIR"
-# DATASETS.TEST is emptied here so that evaluation runs once, below, through --eval-only.
+stage "training ($CONFIG) into $OUTPUT_DIR"
+# DATASETS.TEST is emptied here so that the evaluation runs once, below, through --eval-only.
 "$PYTHON" train_net.py --config-file "$CONFIG" OUTPUT_DIR "$OUTPUT_DIR" DATASETS.TEST "()" \
-  2>&1 | grep --line-buffered -E "eta:|Overall training speed|Error|error|Traceback" || true
-if [ ! -f "$OUTPUT_DIR/model_final.pth" ]; then
-  echo "tools/demo.sh: training did not finish; see $OUTPUT_DIR/log.txt" >&2
+  > "$OUTPUT_DIR/train.log" 2>&1 &
+training=$!
+# Progress: detectron2's loss line every 100 iterations.
+tail -n +1 --pid=$training -f "$OUTPUT_DIR/train.log" \
+  | grep --line-buffered -E " iter: [0-9]*99 " | sed -u -E 's/^.*(eta:)/  \1/; s/ +time:.*$//' \
+  || true
+if ! wait $training; then
+  echo "tools/demo.sh: training failed; see $OUTPUT_DIR/train.log" >&2
+  tail -n 20 "$OUTPUT_DIR/train.log" >&2
   exit 1
 fi
 
-echo "== [$(elapsed)] evaluating on synthetic_mots_val (train_net.py --eval-only)"
-"$PYTHON" train_net.py --config-file "$CONFIG" --eval-only \
-  MODEL.WEIGHTS "$OUTPUT_DIR/model_final.pth" OUTPUT_DIR "$OUTPUT_DIR/eval" \
-  2>&1 | sed -n '/MOTS results/,/^$/p'
+stage "evaluating on synthetic_mots_val (train_net.py --eval-only)"
+if ! "$PYTHON" train_net.py --config-file "$CONFIG" --eval-only \
+    MODEL.WEIGHTS "$OUTPUT_DIR/model_final.pth" OUTPUT_DIR "$OUTPUT_DIR" \
+    > "$OUTPUT_DIR/eval.log" 2>&1; then
+  echo "tools/demo.sh: evaluation failed; see $OUTPUT_DIR/eval.log" >&2
+  tail -n 20 "$OUTPUT_DIR/eval.log" >&2
+  exit 1
+fi
+grep -E "MOTS results for|^\|" "$OUTPUT_DIR/eval.log" | sed -E 's/^\[[^]]*\]: //'
 
 clip=$(head -n 1 "$DATA_DIR/evaluate_mots.seqmap.val" | cut -d' ' -f1)
-echo "== [$(elapsed)] rendering validation sequence $clip into $OUTPUT_DIR/clip"
+stage "rendering validation sequence $clip into $OUTPUT_DIR/clip"
 "$PYTHON" demo.py --config-file "$CONFIG" --input "$DATA_DIR/training/image_02/$clip" \
-  --output "$OUTPUT_DIR/clip" MODEL.WEIGHTS "$OUTPUT_DIR/model_final.pth"
+  --output "$OUTPUT_DIR/clip" --render video --render-scale 3 \
+  MODEL.WEIGHTS "$OUTPUT_DIR/model_final.pth" > "$OUTPUT_DIR/clip.log" 2>&1 \
+  || { echo "tools/demo.sh: rendering failed; see $OUTPUT_DIR/clip.log" >&2; exit 1; }
 
-echo "== [$(elapsed)] done. Model: $OUTPUT_DIR/model_final.pth;" \
-     "tracks: $OUTPUT_DIR/eval/inference/synthetic_mots_val/; clip: $OUTPUT_DIR/clip/"
+stage "done. Model: $OUTPUT_DIR/model_final.pth; tracks and metrics:" \
+  "$OUTPUT_DIR/inference/synthetic_mots_val/; tracked clip: $OUTPUT_DIR/clip/$clip.mp4"

@@ -19,12 +19,14 @@ def track_color(obj_id: int) -> np.ndarray:
     return _PALETTE[(obj_id * 7 + obj_id // 1000) % len(_PALETTE)]
 
 
-def draw_tracks(image_bgr: np.ndarray, objects: Sequence, alpha: float = 0.5) -> np.ndarray:
+def draw_tracks(
+    image_bgr: np.ndarray, objects: Sequence, scale: float = 1.0, alpha: float = 0.5
+) -> np.ndarray:
     """The frame (H x W x 3 BGR uint8) with the masks of ``objects`` drawn: anything with
     ``obj_id`` and ``rle`` (:class:`~trackrcnn_d2.data.mots_io.MOTSObject`,
     :class:`~trackrcnn_d2.tracking.TrackedObject`). Labelled ``<class> <track number>``.
-    Returns a new BGR image of the same size."""
-    visualizer = Visualizer(image_bgr[:, :, ::-1])
+    Returns a new BGR image, ``scale`` times the frame's size (rounded)."""
+    visualizer = Visualizer(image_bgr[:, :, ::-1], scale=scale)
     if objects:
         visualizer.overlay_instances(
             masks=[o.rle for o in objects],
