@@ -10,20 +10,16 @@ Training starts only in an OUTPUT_DIR without a previous run: with ``--resume`` 
 run; otherwise choose another OUTPUT_DIR (checkpoints of two runs are never mixed). Evaluation
 replaces ``OUTPUT_DIR/inference/<dataset>/`` as a whole.
 """
-import os
-
-import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
 from detectron2.evaluation import verify_results
-from detectron2.solver import build_optimizer, get_default_optimizer_params
-from detectron2.solver.build import maybe_add_gradient_clipping
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 from trackrcnn_d2.data import build_mots_test_loader, build_mots_train_loader
 from trackrcnn_d2.evaluation import MOTSEvaluator
-from trackrcnn_d2.utils.cli import load_config
+from trackrcnn_d2.solver import build_optimizer
+from trackrcnn_d2.utils.cli import load_config, refuse_to_mix_runs
 
 
 class Trainer(DefaultTrainer):
@@ -44,34 +40,7 @@ class Trainer(DefaultTrainer):
 
     @classmethod
     def build_optimizer(cls, cfg, model):
-        """SGD (detectron2's) or Adam, the paper's optimizer (Sec. 6), per SOLVER.OPTIMIZER."""
-        name = cfg.SOLVER.OPTIMIZER.upper()
-        if name == "SGD":
-            return build_optimizer(cfg, model)
-        if name != "ADAM":
-            raise ValueError(f"SOLVER.OPTIMIZER must be 'SGD' or 'ADAM', got {name!r}")
-        params = get_default_optimizer_params(
-            model,
-            base_lr=cfg.SOLVER.BASE_LR,
-            weight_decay_norm=cfg.SOLVER.WEIGHT_DECAY_NORM,
-            bias_lr_factor=cfg.SOLVER.BIAS_LR_FACTOR,
-            weight_decay_bias=cfg.SOLVER.WEIGHT_DECAY_BIAS,
-        )
-        return maybe_add_gradient_clipping(
-            cfg,
-            torch.optim.Adam(params, lr=cfg.SOLVER.BASE_LR, weight_decay=cfg.SOLVER.WEIGHT_DECAY),
-        )
-
-
-def refuse_to_mix_runs(cfg, resume):
-    """Raise when training from scratch would write into the OUTPUT_DIR of an earlier run."""
-    last_checkpoint = os.path.join(cfg.OUTPUT_DIR, "last_checkpoint")
-    if not resume and os.path.exists(last_checkpoint):
-        raise SystemExit(
-            f"{cfg.OUTPUT_DIR} already holds a training run ({last_checkpoint} exists). Pass "
-            "--resume to continue it, or set OUTPUT_DIR to a new folder (or delete this one) "
-            "to train from scratch."
-        )
+        return build_optimizer(cfg, model)
 
 
 def setup(args):

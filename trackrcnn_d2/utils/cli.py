@@ -1,11 +1,12 @@
 """What train_net.py and demo.py share: the config from a file and command-line overrides."""
+import os
 from typing import Sequence
 
 from detectron2.config import CfgNode, get_cfg
 
 from trackrcnn_d2.config import add_trackrcnn_config
 
-__all__ = ["load_config"]
+__all__ = ["load_config", "refuse_to_mix_runs"]
 
 
 def load_config(config_file: str, opts: Sequence[str] = ()) -> CfgNode:
@@ -26,3 +27,14 @@ def load_config(config_file: str, opts: Sequence[str] = ()) -> CfgNode:
         ) from None
     cfg.freeze()
     return cfg
+
+
+def refuse_to_mix_runs(cfg, resume):
+    """Raise when training from scratch would write into the OUTPUT_DIR of an earlier run."""
+    last_checkpoint = os.path.join(cfg.OUTPUT_DIR, "last_checkpoint")
+    if not resume and os.path.exists(last_checkpoint):
+        raise SystemExit(
+            f"{cfg.OUTPUT_DIR} already holds a training run ({last_checkpoint} exists). Pass "
+            "--resume to continue it, or set OUTPUT_DIR to a new folder (or delete this one) "
+            "to train from scratch."
+        )
