@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the whole pipeline on the embedded synthetic dataset, on the CPU.
 #   bash tools/demo.sh [DATA_DIR] [OUTPUT_DIR]     (defaults: datasets/synthetic_mots output/demo)
-# 1. writes the synthetic dataset to DATA_DIR unless it is there already;
+# 1. writes the synthetic dataset to DATA_DIR unless it is there already (same options);
 # 2. trains a small TrackR-CNN from scratch (configs/demo_synthetic.yaml) into OUTPUT_DIR;
 # 3. evaluates it with `train_net.py --eval-only` (prints the sMOTSA/HOTA table; tracks in
 #    OUTPUT_DIR/inference/synthetic_mots_val/);
@@ -14,9 +14,11 @@ DATA_DIR=${1:-datasets/synthetic_mots}
 OUTPUT_DIR=${2:-output/demo}
 PYTHON=${PYTHON:-.venv/bin/python}
 CONFIG=configs/demo_synthetic.yaml
-# One thread per process: the small convolutions gain little from a second one, and OpenMP
-# threads that wait for each other slow down badly when other programs share the cores.
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+# The synthetic set the demo's figures are measured on (the generator records its options in
+# DATA_DIR/README.md; a set written with other options is moved aside and rewritten).
+SYNTHETIC_OPTIONS="--sequences 24 --frames 30 --height 128 --width 256 --seed 0"
+# torch uses one thread per core. On a machine that other programs keep busy, OpenMP threads
+# that wait for each other slow training down several times: there, OMP_NUM_THREADS=1 is faster.
 
 if [ "$(basename "$DATA_DIR")" != synthetic_mots ]; then
   echo "tools/demo.sh: DATA_DIR must be a folder named synthetic_mots (the built-in datasets" \
@@ -28,11 +30,17 @@ DETECTRON2_DATASETS=$(dirname "$DATA_DIR")
 start=$(date +%s)
 stage() { echo "== [$(( $(date +%s) - start ))s] $*"; }
 
-if [ ! -f "$DATA_DIR/evaluate_mots.seqmap.val" ]; then
-  stage "writing the synthetic dataset to $DATA_DIR"
-  "$PYTHON" -m trackrcnn_d2.data.synthetic "$DATA_DIR"
-else
+if grep -qF -- "$SYNTHETIC_OPTIONS\`" "$DATA_DIR/README.md" 2>/dev/null; then
   stage "using the synthetic dataset in $DATA_DIR"
+else
+  if [ -e "$DATA_DIR" ]; then
+    stage "$DATA_DIR was not written with $SYNTHETIC_OPTIONS: moving it aside to $DATA_DIR.previous"
+    rm -rf "$DATA_DIR.previous"
+    mv "$DATA_DIR" "$DATA_DIR.previous"
+  fi
+  stage "writing the synthetic dataset to $DATA_DIR"
+  # shellcheck disable=SC2086
+  "$PYTHON" -m trackrcnn_d2.data.synthetic "$DATA_DIR" $SYNTHETIC_OPTIONS
 fi
 
 if [ -e "$OUTPUT_DIR" ]; then
