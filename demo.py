@@ -68,6 +68,11 @@ def run(args) -> str:
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"demo.py: {e}") from None
     cfg = load_config(args.config_file, args.opts)
+    if not cfg.MODEL.WEIGHTS:
+        raise SystemExit(
+            "demo.py: MODEL.WEIGHTS is empty; give a trained model, e.g. "
+            "MODEL.WEIGHTS output/demo/model_final.pth"
+        )
     predictor = VideoTrackingPredictor(cfg)
     render = args.render
     if render == "auto":

@@ -135,3 +135,8 @@ def test_unreadable_video_is_reported(weights, tmp_path):
     with pytest.raises(SystemExit, match="no such folder of frames or video file"):
         _demo(str(tmp_path / "missing.mp4"), tmp_path / "out", weights)
     assert not (tmp_path / "out").exists()
+
+
+def test_missing_weights_are_reported(frame_folder, tmp_path):
+    with pytest.raises(SystemExit, match="MODEL.WEIGHTS is empty"):
+        demo.main(["--config-file", CONFIG, "--input", frame_folder, "--output", str(tmp_path)])
