@@ -53,12 +53,17 @@ class Conv3dTemporalLayer(nn.Module):
         state: RecurrentState = None,
     ) -> Tuple[torch.Tensor, RecurrentState]:
         """(T, C, H, W) -> (T - [not starts_sequence] - [not ends_sequence], C, H, W)."""
-        volume = x.transpose(0, 1).unsqueeze(0)  # (1, C, T, H, W)
-        volume = F.pad(volume, (0, 0, 0, 0, int(starts_sequence), int(ends_sequence)))
-        y = self.conv(volume).squeeze(0).transpose(0, 1)
+        padded = F.pad(x, (0, 0, 0, 0, 0, 0, int(starts_sequence), int(ends_sequence)))
+        num_frames = padded.shape[0] - 2
+        # self.conv as one 2D convolution over frames t-1, t, t+1 stacked on the channel axis:
+        # the same weights and result, several times faster on the CPU than nn.Conv3d.
+        stacked = torch.cat([padded[dt : dt + num_frames] for dt in range(3)], dim=1)
+        out_channels, in_channels = self.conv.weight.shape[:2]
+        weight = self.conv.weight.transpose(1, 2).reshape(out_channels, 3 * in_channels, 3, 3)
+        y = F.conv2d(stacked, weight, padding=1)
         if self.relu:
             y = F.relu(y)
-        return y.contiguous(), None
+        return y, None
 
 
 class ConvLSTMTemporalLayer(nn.Module):
