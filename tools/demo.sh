@@ -17,8 +17,10 @@ CONFIG=configs/demo_synthetic.yaml
 # The synthetic set the demo's figures are measured on (the generator records its options in
 # DATA_DIR/README.md; a set written with other options is moved aside and rewritten).
 SYNTHETIC_OPTIONS="--sequences 24 --frames 30 --height 128 --width 256 --seed 0"
-# torch uses one thread per core. On a machine that other programs keep busy, OpenMP threads
-# that wait for each other slow training down several times: there, OMP_NUM_THREADS=1 is faster.
+# One thread: on 2 idle cores a second one saves about a third of the time, but on cores that
+# other programs share, OpenMP threads waiting for each other make training several times
+# slower. OMP_NUM_THREADS=2 make demo on an otherwise idle machine is faster.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 if [ "$(basename "$DATA_DIR")" != synthetic_mots ]; then
   echo "tools/demo.sh: DATA_DIR must be a folder named synthetic_mots (the built-in datasets" \

@@ -58,8 +58,9 @@ class VideoTrackingPredictor:
     def __call__(
         self, frames: Iterable[Tuple[int, np.ndarray]], sequence: str = "video"
     ) -> Iterator[Tuple[int, np.ndarray, List[TrackedObject]]]:
-        """Track ``frames`` (``(frame_idx, BGR uint8 image)`` in time order, consecutive
-        indices). Yields ``(frame_idx, image, objects)`` per frame, one frame after reading it."""
+        """Track ``frames`` (``(frame_idx, BGR uint8 image)`` in time order; a gap in the
+        indices restarts the model's temporal context). Yields ``(frame_idx, image, objects)``
+        per frame, reading one frame ahead (the model's look-ahead)."""
         tracker = Algorithm1Tracker(self.tracker_params)
         previous_image: Optional[np.ndarray] = None
         frames = iter(frames)
