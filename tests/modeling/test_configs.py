@@ -68,3 +68,49 @@ def test_kitti_mots_config_is_the_papers_model():
     conv = model.backbone.temporal_layers["res4"].layers[0].conv
     # One 3x3x3 Conv3D with 1024 feature maps on res4 (Sec. 6).
     assert tuple(conv.weight.shape) == (1024, 1024, 3, 3, 3)
+
+
+# What each ablation config must select to reproduce its table row: (first comment line names
+# the row, association mechanism, temporal type, temporal layers, association loss, loss weight).
+ABLATION_ROWS = {
+    "assoc_loss_batch_all": ("Table 7", "assoc", "conv3d", 1, "batch_all", 1.0),
+    "assoc_loss_batch_hard": ("Table 7", "assoc", "conv3d", 1, "batch_hard", 1.0),
+    "assoc_loss_contrastive": ("Table 7", "assoc", "conv3d", 1, "contrastive", 1.0),
+    "association_assoc": ("Table 5", "assoc", "conv3d", 1, "batch_hard", 1.0),
+    "association_bbox_center": ("Table 5", "bbox_center", "conv3d", 1, "batch_hard", 1.0),
+    "association_bbox_iou": ("Table 5", "bbox_iou", "conv3d", 1, "batch_hard", 1.0),
+    "association_maskprop": ("Table 5", "maskprop", "conv3d", 1, "batch_hard", 1.0),
+    "association_maskprop_assoc": ("Table 5", "maskprop_assoc", "conv3d", 1, "batch_hard", 1.0),
+    "association_maskprop_train_without_assoc": (
+        "Table 5", "maskprop", "conv3d", 1, "batch_hard", 0.0,
+    ),
+    "mask_rcnn_maskprop_baseline": ("Table 2", "maskprop", "none", 1, "batch_hard", 0.0),
+    "temporal_1xconv3d": ("Table 4", "maskprop_assoc", "conv3d", 1, "batch_hard", 1.0),
+    "temporal_2xconv3d": ("Table 4", "maskprop_assoc", "conv3d", 2, "batch_hard", 1.0),
+    "temporal_1xconvlstm": ("Table 4", "maskprop_assoc", "convlstm", 1, "batch_hard", 1.0),
+    "temporal_2xconvlstm": ("Table 4", "maskprop_assoc", "convlstm", 2, "batch_hard", 1.0),
+    "temporal_none": ("Table 4", "maskprop_assoc", "none", 1, "batch_hard", 1.0),
+    "train_without_assoc": ("Table 5", "maskprop_assoc", "conv3d", 1, "batch_hard", 0.0),
+}  # fmt: skip
+ABLATION_FILES = sorted(glob.glob(os.path.join(CONFIG_DIR, "ablations", "*.yaml")))
+
+
+def test_every_ablation_config_has_a_table_row():
+    names = {os.path.basename(p)[:-5] for p in ABLATION_FILES}
+    assert set(ABLATION_ROWS) <= names
+    assert not {n for n in names - set(ABLATION_ROWS) if not n.startswith("official_release")}
+
+
+@pytest.mark.parametrize("name", sorted(ABLATION_ROWS))
+def test_ablation_config_selects_what_its_table_row_needs(name):
+    table, association, temporal, num_layers, loss, loss_weight = ABLATION_ROWS[name]
+    path = os.path.join(CONFIG_DIR, "ablations", f"{name}.yaml")
+    with open(path) as f:
+        assert table in f.readline(), "the first comment line names the table row"
+    cfg = _load(path)
+    assert cfg.TRACKER_HEADS.ASSOCIATION == association
+    assert cfg.MODEL.TEMPORAL.TYPE == temporal
+    assert cfg.MODEL.TEMPORAL.NUM_LAYERS == num_layers
+    assert cfg.MODEL.ASSOCIATION_HEAD.LOSS == loss
+    assert cfg.MODEL.ASSOCIATION_HEAD.LOSS_WEIGHT == loss_weight
+    assert cfg.OUTPUT_DIR.endswith(f"ablations/{name}")
