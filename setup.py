@@ -4,7 +4,28 @@ detectron2 is deliberately not listed in install_requires: it is not on PyPI und
 so listing it would make ``pip install -e .`` fail. ``import trackrcnn_d2`` checks for it and
 explains how to install it (see README, "Installing detectron2").
 """
+import os
+import shutil
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+
+class BuildPyWithConfigs(build_py):
+    """Ships the top-level configs/ as the package data trackrcnn_d2/configs, where
+    trackrcnn_d2.model_zoo.get_config_file finds them after a normal install. An editable install
+    builds no copy: get_config_file then reads configs/ beside the package."""
+
+    def run(self):
+        super().run()
+        if not getattr(self, "editable_mode", False):
+            target = os.path.join(self.build_lib, "trackrcnn_d2", "configs")
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(
+                os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs"),
+                target, ignore=shutil.ignore_patterns("*.pyc", "__pycache__")
+            )
+
 
 setup(
     name="trackrcnn_d2",
@@ -29,6 +50,7 @@ setup(
     extras_require={
         "test": ["pytest>=7", "trackeval", "ruff", "numpy>=2.3"],
     },
+    cmdclass={"build_py": BuildPyWithConfigs},
     entry_points={
         "console_scripts": [
             "trackrcnn-eval=trackrcnn_d2.evaluation.__main__:main",
