@@ -30,6 +30,8 @@ IGNORE_OBJ_ID = 10000
 # On-disk class ids of the classes that are tracked (paper Sec. 3).
 MOTS_CLASS_IDS = {"car": CAR, "pedestrian": PEDESTRIAN}
 MOTS_CLASS_NAMES = {v: k for k, v in MOTS_CLASS_IDS.items()}
+# Largest frame number accepted (frames of all sequences share one int64 key in the evaluation).
+MAX_FRAME = 2**32 - 1
 
 
 class MOTSFormatError(ValueError):

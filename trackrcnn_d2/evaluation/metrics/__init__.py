@@ -1,0 +1,212 @@
+"""MOTS metrics (paper Sec. 4), numerically identical to TrackEval's KITTI MOTS / MOTSChallenge
+evaluation, and much faster.
+
+Computed per class (car, pedestrian), per sequence and combined over sequences:
+
+* CLEAR for masks: sMOTSA, MOTSA, MOTSP, IDS, TP, soft TP (sum of the IoUs of the TPs), FP, FN,
+  GT (number of GT masks), recall, precision, MT / PT / ML, Frag;
+* HOTA with DetA, AssA, LocA (and DetRe, DetPr, AssRe, AssPr), averaged over alpha = 0.05 ... 0.95;
+* IDF1, IDP, IDR (and IDTP, IDFP, IDFN).
+
+Where the paper's formal definition (Sec. 4) and TrackEval differ, this module follows TrackEval,
+the official code of both benchmarks, so that the numbers equal published ones:
+
+* **Matching.** The paper maps a hypothesis to the GT mask it overlaps with IoU > 0.5. TrackEval
+  matches by the Hungarian algorithm over pairs with IoU >= 0.5 - float eps, so IoU exactly 0.5 is
+  a match; among equally good matchings it keeps the GT-to-track pairing of the previous frame.
+  The Identity metrics count pairs with IoU >= 0.5 (no eps).
+* **IDS.** The paper counts a GT mask as an id switch when its *immediate predecessor* was
+  matched to a different track id. TrackEval compares with the last frame in which that GT track
+  was matched, across any gap of unmatched frames.
+* **Ignore regions.** The paper discards hypotheses "mapped to ignore regions". TrackEval removes
+  a hypothesis that is not matched to any GT mask of its class and whose intersection with the
+  union of the frame's ignore regions (class 10) covers more than half of its area (+ eps).
+* **Combination over sequences.** Counts (and the soft TP) are summed, then the rates computed;
+  HOTA's AssA / AssRe / AssPr and LocA are TP-weighted averages over sequences, per alpha.
+* **Frag** counts the re-starts of a GT track's matched runs, where a run is broken only by a frame
+  in which the GT track is unmatched although both that class's GT and hypotheses are present.
+* **A class without GT and without hypotheses** gets TrackEval's values: all counts 0, every rate
+  0 except LocA = 100 (it is 1 by TrackEval's convention when nothing is matched).
+
+Inputs are ``{sequence: {frame: [mots_io.MOTSObject, ...]}}``; GT includes the ignore-region
+objects (class 10, obj_id 10000). Hypotheses must not overlap (TrackEval refuses them too): a
+:class:`MOTSEvaluationError` names the sequence, frame and ids of any bad input.
+
+Other conventions kept from TrackEval: per sequence, a class without GT masks but with
+hypotheses gets MOTSA = sMOTSA = 0 (combined over sequences its false positives count); a
+track's fraction of matched frames decides MT (> 0.8), PT (>= 0.2), ML; among equally good
+matchings the order of the objects in a frame decides (file order for TrackEval).
+
+Speed: every mask IoU is computed once (pycocotools, one call per 16 frames: the masks of each
+frame get their own width in the size header, so that pycocotools skips pairs of different frames)
+and shared by the preprocessing, CLEAR, HOTA and Identity; everything after that is vectorised over
+all frames, sequences and classes at once. Only frames where the Hungarian algorithm's choice is
+not determined by the overlaps alone (a detection with two candidate partners that do not form a
+star with a strict best edge) are solved as TrackEval does, with the same matrices. For repeated
+evaluation against the same GT (a threshold search), build a :class:`MOTSGroundTruth` once and
+pass it instead of the dict; pass ``validate=False`` for results known to be valid.
+
+This module imports neither torch nor detectron2.
+"""
+from typing import Dict, Mapping, Sequence
+
+import numpy as np
+
+from trackrcnn_d2.data.mots_io import MOTS_CLASS_IDS, MOTSObject
+
+from .clear import clear
+from .ground_truth import MOTSGroundTruth, without_gc
+from .hota import HOTA_ALPHAS, hota
+from .identity import identity
+from .pairing import prepare
+from .validation import MissingResultsWarning, MOTSEvaluationError
+
+__all__ = [
+    "MOTSEvaluationError",
+    "MissingResultsWarning",
+    "MOTSGroundTruth",
+    "evaluate_mots",
+    "HOTA_ALPHAS",
+    "PERCENT_FIELDS",
+    "COUNT_FIELDS",
+]
+
+# Reported fields: rates in percent, counts as int; "soft_TP" (sum of IoUs) as a float.
+PERCENT_FIELDS = (
+    "sMOTSA", "MOTSA", "MOTSP", "Recall", "Precision",
+    "HOTA", "DetA", "AssA", "LocA", "DetRe", "DetPr", "AssRe", "AssPr",
+    "IDF1", "IDP", "IDR",
+)  # fmt: skip
+COUNT_FIELDS = (
+    "IDS", "TP", "FP", "FN", "GT", "MT", "PT", "ML", "Frag", "IDTP", "IDFP", "IDFN",
+)  # fmt: skip
+
+Frames = Mapping[int, Sequence[MOTSObject]]
+
+
+def _final_fields(counts: Dict[str, np.ndarray], single_sequence: bool) -> Dict[str, object]:
+    """Rates from summed counts, as TrackEval's ``_compute_final_fields`` (fractions).
+
+    TrackEval's per-sequence CLEAR returns early for a sequence without GT masks of the class,
+    leaving MOTA and sMOTA at 0 instead of -FP; that convention is kept for single sequences.
+    """
+    tp, fn, fp, idsw = counts["TP"], counts["FN"], counts["FP"], counts["IDS"]
+    n_gt = tp + fn
+    no_gt_in_sequence = single_sequence and n_gt == 0
+    hota_tp, hota_fn, hota_fp = counts["HOTA_TP"], counts["HOTA_FN"], counts["HOTA_FP"]
+    det_a = hota_tp / np.maximum(1, hota_tp + hota_fn + hota_fp)
+    idtp, idfn, idfp = counts["IDTP"], counts["IDFN"], counts["IDFP"]
+    return {
+        "sMOTSA": 0.0 if no_gt_in_sequence else (counts["soft_TP"] - fp - idsw) / max(1.0, n_gt),
+        "MOTSA": 0.0 if no_gt_in_sequence else (tp - fp - idsw) / max(1.0, n_gt),
+        "MOTSP": counts["soft_TP"] / np.maximum(1.0, tp),
+        "Recall": tp / np.maximum(1.0, n_gt),
+        "Precision": tp / np.maximum(1.0, tp + fp),
+        "HOTA": np.mean(np.sqrt(det_a * counts["AssA"])),
+        "DetA": np.mean(det_a),
+        "AssA": np.mean(counts["AssA"]),
+        "LocA": np.mean(counts["LocA"]),
+        "DetRe": np.mean(hota_tp / np.maximum(1, hota_tp + hota_fn)),
+        "DetPr": np.mean(hota_tp / np.maximum(1, hota_tp + hota_fp)),
+        "AssRe": np.mean(counts["AssRe"]),
+        "AssPr": np.mean(counts["AssPr"]),
+        "IDF1": idtp / np.maximum(1.0, idtp + 0.5 * idfp + 0.5 * idfn),
+        "IDP": idtp / np.maximum(1.0, idtp + idfp),
+        "IDR": idtp / np.maximum(1.0, idtp + idfn),
+        "IDS": idsw, "TP": tp, "FP": fp, "FN": fn, "GT": n_gt,
+        "MT": counts["MT"], "PT": counts["PT"], "ML": counts["ML"], "Frag": counts["Frag"],
+        "IDTP": idtp, "IDFP": idfp, "IDFN": idfn,
+        "soft_TP": counts["soft_TP"],
+    }  # fmt: skip
+
+
+def _report(fields: Dict[str, object]) -> Dict[str, object]:
+    """Rates in percent as papers print them, counts as int, soft TP as float."""
+    report = {name: 100.0 * float(fields[name]) for name in PERCENT_FIELDS}
+    report.update({name: int(fields[name]) for name in COUNT_FIELDS})
+    report["soft_TP"] = float(fields["soft_TP"])
+    return report
+
+
+_SUMMED = ("TP", "FN", "FP", "IDS", "soft_TP", "MT", "PT", "ML", "Frag", "IDTP", "IDFN", "IDFP")
+_HOTA_COUNTS = ("HOTA_TP", "HOTA_FN", "HOTA_FP")
+
+
+def _combine_sequences(per_group: Dict[str, np.ndarray], groups: np.ndarray) -> Dict[str, object]:
+    """TrackEval's ``combine_sequences``: counts summed; AssA / AssRe / AssPr and LocA averaged
+    with the per-alpha HOTA TP counts as weights."""
+    if len(groups) == 1:
+        return {name: values[..., groups[0]] for name, values in per_group.items()}
+    combined = {name: per_group[name][groups].sum() for name in _SUMMED}
+    for name in _HOTA_COUNTS:
+        combined[name] = per_group[name][:, groups].sum(axis=1)
+    tp = per_group["HOTA_TP"][:, groups]
+    for name in ("AssA", "AssRe", "AssPr"):
+        combined[name] = (per_group[name][:, groups] * tp).sum(axis=1) / np.maximum(
+            1.0, combined["HOTA_TP"]
+        )
+    loca_weighted = (per_group["LocA"][:, groups] * tp).sum(axis=1)
+    combined["LocA"] = np.maximum(1e-10, loca_weighted) / np.maximum(1e-10, combined["HOTA_TP"])
+    return combined
+
+
+@without_gc
+def evaluate_mots(
+    gt,
+    results: Mapping[str, Frames],
+    class_names: Sequence[str] = ("car", "pedestrian"),
+    validate: bool = True,
+) -> Dict[str, object]:
+    """Evaluate MOTS results against ground truth, as TrackEval's KittiMOTS / MOTSChallenge.
+
+    Args:
+        gt: ``{sequence: {frame: [MOTSObject, ...]}}`` including ignore regions (class 10), or a
+            :class:`MOTSGroundTruth` prepared once from it (faster for repeated calls). Its
+            sequences are the ones evaluated.
+        results: ``{sequence: {frame: [MOTSObject, ...]}}``. A GT sequence without results
+            counts as all missed (with a :class:`MissingResultsWarning`); a result sequence that
+            is not in the GT is an error.
+        class_names: classes to evaluate, among ``"car"`` and ``"pedestrian"``.
+        validate: check the results as the official tools do (image size, unique ids per frame,
+            no overlapping masks). Only skip it for results known to be valid.
+
+    Returns:
+        ``{class: {field: value}, ..., "per_sequence": {sequence: {class: {field: value}}}}``
+        with the fields :data:`PERCENT_FIELDS` in percent (71.8 means 71.8 %),
+        :data:`COUNT_FIELDS` as int, and ``soft_TP`` (the sum of IoUs of the true positives).
+        Combined values follow TrackEval's combination over sequences (see module docstring).
+
+    Raises:
+        MOTSEvaluationError: bad input, naming the sequence, frame and ids.
+    """
+    unknown_classes = [c for c in class_names if c not in MOTS_CLASS_IDS]
+    if unknown_classes or not class_names:
+        raise ValueError(
+            f"cannot evaluate class(es) {list(unknown_classes)}; MOTS classes are "
+            f"{sorted(MOTS_CLASS_IDS)}"
+        )
+    ground_truth = gt if isinstance(gt, MOTSGroundTruth) else MOTSGroundTruth(gt)
+    unknown = [s for s in results if s not in ground_truth]
+    if unknown:
+        raise MOTSEvaluationError(
+            f"results contain sequence(s) {sorted(unknown)} that are not in the ground truth "
+            f"(its sequences: {ground_truth.sequences}); check the result file names"
+        )
+    data = prepare(ground_truth, results, [MOTS_CLASS_IDS[c] for c in class_names], validate)
+    per_group = {**clear(data), **hota(data), **identity(data)}
+    n_cls, n_groups = data.n_cls, data.n_groups
+
+    output: Dict[str, object] = {}
+    for c, name in enumerate(class_names):
+        groups = np.arange(c, n_groups, n_cls)
+        output[name] = _report(_final_fields(_combine_sequences(per_group, groups), False))
+    output["per_sequence"] = {
+        sequence: {
+            name: _report(
+                _final_fields(_combine_sequences(per_group, np.array([s * n_cls + c])), True)
+            )
+            for c, name in enumerate(class_names)
+        }
+        for s, sequence in enumerate(ground_truth.sequences)
+    }
+    return output

@@ -1,0 +1,165 @@
+"""Ground truth validated and arranged once (TrackEval's ``_load_raw_file`` for the GT side), so
+that a threshold search evaluating hundreds of result sets against it pays this only once."""
+import functools
+import gc
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import pycocotools.mask as mask_utils
+
+from trackrcnn_d2.data.mots_io import IGNORE, MOTSObject
+
+from .validation import OverlapChecker, check_frame_number, check_sizes, check_unique_ids
+
+__all__ = ["MOTSGroundTruth", "without_gc", "FRAME_STRIDE", "CHUNK_FRAMES", "chunk_rle"]
+
+Frames = Mapping[int, Sequence[MOTSObject]]
+
+# Key of a frame in all sequences: sequence index * FRAME_STRIDE + frame number.
+FRAME_STRIDE = 1 << 32
+# Masks of this many consecutive frames go to pycocotools in one call (its per-call overhead
+# dominates otherwise). Each frame's masks get a different width in their size header, so that
+# pycocotools returns -1 for pairs of masks from different frames without intersecting them;
+# bounding boxes and IoUs of same-frame pairs do not depend on the width.
+CHUNK_FRAMES = 16
+
+
+def chunk_rle(rle: dict, frame: int) -> dict:
+    height, width = rle["size"]
+    return {"size": [height, width + frame % CHUNK_FRAMES], "counts": rle["counts"]}
+
+
+def without_gc(function):
+    """Run ``function`` with Python's cyclic garbage collector paused. The evaluation allocates
+    many small objects (masks, dicts) but no reference cycles; each collection the allocations
+    trigger would scan every live object (the caller's data too), for nothing."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return wrapper
+
+
+class SequenceGroundTruth:
+    """Validated GT of one sequence: per frame its masks except ignore regions (file order) and
+    the union of its ignore regions (kitti_mots.py l. 226-242)."""
+
+    def __init__(self, name: str, frames: Frames, frame_range: Optional[Tuple[int, int]]):
+        self.name = name
+        self.frame_range = frame_range
+        self.objects: Dict[int, Tuple[MOTSObject, ...]] = {}
+        self.ignore: Dict[int, dict] = {}
+        self.image_size: Optional[Tuple[int, int]] = None
+        for frame in sorted(frames):
+            objects = frames[frame]
+            if not objects:
+                continue
+            check_frame_number(name, frame, frame_range, "ground truth")
+            if self.image_size is None:
+                self.image_size = (objects[0].rle["size"][0], objects[0].rle["size"][1])
+            check_sizes(name, frame, objects, self.image_size, "ground truth")
+            regular = tuple(o for o in objects if o.class_id != IGNORE)
+            ignore_rles = [o.rle for o in objects if o.class_id == IGNORE]
+            check_unique_ids(name, frame, regular, "ground truth")
+            self.objects[frame] = regular
+            if len(ignore_rles) == 1:
+                self.ignore[frame] = ignore_rles[0]
+            elif ignore_rles:
+                self.ignore[frame] = mask_utils.merge(ignore_rles, intersect=False)
+        # TrackEval refuses GT whose masks (ignore region included) overlap (l. 244-252).
+        checker = OverlapChecker("ground truth")
+        for frame, regular in self.objects.items():
+            ignore = self.ignore.get(frame)
+            checker.add(self.name, frame, list(regular) + ([ignore] if ignore is not None else []))
+        checker.check()
+
+
+class GroundTruthForClasses:
+    """The GT of the evaluated classes, arranged for :func:`.pairing.collect`: detection arrays
+    in frame order (``key``: frame key, ``cls``: class index, ``ids``) and per sequence and frame
+    chunk the chunk's masks for pycocotools (:func:`chunk_rle`), GT masks of the evaluated
+    classes and ignore regions: ``(rles, iscrowd, frame per mask, GT index per mask (-1 for an
+    ignore region))``."""
+
+    def __init__(self, ground_truth: "MOTSGroundTruth", class_index: Dict[int, int]):
+        keys: List[int] = []
+        classes: List[int] = []
+        ids: List[int] = []
+        self.chunks: Dict[str, Dict[int, tuple]] = {}
+        for sequence_index, sequence in enumerate(ground_truth.sequences):
+            sequence_gt = ground_truth[sequence]
+            chunks: Dict[int, tuple] = {}
+            for frame, objects in sequence_gt.objects.items():
+                rles, iscrowd, frames, indices = chunks.setdefault(
+                    frame // CHUNK_FRAMES, ([], [], [], [])
+                )
+                gt = [o for o in objects if o.class_id in class_index]
+                rles.extend(chunk_rle(o.rle, frame) for o in gt)
+                iscrowd.extend([0] * len(gt))
+                frames.extend([frame] * len(gt))
+                indices.extend(range(len(keys), len(keys) + len(gt)))
+                ignore = sequence_gt.ignore.get(frame)
+                if ignore is not None:
+                    rles.append(chunk_rle(ignore, frame))
+                    iscrowd.append(1)
+                    frames.append(frame)
+                    indices.append(-1)
+                keys.extend([sequence_index * FRAME_STRIDE + frame] * len(gt))
+                classes.extend(class_index[o.class_id] for o in gt)
+                ids.extend(o.obj_id for o in gt)
+            self.chunks[sequence] = {
+                chunk: (rles, iscrowd, np.asarray(frames, dtype=np.int64), np.asarray(indices))
+                for chunk, (rles, iscrowd, frames, indices) in chunks.items()
+            }
+        self.key = np.asarray(keys, dtype=np.int64)
+        self.cls = np.asarray(classes, dtype=np.int64)
+        self.ids = np.asarray(ids, dtype=np.int64)
+
+
+class MOTSGroundTruth:
+    """Ground truth prepared once for many :func:`evaluate_mots` calls.
+
+    Validates the GT (frame numbers, sizes, unique ids per frame, no overlapping masks), merges
+    each frame's ignore regions and arranges the masks of the evaluated classes, so that a
+    threshold search that evaluates hundreds of result sets against the same GT pays this only
+    once.
+
+    Args:
+        gt: ``{sequence: {frame: [MOTSObject, ...]}}`` including ignore regions (class 10).
+        frame_ranges: optional ``{sequence: (first, last)}`` (e.g. from a seqmap); then GT and
+            result frames outside the range are refused, as TrackEval does.
+    """
+
+    @without_gc
+    def __init__(
+        self,
+        gt: Mapping[str, Frames],
+        frame_ranges: Optional[Mapping[str, Tuple[int, int]]] = None,
+    ):
+        frame_ranges = frame_ranges or {}
+        self.sequences: List[str] = list(gt)
+        self._sequences = {
+            name: SequenceGroundTruth(name, frames, frame_ranges.get(name))
+            for name, frames in gt.items()
+        }
+        self._for_classes: Dict[Tuple[int, ...], GroundTruthForClasses] = {}
+
+    def __getitem__(self, sequence: str) -> SequenceGroundTruth:
+        return self._sequences[sequence]
+
+    def __contains__(self, sequence: str) -> bool:
+        return sequence in self._sequences
+
+    def for_classes(self, class_ids: Sequence[int]) -> GroundTruthForClasses:
+        key = tuple(class_ids)
+        if key not in self._for_classes:
+            class_index = {class_id: i for i, class_id in enumerate(class_ids)}
+            self._for_classes[key] = GroundTruthForClasses(self, class_index)
+        return self._for_classes[key]
