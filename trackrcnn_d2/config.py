@@ -16,6 +16,11 @@ def add_trackrcnn_config(cfg):
     _C.DATASETS.MOTS = CN()
     # Classes that are loaded, trained and evaluated, in contiguous-id order (Sec. 3, Table 1).
     _C.DATASETS.MOTS.CLASSES = ["car", "pedestrian"]
+    # For a model trained on other classes (this project: a COCO Mask R-CNN, the paper's "Mask
+    # R-CNN + maskprop" baseline): [[model class, MOTS class], ...], model classes named as in
+    # the thing_classes of DATASETS.TRAIN[0]; detections of unmapped classes are dropped.
+    # Empty: the model's classes are CLASSES.
+    _C.DATASETS.MOTS.CLASS_MAP = []
     # Number of adjacent frames of one sequence in a training mini-batch (Sec. 6).
     _C.INPUT.CLIP_LENGTH = 8
 

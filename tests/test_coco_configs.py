@@ -1,0 +1,71 @@
+"""The COCO Mask R-CNN + maskprop configs: they load from any working directory, their model is
+detectron2's model-zoo COCO Mask R-CNN key for key, and their class map keeps person and car."""
+import os
+import warnings
+
+import pytest
+
+from trackrcnn_d2.tracking.class_map import class_map_from_config
+from trackrcnn_d2.utils.cli import load_config
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ZOO = {
+    "R_50": ("mask_rcnn_R_50_FPN_3x", "137849600/model_final_f10217.pkl"),
+    "R_101": ("mask_rcnn_R_101_FPN_3x", "138205316/model_final_a3ec72.pkl"),
+}
+
+
+def _config_path(depth):
+    return os.path.join(REPO, "configs", f"coco_mask_rcnn_{depth}_FPN_maskprop.yaml")
+
+
+def _zoo_config(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # model_zoo imports the deprecated pkg_resources
+        from detectron2 import model_zoo
+
+        return model_zoo.get_config(f"COCO-InstanceSegmentation/{name}.yaml", trained=True)
+
+
+@pytest.mark.parametrize("depth", sorted(ZOO))
+def test_config_loads_from_any_directory_with_the_zoo_checkpoint(depth, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # _BASE_ of the R_101 file is relative to the configs folder
+    cfg = load_config(_config_path(depth))
+    name, checkpoint = ZOO[depth]
+    assert cfg.MODEL.WEIGHTS == f"detectron2://COCO-InstanceSegmentation/{name}/{checkpoint}"
+    assert cfg.MODEL.META_ARCHITECTURE == "GeneralizedRCNN"
+    assert cfg.MODEL.ROI_HEADS.NUM_CLASSES == 80
+    assert cfg.TRACKER_HEADS.ASSOCIATION == "maskprop"
+    assert cfg.DATASETS.MOTS.CLASSES == ["car", "pedestrian"]
+
+
+@pytest.mark.parametrize("depth", sorted(ZOO))
+def test_model_and_test_input_keys_are_the_zoo_models(depth):
+    ours = load_config(_config_path(depth))
+    name, checkpoint = ZOO[depth]
+    zoo = _zoo_config(name)
+    assert zoo.MODEL.WEIGHTS.endswith(f"/{name}/{checkpoint}")
+    # Ours keeps only confident detections; everything else must be the trained model's.
+    differing = {
+        key
+        for key in zoo.MODEL
+        if key not in ("WEIGHTS", "DEVICE") and zoo.MODEL[key] != ours.MODEL[key]
+    }
+    assert differing == {"ROI_HEADS"}
+    zoo.defrost()
+    zoo.MODEL.ROI_HEADS.SCORE_THRESH_TEST = ours.MODEL.ROI_HEADS.SCORE_THRESH_TEST
+    assert zoo.MODEL.ROI_HEADS == ours.MODEL.ROI_HEADS
+    for key in ("MIN_SIZE_TEST", "MAX_SIZE_TEST", "FORMAT"):
+        assert zoo.INPUT[key] == ours.INPUT[key], key
+
+
+def test_class_map_keeps_person_as_pedestrian_and_car():
+    cfg = load_config(_config_path("R_50"))
+    table = class_map_from_config(cfg)
+    assert len(table) == 80
+    # COCO's contiguous ids (detectron2's thing_classes): 0 person, 1 bicycle, 2 car, 7 truck.
+    pedestrian = cfg.DATASETS.MOTS.CLASSES.index("pedestrian")
+    car = cfg.DATASETS.MOTS.CLASSES.index("car")
+    assert table[0] == pedestrian and table[2] == car
+    assert (table >= 0).sum() == 2
+    assert table[1] == table[7] == -1

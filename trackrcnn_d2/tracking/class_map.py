@@ -1,0 +1,72 @@
+"""Tracking with a model trained on other classes (``DATASETS.MOTS.CLASS_MAP``), e.g. a COCO
+Mask R-CNN for the paper's "Mask R-CNN + maskprop" baseline (Table 2): its classes are mapped
+to MOTS classes (person -> pedestrian, car -> car) where its ``Instances`` become
+:class:`~.detections.FrameDetections`, and the detections of other classes are dropped there.
+"""
+from typing import Optional, Sequence
+
+import numpy as np
+
+__all__ = ["build_class_map", "class_map_from_config"]
+
+KEY = "DATASETS.MOTS.CLASS_MAP"
+
+
+def build_class_map(
+    model_classes: Sequence[str], mots_classes: Sequence[str], pairs: Sequence[Sequence[str]]
+) -> np.ndarray:
+    """(len(model_classes),) int64 lookup table: the contiguous MOTS class (index in
+    ``mots_classes``) of each contiguous model class, -1 for a class whose detections are
+    dropped. ``pairs``: ``[[model class name, MOTS class name], ...]``."""
+    model_index = {name: i for i, name in enumerate(model_classes)}
+    mots_index = {name: i for i, name in enumerate(mots_classes)}
+    table = np.full(len(model_classes), -1, dtype=np.int64)
+    for pair in pairs:
+        if len(pair) != 2 or not all(isinstance(name, str) for name in pair):
+            raise ValueError(
+                f"{KEY}: entry {pair!r} is not a [model class, MOTS class] pair of names, e.g. "
+                "['person', 'pedestrian']"
+            )
+        model_class, mots_class = pair
+        if model_class not in model_index:
+            raise ValueError(
+                f"{KEY}: {model_class!r} is not one of the model's {len(model_classes)} classes "
+                f"({', '.join(model_classes[:12])}{', ...' if len(model_classes) > 12 else ''})"
+            )
+        if mots_class not in mots_index:
+            raise ValueError(
+                f"{KEY}: {mots_class!r} is not one of DATASETS.MOTS.CLASSES {list(mots_classes)}"
+            )
+        if table[model_index[model_class]] >= 0:
+            raise ValueError(f"{KEY}: the model class {model_class!r} is mapped twice")
+        table[model_index[model_class]] = mots_index[mots_class]
+    return table
+
+
+def class_map_from_config(cfg) -> Optional[np.ndarray]:
+    """The class map of ``cfg`` (see :func:`build_class_map`), or None when the model's classes
+    are the MOTS classes (``DATASETS.MOTS.CLASS_MAP`` empty). The model's class names are the
+    ``thing_classes`` of ``DATASETS.TRAIN[0]``, the set it was trained on."""
+    pairs = cfg.DATASETS.MOTS.CLASS_MAP
+    if not pairs:
+        return None
+    from detectron2.data import MetadataCatalog
+
+    if not cfg.DATASETS.TRAIN:
+        raise ValueError(
+            f"{KEY} names the model's classes, which come from the thing_classes of "
+            "DATASETS.TRAIN[0]; DATASETS.TRAIN is empty (e.g. set it to ('coco_2017_train',))"
+        )
+    dataset = cfg.DATASETS.TRAIN[0]
+    model_classes = MetadataCatalog.get(dataset).get("thing_classes")
+    if model_classes is None:
+        raise ValueError(
+            f"{KEY}: the dataset {dataset!r} (DATASETS.TRAIN[0]) has no thing_classes to name "
+            "the model's classes; is it registered?"
+        )
+    if len(model_classes) != cfg.MODEL.ROI_HEADS.NUM_CLASSES:
+        raise ValueError(
+            f"{KEY}: {dataset!r} (DATASETS.TRAIN[0]) has {len(model_classes)} classes but the "
+            f"model has MODEL.ROI_HEADS.NUM_CLASSES = {cfg.MODEL.ROI_HEADS.NUM_CLASSES}"
+        )
+    return build_class_map(model_classes, cfg.DATASETS.MOTS.CLASSES, pairs)
