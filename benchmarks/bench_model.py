@@ -38,6 +38,7 @@ from detectron2.modeling import build_model
 from detectron2.structures import BitMasks, Instances
 from detectron2.utils.events import EventStorage
 
+import trackrcnn_d2.modeling  # noqa: F401  (registers TrackRCNN and its heads)
 from trackrcnn_d2.config import add_trackrcnn_config
 from trackrcnn_d2.data import mots_io
 from trackrcnn_d2.data.synthetic import render_sequence
@@ -114,11 +115,12 @@ def calibrate_normalization(model, frames):
         handle.remove()
 
 
-def with_next_images(frames):
-    """Near-online inputs: every frame but the last carries the next frame's image."""
+def with_next_images(frames, lookahead):
+    """Near-online inputs: every frame carries the images of the ``lookahead`` frames after it
+    (fewer at the end), as the test loader gives them."""
     frames = [dict(f) for f in frames]
-    for frame, following in zip(frames, frames[1:]):
-        frame["next_image"] = following["image"]
+    for t, frame in enumerate(frames):
+        frame["next_images"] = [f["image"] for f in frames[t + 1 : t + 1 + lookahead]]
     return frames
 
 
@@ -130,7 +132,7 @@ def benchmark_inference(args):
     calibrate_normalization(peer, frames[:1])
     # Same weights: the temporal layers start as the identity, so detections are identical.
     ours.load_state_dict(peer.state_dict(), strict=False)
-    online_frames = with_next_images(frames)
+    online_frames = with_next_images(frames, ours.temporal_lookahead)
     with torch.no_grad():
         detections = len(ours([online_frames[0]])[0]["instances"])
         peer([frames[0]])  # warm-up

@@ -23,10 +23,11 @@ def _model(cfg, randomize_temporal=True):
     return model.eval()
 
 
-def _with_next_images(frames):
+def _with_next_images(frames, lookahead=1):
+    """Frames with the look-ahead images that the test loader gives."""
     frames = [dict(f) for f in frames]
-    for frame, following in zip(frames, frames[1:]):
-        frame["next_image"] = following["image"]
+    for t, frame in enumerate(frames):
+        frame["next_images"] = [f["image"] for f in frames[t + 1 : t + 1 + lookahead]]
     return frames
 
 
@@ -46,11 +47,20 @@ def _assert_same_detections(got, expected):
 
 @pytest.mark.parametrize(
     "features,temporal,num_layers",
-    [("c4", "conv3d", 1), ("fpn", "conv3d", 1), ("fpn", "convlstm", 1), ("c4", "none", 1)],
+    [
+        ("c4", "conv3d", 1),
+        ("fpn", "conv3d", 1),
+        ("c4", "conv3d", 2),
+        ("fpn", "conv3d", 2),
+        ("fpn", "convlstm", 1),
+        ("c4", "convlstm", 2),
+        ("c4", "none", 1),
+    ],
 )
 def test_near_online_inference_equals_clip_inference(features, temporal, num_layers):
     model = _model(tiny_cfg(features, temporal, num_layers))
-    frames = shapes_clip(4)
+    assert model.temporal_lookahead == (num_layers if temporal == "conv3d" else 0)
+    frames = shapes_clip(5)
     computed = []
     frame_backbone_forward = model.backbone.frame_backbone.forward
 
@@ -61,10 +71,34 @@ def test_near_online_inference_equals_clip_inference(features, temporal, num_lay
     with torch.no_grad():
         clip_outputs = model.inference_clip(frames)
         model.backbone.frame_backbone.forward = counting_forward
-        online_outputs = [model([frame])[0] for frame in _with_next_images(frames)]
+        online_outputs = [
+            model([frame])[0] for frame in _with_next_images(frames, model.temporal_lookahead)
+        ]
     _assert_same_detections(online_outputs, clip_outputs)
     # Every frame's backbone features are computed exactly once.
     assert sum(computed) == len(frames)
+
+
+def test_single_next_image_is_accepted_and_differs_for_two_layers_only_after_a_warning(caplog):
+    one_layer = _model(tiny_cfg("c4", "conv3d", 1))
+    frames = shapes_clip(4)
+    legacy = [dict(f, next_image=g["image"]) for f, g in zip(frames, frames[1:])] + [frames[-1]]
+    with torch.no_grad():
+        _assert_same_detections(one_layer.inference(legacy), one_layer.inference_clip(frames))
+        two_layers = _model(tiny_cfg("c4", "conv3d", 2))
+        with caplog.at_level("WARNING"):
+            truncated = two_layers.inference(legacy)
+        exact = two_layers.inference_clip(frames)
+    assert "next_images" in caplog.text
+    # Frame 0 with only t+1 treats t+2 as the sequence's end: not the clip's features.
+    assert not torch.allclose(truncated[0]["instances"].scores, exact[0]["instances"].scores)
+
+
+def test_frames_without_sequence_information_are_refused_with_advice():
+    model = _model(tiny_cfg("c4"))
+    frame = {k: v for k, v in shapes_clip(1)[0].items() if k in ("image", "height", "width")}
+    with torch.no_grad(), pytest.raises(ValueError, match="VideoTrackingPredictor"):
+        model([frame])
 
 
 def test_state_resets_at_sequence_change_and_frame_gaps():

@@ -38,11 +38,14 @@ class TrackRCNN(GeneralizedRCNN):
     plus ``loss_assoc`` (from the TrackROIHeads).
 
     Inference is near-online, one frame at a time in sequence order: each frame dict has
-    "image", "height", "width", "sequence", "frame_idx" and, except at the sequence's last
-    frame, "next_image" (the next frame, same transform). Backbone features are computed once
-    per frame and buffered, so the 3D convolution of frame t sees frames t-1, t and t+1 with
-    zero padding at sequence boundaries; a ConvLSTM's state is carried along the sequence. The
-    buffer is reset when the sequence changes or frame_idx is not the previous one plus 1.
+    "image", "height", "width", "sequence", "frame_idx" and "next_images": the images of the
+    frames that follow in the sequence (same transform), as many as the temporal layers look
+    ahead (:attr:`temporal_lookahead`: one per stacked Conv3D) or all that are left at the
+    sequence's end; fewer means that the sequence ends after them. "next_image" (one image) is
+    accepted for one frame of look-ahead. Backbone features are computed once per frame and
+    buffered, so the temporal layers of frame t see every frame they reach, with zero padding
+    only at sequence boundaries; a ConvLSTM's state is carried along the sequence. The buffer
+    is reset when the sequence changes or frame_idx is not the previous one plus 1.
     :meth:`inference_clip` runs a whole clip at once instead, and gives the same detections.
 
     Outputs per frame ``{"instances": Instances}`` with pred_boxes, scores, pred_classes,
@@ -69,18 +72,18 @@ class TrackRCNN(GeneralizedRCNN):
         super().__init__(backbone=backbone, **kwargs)
         self.clip_length = clip_length
         self._stream: Optional[_NearOnlineStream] = None
-        if backbone.temporal_lookahead > 1:
-            logger.warning(
-                "The temporal layers look %d frames ahead, but near-online inference gets one "
-                "frame of look-ahead: frames after t+1 are treated as zero padding.",
-                backbone.temporal_lookahead,
-            )
+        self._warned_single_next_image = False
 
     @classmethod
     def from_config(cls, cfg):
         ret = super().from_config(cfg)
         ret["clip_length"] = cfg.INPUT.CLIP_LENGTH
         return ret
+
+    @property
+    def temporal_lookahead(self) -> int:
+        """Frames after frame t that near-online inference of frame t needs ("next_images")."""
+        return self.backbone.temporal_lookahead
 
     def forward(self, batched_inputs: List[Dict]):
         """Training: losses of the clips. Inference: near-online, frame by frame in order."""
@@ -150,6 +153,14 @@ class TrackRCNN(GeneralizedRCNN):
         return results
 
     def _infer_frame(self, frame: Dict, do_postprocess: bool):
+        if "sequence" not in frame or "frame_idx" not in frame:
+            raise ValueError(
+                "TrackRCNN infers the frames of a video in order and needs 'sequence' and "
+                "'frame_idx' in each input (and 'next_images', the look-ahead frames); got "
+                f"{sorted(frame)}. detectron2's DefaultPredictor gives single images: use "
+                "trackrcnn_d2.engine.VideoTrackingPredictor for videos, build_mots_test_loader "
+                "for datasets, or inference_clip() for a clip of frames."
+            )
         sequence, t = frame["sequence"], int(frame["frame_idx"])
         stream = self._stream
         if stream is None or stream.sequence != sequence or stream.last_frame != t - 1:
@@ -159,28 +170,49 @@ class TrackRCNN(GeneralizedRCNN):
         if t not in stream.frame_features:
             stream.frame_features[t] = self.backbone.frame_features(images.tensor)
         lookback = self.backbone.temporal_lookback
-        lookahead = self.backbone.temporal_lookahead
-        uses_next = lookahead > 0 and "next_image" in frame
-        if uses_next and t + 1 not in stream.frame_features:
-            next_images = self.preprocess_image([{"image": frame["next_image"]}])
-            if next_images.tensor.shape != images.tensor.shape:
+        upcoming = self._upcoming_images(frame)[: self.backbone.temporal_lookahead]
+        for offset, image in enumerate(upcoming, start=1):
+            if t + offset in stream.frame_features:
+                continue
+            upcoming_images = self.preprocess_image([{"image": image}])
+            if upcoming_images.tensor.shape != images.tensor.shape:
                 raise ValueError(
-                    f"Sequence {sequence!r}, frame {t}: next_image has size "
-                    f"{tuple(frame['next_image'].shape[-2:])}, image has "
-                    f"{tuple(frame['image'].shape[-2:])}; both need the same transform."
+                    f"Sequence {sequence!r}, frame {t}: look-ahead frame t+{offset} has size "
+                    f"{tuple(image.shape[-2:])}, image has {tuple(frame['image'].shape[-2:])}; "
+                    "all need the same transform."
                 )
-            stream.frame_features[t + 1] = self.backbone.frame_features(next_images.tensor)
+            stream.frame_features[t + offset] = self.backbone.frame_features(
+                upcoming_images.tensor
+            )
 
         window = [
-            f for f in sorted(stream.frame_features) if t - lookback <= f <= t + int(uses_next)
+            f for f in sorted(stream.frame_features) if t - lookback <= f <= t + len(upcoming)
         ]
+        # Fewer look-ahead frames than the layers reach: the sequence ends after them.
+        ends_sequence = len(upcoming) < self.backbone.temporal_lookahead
         features, stream.recurrent_state = self._temporal_features_of_frame(
-            stream, window, t, ends_sequence=not uses_next or lookahead > 1
+            stream, window, t, ends_sequence=ends_sequence
         )
         for f in [f for f in stream.frame_features if f <= t - lookback]:
             del stream.frame_features[f]
         stream.last_frame = t
         return self._detect(images, features, [frame], do_postprocess)[0]
+
+    def _upcoming_images(self, frame: Dict) -> List[torch.Tensor]:
+        """The frame's look-ahead images: "next_images", or "next_image" as a list of one."""
+        if "next_images" in frame:
+            return list(frame["next_images"])
+        if "next_image" not in frame:
+            return []
+        if self.backbone.temporal_lookahead > 1 and not self._warned_single_next_image:
+            self._warned_single_next_image = True
+            logger.warning(
+                "Near-online inference got one look-ahead frame ('next_image'), but the "
+                "temporal layers look %d frames ahead: frames after t+1 count as the sequence's "
+                "end. Give 'next_images' (build_mots_test_loader does) for exact results.",
+                self.backbone.temporal_lookahead,
+            )
+        return [frame["next_image"]]
 
     def _temporal_features_of_frame(
         self, stream: _NearOnlineStream, window: List[int], t: int, ends_sequence: bool
