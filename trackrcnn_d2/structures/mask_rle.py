@@ -1,0 +1,192 @@
+"""From the mask head's M x M probabilities straight to full-image COCO RLEs, pixel by pixel
+only inside each box.
+
+detectron2 pastes every detection's mask into a whole image (``paste_masks_in_image``), and the
+tracker then copies the images to the host, lays them out column-major and encodes them. Here
+each mask is pasted into its box region only, with the same sampling grid and
+``F.grid_sample`` call as detectron2's paste, so every pixel and thus the binary mask is bit for
+bit the same; the column-major runs of 1s inside the region become runs of the full image by
+offsets, and only the runs leave the device. The RLE bytes are those of pycocotools' ``encode``
+of the pasted full-image mask.
+
+The region of a box is detectron2's (``_do_paste_mask`` with ``skip_empty``): from
+``floor(x0) - 1`` to ``ceil(x1) + 1``, clipped to the image. Outside it detectron2's CPU paste
+is 0; its GPU paste samples the whole image, where the bilinear kernel's tail (under half a mask
+cell beyond the box) stays below any ``threshold >= 0.5`` (a probability times a weight < 0.5):
+for such thresholds the two agree on either device.
+
+Two paths with the same result: :func:`paste_and_encode_cpu` (one ``grid_sample`` per box, runs
+with numpy; the fastest on a CPU) and :func:`paste_and_encode_batched` (all boxes in one
+``grid_sample`` over the largest region, runs on the device, one copy of the run boundaries to
+the host; for GPUs). :func:`masks_to_rles` picks by device.
+"""
+from typing import List, Sequence, Tuple
+
+import numpy as np
+import pycocotools.mask as mask_utils
+import torch
+from torch.nn import functional as F
+
+__all__ = [
+    "masks_to_rles",
+    "paste_and_encode_batched",
+    "paste_and_encode_cpu",
+    "paste_regions",
+    "rles_from_run_boundaries",
+]
+
+
+def paste_regions(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(N, 4) int64 ``x0, y0, x1, y1`` (end exclusive) of the pixels that detectron2's paste
+    samples for each XYXY box (float32): floor - 1 to ceil + 1, clipped to the image; empty
+    (x1 <= x0 or y1 <= y0) for boxes outside it."""
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    x0 = np.maximum(np.floor(boxes[:, 0]) - 1, 0)
+    y0 = np.maximum(np.floor(boxes[:, 1]) - 1, 0)
+    x1 = np.minimum(np.ceil(boxes[:, 2]) + 1, width)
+    y1 = np.minimum(np.ceil(boxes[:, 3]) + 1, height)
+    return np.stack([x0, y0, x1, y1], axis=1).astype(np.int64)
+
+
+def _sampling_coordinates(start: int, stop: int, low: np.float32, high: np.float32):
+    """detectron2's grid coordinates of pixel centres start..stop-1 for a box side low..high:
+    its float32 operations in its order (IEEE, so each value is the same to the bit)."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # an empty box, as in detectron2
+        return (np.arange(start, stop, dtype=np.float32) + 0.5 - low) / (high - low) * 2 - 1
+
+
+# A grid coordinate far outside the mask: grid_sample's zero padding gives exactly 0 there.
+_OUTSIDE = -4.0
+
+
+def paste_and_encode_cpu(
+    masks: torch.Tensor, boxes: torch.Tensor, image_size: Tuple[int, int], threshold: float = 0.5
+) -> List[dict]:
+    """RLEs of the masks pasted into their boxes, one ``grid_sample`` per box (CPU tensors).
+
+    Args:
+        masks: (N, M, M) mask probabilities (the mask head's output, after the sigmoid).
+        boxes: (N, 4) XYXY boxes at image resolution (what the masks are pasted into).
+        image_size: (height, width) of the image.
+        threshold: pixels with a pasted probability >= threshold (> 0) are in the mask.
+    """
+    _check_threshold(threshold)
+    height, width = image_size
+    masks = masks.detach().to("cpu", torch.float32)
+    boxes_np = boxes.detach().to("cpu", torch.float32).numpy()
+    regions = paste_regions(boxes_np, height, width)
+    runs = []
+    for i, (x0, y0, x1, y1) in enumerate(regions.tolist()):
+        if x1 <= x0 or y1 <= y0:
+            runs.append((np.zeros(0, dtype=np.int64),) * 2)
+            continue
+        box = boxes_np[i]
+        # The region sampled column by column (column-major, as RLEs run), each column with
+        # one pixel of 0 above and below it: changes of value are the boundaries of the runs.
+        grid = np.full((1, x1 - x0, y1 - y0 + 2, 2), _OUTSIDE, dtype=np.float32)
+        grid[0, :, 1:-1, 0] = _sampling_coordinates(x0, x1, box[0], box[2])[:, None]
+        grid[0, :, 1:-1, 1] = _sampling_coordinates(y0, y1, box[1], box[3])[None, :]
+        # F.grid_sample(mode="bilinear", padding_mode="zeros", align_corners=False).
+        pasted = torch.grid_sampler(masks[i][None, None], torch.from_numpy(grid), 0, 0, False)
+        binary = (pasted.ravel() >= threshold).numpy()
+        # Change k lies between padded rows r and r + 1 of column c: a run starts (its first
+        # 1) or stops (the first 0 after it) at region row r.
+        column, row = np.divmod(np.flatnonzero(binary[1:] != binary[:-1]), y1 - y0 + 2)
+        positions = (column + x0) * height + y0 + row
+        runs.append((positions[0::2], positions[1::2]))
+    return rles_from_run_boundaries(runs, height, width)
+
+
+def _check_threshold(threshold: float) -> None:
+    if not threshold > 0:
+        raise ValueError(f"mask threshold must be > 0 (pixels >= it are in the mask): {threshold}")
+
+
+def rles_from_run_boundaries(
+    runs: Sequence[Tuple[np.ndarray, np.ndarray]], height: int, width: int
+) -> List[dict]:
+    """Compressed COCO RLEs (as ``pycocotools.mask.encode`` gives them) of masks given by the
+    runs of 1s in column-major pixel order: per mask, ``(starts, stops)`` with run k covering
+    pixels ``starts[k]:stops[k]`` (sorted, not overlapping)."""
+    uncompressed = []
+    for starts, stops in runs:
+        starts = np.asarray(starts, dtype=np.int64)
+        stops = np.asarray(stops, dtype=np.int64)
+        # A run that ends at the bottom of a column and one that starts at the top of the next
+        # are one run of the image.
+        joined = stops[:-1] == starts[1:]
+        if joined.any():
+            starts = starts[np.r_[True, ~joined]]
+            stops = stops[np.r_[~joined, True]]
+        boundaries = np.empty(2 * len(starts) + 2, dtype=np.int64)
+        boundaries[0], boundaries[-1] = 0, height * width
+        boundaries[1:-1:2], boundaries[2:-1:2] = starts, stops
+        counts = np.diff(boundaries)
+        # pycocotools ends with the last run, never with an empty run of 0s.
+        if len(counts) > 1 and counts[-1] == 0:
+            counts = counts[:-1]
+        uncompressed.append({"size": [height, width], "counts": counts.tolist()})
+    if not uncompressed:
+        return []
+    return mask_utils.frPyObjects(uncompressed, height, width)
+
+
+def paste_and_encode_batched(
+    masks: torch.Tensor, boxes: torch.Tensor, image_size: Tuple[int, int], threshold: float = 0.5
+) -> List[dict]:
+    """As :func:`paste_and_encode_cpu`, on the tensors' device: one ``grid_sample`` over the
+    largest region for all boxes; the runs are found there and only their boundaries are
+    copied to the host (one synchronisation)."""
+    _check_threshold(threshold)
+    height, width = image_size
+    n = len(masks)
+    if n == 0:
+        return []
+    device = masks.device
+    boxes = boxes.detach().to(torch.float32)
+    regions_np = paste_regions(boxes.cpu().numpy(), height, width)
+    sizes = np.maximum(regions_np[:, 2:] - regions_np[:, :2], 0)
+    region_w, region_h = (int(s) for s in sizes.max(axis=0))
+    if region_w == 0 or region_h == 0:
+        return rles_from_run_boundaries([((), ())] * n, height, width)
+    regions = torch.as_tensor(regions_np, device=device)
+    # Each region padded to the largest, column by column (column-major) with a row of 0s
+    # above and below each column; detectron2's float32 operations in its order.
+    x = torch.arange(region_w, device=device) + regions[:, :1]
+    y = torch.arange(-1, region_h + 1, device=device) + regions[:, 1:2]
+    gx = (x.to(torch.float32) + 0.5 - boxes[:, 0:1]) / (boxes[:, 2:3] - boxes[:, 0:1]) * 2 - 1
+    gy = (y.to(torch.float32) + 0.5 - boxes[:, 1:2]) / (boxes[:, 3:4] - boxes[:, 1:2]) * 2 - 1
+    inside = (x < regions[:, 2:3])[:, :, None] & (
+        (y >= regions[:, 1:2]) & (y < regions[:, 3:4])
+    )[:, None, :]
+    shape = (n, region_w, region_h + 2)
+    grid = torch.stack([gx[:, :, None].expand(shape), gy[:, None, :].expand(shape)], dim=3)
+    pasted = F.grid_sample(masks[:, None].to(torch.float32), grid, align_corners=False)
+    binary = ((pasted[:, 0] >= threshold) & inside).reshape(n, -1)
+    det, flat = torch.nonzero(binary[:, 1:] != binary[:, :-1], as_tuple=True)
+    column, row = flat // (region_h + 2), flat % (region_h + 2)
+    positions = (column + regions[det, 0]) * height + regions[det, 1] + row
+    det, positions = det.cpu().numpy(), positions.cpu().numpy()
+    bounds = np.searchsorted(det, np.arange(n + 1))
+    runs = [
+        (positions[bounds[i] : bounds[i + 1] : 2], positions[bounds[i] + 1 : bounds[i + 1] : 2])
+        for i in range(n)
+    ]
+    return rles_from_run_boundaries(runs, height, width)
+
+
+def masks_to_rles(
+    masks: torch.Tensor,
+    boxes: torch.Tensor,
+    image_size: Sequence[int],
+    threshold: float = 0.5,
+) -> List[dict]:
+    """RLEs of the masks detectron2's ``paste_masks_in_image(masks, boxes, image_size,
+    threshold)`` gives, without pasting whole images: one box at a time on the CPU, all boxes
+    at once on another device. ``masks``: (N, M, M) or (N, 1, M, M) probabilities."""
+    if masks.dim() == 4:
+        masks = masks[:, 0]
+    height, width = (int(s) for s in image_size)
+    if masks.device.type == "cpu":
+        return paste_and_encode_cpu(masks, boxes, (height, width), threshold)
+    return paste_and_encode_batched(masks, boxes, (height, width), threshold)
