@@ -23,16 +23,16 @@ the host; for GPUs). :func:`masks_to_rles` picks by device.
 from typing import List, Sequence, Tuple
 
 import numpy as np
-import pycocotools.mask as mask_utils
 import torch
 from torch.nn import functional as F
+
+from .region_rle import column_run_boundaries, rles_from_run_boundaries
 
 __all__ = [
     "masks_to_rles",
     "paste_and_encode_batched",
     "paste_and_encode_cpu",
     "paste_regions",
-    "rles_from_run_boundaries",
 ]
 
 
@@ -89,46 +89,13 @@ def paste_and_encode_cpu(
         # F.grid_sample(mode="bilinear", padding_mode="zeros", align_corners=False).
         pasted = torch.grid_sampler(masks[i][None, None], torch.from_numpy(grid), 0, 0, False)
         binary = (pasted.ravel() >= threshold).numpy()
-        # Change k lies between padded rows r and r + 1 of column c: a run starts (its first
-        # 1) or stops (the first 0 after it) at region row r.
-        column, row = np.divmod(np.flatnonzero(binary[1:] != binary[:-1]), y1 - y0 + 2)
-        positions = (column + x0) * height + y0 + row
-        runs.append((positions[0::2], positions[1::2]))
+        runs.append(column_run_boundaries(binary, y1 - y0, x0, y0, height))
     return rles_from_run_boundaries(runs, height, width)
 
 
 def _check_threshold(threshold: float) -> None:
     if not threshold > 0:
         raise ValueError(f"mask threshold must be > 0 (pixels >= it are in the mask): {threshold}")
-
-
-def rles_from_run_boundaries(
-    runs: Sequence[Tuple[np.ndarray, np.ndarray]], height: int, width: int
-) -> List[dict]:
-    """Compressed COCO RLEs (as ``pycocotools.mask.encode`` gives them) of masks given by the
-    runs of 1s in column-major pixel order: per mask, ``(starts, stops)`` with run k covering
-    pixels ``starts[k]:stops[k]`` (sorted, not overlapping)."""
-    uncompressed = []
-    for starts, stops in runs:
-        starts = np.asarray(starts, dtype=np.int64)
-        stops = np.asarray(stops, dtype=np.int64)
-        # A run that ends at the bottom of a column and one that starts at the top of the next
-        # are one run of the image.
-        joined = stops[:-1] == starts[1:]
-        if joined.any():
-            starts = starts[np.r_[True, ~joined]]
-            stops = stops[np.r_[~joined, True]]
-        boundaries = np.empty(2 * len(starts) + 2, dtype=np.int64)
-        boundaries[0], boundaries[-1] = 0, height * width
-        boundaries[1:-1:2], boundaries[2:-1:2] = starts, stops
-        counts = np.diff(boundaries)
-        # pycocotools ends with the last run, never with an empty run of 0s.
-        if len(counts) > 1 and counts[-1] == 0:
-            counts = counts[:-1]
-        uncompressed.append({"size": [height, width], "counts": counts.tolist()})
-    if not uncompressed:
-        return []
-    return mask_utils.frPyObjects(uncompressed, height, width)
 
 
 def paste_and_encode_batched(
