@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: the whole pipeline on the embedded synthetic dataset, on the CPU.
+# `make demo`: the whole pipeline on the embedded synthetic dataset, on the GPU when there is one.
 #   bash tools/demo.sh [DATA_DIR] [OUTPUT_DIR]     (defaults: datasets/synthetic_mots output/demo)
+#   DEVICE=cpu bash tools/demo.sh (or `make demo DEVICE=cpu`) chooses the device (MODEL.DEVICE).
 # 1. writes the synthetic dataset to DATA_DIR unless it is there already (same options);
 # 2. trains a small TrackR-CNN from scratch (configs/demo_synthetic.yaml) into OUTPUT_DIR;
 # 3. evaluates it with `train_net.py --eval-only` (prints the sMOTSA/HOTA table; tracks in
@@ -21,6 +22,8 @@ SYNTHETIC_OPTIONS="--sequences 24 --frames 30 --height 128 --width 256 --seed 0"
 # other programs share, OpenMP threads waiting for each other make training several times
 # slower. OMP_NUM_THREADS=2 make demo on an otherwise idle machine is faster.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+# CUDA when torch sees a GPU, unless DEVICE says otherwise.
+DEVICE=${DEVICE:-$("$PYTHON" -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')}
 
 if [ "$(basename "$DATA_DIR")" != synthetic_mots ]; then
   echo "tools/demo.sh: DATA_DIR must be a folder named synthetic_mots (the built-in datasets" \
@@ -52,10 +55,10 @@ if [ -e "$OUTPUT_DIR" ]; then
 fi
 mkdir -p "$OUTPUT_DIR"
 
-stage "training ($CONFIG) into $OUTPUT_DIR"
+stage "training ($CONFIG, MODEL.DEVICE $DEVICE) into $OUTPUT_DIR"
 # DATASETS.TEST is emptied here so that the evaluation runs once, below, through --eval-only.
 "$PYTHON" train_net.py --config-file "$CONFIG" OUTPUT_DIR "$OUTPUT_DIR" DATASETS.TEST "()" \
-  > "$OUTPUT_DIR/train.log" 2>&1 &
+  MODEL.DEVICE "$DEVICE" > "$OUTPUT_DIR/train.log" 2>&1 &
 training=$!
 # Progress: detectron2's loss line every 100 iterations.
 tail -n +1 --pid=$training -f "$OUTPUT_DIR/train.log" \
@@ -69,7 +72,7 @@ fi
 
 stage "evaluating on synthetic_mots_val (train_net.py --eval-only)"
 if ! "$PYTHON" train_net.py --config-file "$CONFIG" --eval-only \
-    MODEL.WEIGHTS "$OUTPUT_DIR/model_final.pth" OUTPUT_DIR "$OUTPUT_DIR" \
+    MODEL.WEIGHTS "$OUTPUT_DIR/model_final.pth" OUTPUT_DIR "$OUTPUT_DIR" MODEL.DEVICE "$DEVICE" \
     > "$OUTPUT_DIR/eval.log" 2>&1; then
   echo "tools/demo.sh: evaluation failed; see $OUTPUT_DIR/eval.log" >&2
   tail -n 20 "$OUTPUT_DIR/eval.log" >&2
@@ -81,7 +84,7 @@ clip=$(head -n 1 "$DATA_DIR/evaluate_mots.seqmap.val" | cut -d' ' -f1)
 stage "rendering validation sequence $clip into $OUTPUT_DIR/clip"
 "$PYTHON" demo.py --config-file "$CONFIG" --input "$DATA_DIR/training/image_02/$clip" \
   --output "$OUTPUT_DIR/clip" --render video --render-scale 3 \
-  MODEL.WEIGHTS "$OUTPUT_DIR/model_final.pth" > "$OUTPUT_DIR/clip.log" 2>&1 \
+  MODEL.WEIGHTS "$OUTPUT_DIR/model_final.pth" MODEL.DEVICE "$DEVICE" > "$OUTPUT_DIR/clip.log" 2>&1 \
   || { echo "tools/demo.sh: rendering failed; see $OUTPUT_DIR/clip.log" >&2; exit 1; }
 
 stage "done. Model: $OUTPUT_DIR/model_final.pth; tracks and metrics:" \
