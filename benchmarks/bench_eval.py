@@ -20,13 +20,21 @@ TrackEval = ``Evaluator.evaluate`` with CLEAR, HOTA and Identity. Also timed: a 
 with a prepared ``MOTSGroundTruth`` and ``validate=False`` (the tracker's threshold search), and,
 with ``--motmetrics``, motmetrics' IDF1 on the same matches. Every number is checked to agree.
 
+Whole commands: ``python -m trackrcnn_d2.evaluation GT RESULTS`` against a TrackEval script doing
+the same (``Evaluator.evaluate``, the three metrics, the table printed), each a fresh process
+(interpreter start and imports included), on the KITTI-sized case and on the real MOTSChallenge
+annotations cut to their first 300 frames per sequence (``--frames``).
+
     python benchmarks/bench_eval.py [--repeat N] [--motmetrics] [--only kitti|motschallenge]
+                                    [--frames N]
 """
 import argparse
 import contextlib
 import io
 import math
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -313,12 +321,80 @@ def run_case(name, gt, results, flavour, class_names, repeat, with_motmetrics):
               f"regions, which TrackEval removes; ours {ours[class_names[0]]['IDF1']:.2f})")
 
 
+# A TrackEval command equivalent to ours: evaluate the folders, print the results.
+TRACKEVAL_COMMAND = """
+import sys, trackeval
+root, flavour, classes, seq_info = sys.argv[1], sys.argv[2], sys.argv[3].split(","), {}
+for item in sys.argv[4:]:
+    name, length = item.split("=")
+    seq_info[name] = int(length)
+config = {"GT_FOLDER": root + "/gt", "TRACKERS_FOLDER": root + "/trackers",
+          "OUTPUT_FOLDER": root + "/output", "TRACKERS_TO_EVAL": ["ours"],
+          "CLASSES_TO_EVAL": classes, "SEQ_INFO": seq_info, "PRINT_CONFIG": False}
+if flavour == "kitti":
+    config["GT_LOC_FORMAT"] = "{gt_folder}/{seq}.txt"
+    dataset = trackeval.datasets.KittiMOTS(config)
+else:
+    config["SKIP_SPLIT_FOL"] = True
+    dataset = trackeval.datasets.MOTSChallenge(config)
+evaluator = trackeval.Evaluator({"USE_PARALLEL": False, "PRINT_CONFIG": False,
+                                 "TIME_PROGRESS": False, "OUTPUT_SUMMARY": False,
+                                 "OUTPUT_DETAILED": False, "PLOT_CURVES": False})
+evaluator.evaluate([dataset], [trackeval.metrics.CLEAR({"PRINT_CONFIG": False}),
+                               trackeval.metrics.HOTA(),
+                               trackeval.metrics.Identity({"PRINT_CONFIG": False})])
+"""
+
+
+def _time_command(command, times) -> None:
+    """Appends (wall seconds, CPU seconds of the child) of running ``command``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    times.append((wall, cpu))
+
+
+def run_whole_commands(name, gt, results, flavour, class_names, repeat):
+    """Our CLI against a TrackEval script, each a fresh process, on the same folders."""
+    with tempfile.TemporaryDirectory() as root:
+        seq_info = write_trackeval_folders(root, gt, results, flavour)
+        ours = [sys.executable, "-m", "trackrcnn_d2.evaluation", os.path.join(root, "gt"),
+                os.path.join(root, "trackers", "ours", "data"), "--classes", ",".join(class_names)]
+        theirs = [sys.executable, "-c", TRACKEVAL_COMMAND, root, flavour, ",".join(class_names)]
+        theirs += [f"{s}={n}" for s, n in seq_info.items()]
+        ours_times, trackeval_times = [], []
+        for _ in range(repeat):
+            _time_command(ours, ours_times)
+            _time_command(theirs, trackeval_times)
+    (ours_wall, ours_cpu), (te_wall, te_cpu) = (
+        [min(t[i] for t in times) for i in (0, 1)] for times in (ours_times, trackeval_times)
+    )
+    print(f"   whole command, {name}, best of {repeat}: TrackEval {te_wall:.2f} s wall "
+          f"({te_cpu:.2f} s CPU), python -m trackrcnn_d2.evaluation {ours_wall:.2f} s wall "
+          f"({ours_cpu:.2f} s CPU): {te_wall / ours_wall:.1f} x wall, "
+          f"{te_cpu / ours_cpu:.1f} x CPU")
+
+
+def first_frames(data, n_frames: int):
+    """The first ``n_frames`` frames (by number) of every sequence."""
+    cut = {}
+    for sequence, frames in data.items():
+        kept = sorted(frames)[:n_frames]
+        cut[sequence] = {f: frames[f] for f in kept}
+    return cut
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per side (best taken)")
     parser.add_argument("--motmetrics", action="store_true", help="also time motmetrics' IDF1")
     parser.add_argument("--only", choices=["kitti", "motschallenge"])
     parser.add_argument("--motschallenge", default=MOTSCHALLENGE, help="real annotations root")
+    parser.add_argument("--frames", type=int, default=300,
+                        help="frames per sequence of the real case's whole-command comparison")
     args = parser.parse_args(argv)
 
     if args.only in (None, "kitti"):
@@ -328,12 +404,18 @@ def main(argv=None):
         print(f"(generated the KITTI-val-sized data in {time.perf_counter() - start:.1f} s)")
         run_case("kitti-val-synthetic", gt, results, "kitti", ("car", "pedestrian"),
                  args.repeat, args.motmetrics)
+        run_whole_commands("kitti-val-synthetic", gt, results, "kitti", ("car", "pedestrian"),
+                           args.repeat)
     if args.only in (None, "motschallenge"):
         if os.path.isdir(os.path.join(args.motschallenge, "instances_txt")):
             gt = real_motschallenge(args.motschallenge)
             results = perturbed_results(gt)
             run_case("motschallenge-real", gt, results, "motschallenge", ("pedestrian",),
                      args.repeat, args.motmetrics)
+            gt = first_frames(gt, args.frames)
+            results = perturbed_results(gt)
+            run_whole_commands(f"motschallenge-real, first {args.frames} frames per sequence",
+                               gt, results, "motschallenge", ("pedestrian",), args.repeat)
         else:
             print(f"\n(no MOTSChallenge annotations at {args.motschallenge}: skipped)")
 

@@ -75,3 +75,15 @@ def test_empty_masks_are_accepted():
     empty = MOTSObject(0, 7, 1, encode_mask(np.zeros((10, 12), np.uint8)))
     report = evaluate_mots(GT, {"0002": frames(empty, box(0, 8, 0, 3, 0, 3, class_id=1))})
     assert (report["car"]["TP"], report["car"]["FP"]) == (1, 1)
+
+
+@pytest.mark.parametrize("where", ["gt", "results"])
+def test_frame_numbers_beyond_the_frame_key_are_refused(where):
+    """Frames of all sequences share one int64 key (sequence * 2^32 + frame): a frame >= 2^32
+    would be counted in the next sequence, so it is refused (also without a seqmap)."""
+    gt = {"0002": GT["0002"], "0003": frames(box(0, 1001, 0, 3, 0, 3))}
+    late = frames(box(2**32, 1001, 0, 3, 0, 3))
+    data = {"gt": {**gt, "0002": {**GT["0002"], **late}}, "results": {"0002": late}}
+    results = data["results"] if where == "results" else {}
+    with pytest.raises(MOTSEvaluationError, match=r"frame 4294967296; frame numbers must be"):
+        evaluate_mots(data["gt"] if where == "gt" else gt, results)

@@ -141,3 +141,60 @@ def test_mots_evaluator_is_loaded_lazily():
     assert issubclass(evaluation.MOTSEvaluator, DatasetEvaluator)
     with pytest.raises(AttributeError):
         evaluation.NoSuchThing  # noqa: B018
+
+
+def test_json_that_would_replace_an_input_is_refused_before_any_work(kitti_folders, capsys):
+    gt_file = kitti_folders / "gt" / "0000.txt"
+    before = gt_file.read_text()
+    err = _error(kitti_folders, capsys, "--json", str(gt_file))
+    assert "would replace the input" in err and gt_file.read_text() == before
+    assert "COMBINED" not in capsys.readouterr().out
+
+
+def test_json_that_cannot_be_written_fails_before_the_table(kitti_folders, capsys):
+    blocker = kitti_folders / "a_file"
+    blocker.write_text("")
+    assert "cannot write into" in _error(kitti_folders, capsys, "--json", str(blocker / "m.json"))
+    assert "is a folder" in _error(kitti_folders, capsys, "--json", str(kitti_folders))
+    assert "COMBINED" not in capsys.readouterr().out
+
+
+def test_path_of_the_wrong_type_is_named_as_such(kitti_folders, capsys):
+    gt_file = str(kitti_folders / "gt" / "0000.txt")
+    assert main([gt_file, str(kitti_folders / "results")]) == 2
+    assert "is a file; expected a folder" in capsys.readouterr().err
+    err = _error(kitti_folders, capsys, "--seqmap", str(kitti_folders / "gt"))
+    assert "is a folder; expected a file" in err
+
+
+@pytest.mark.parametrize("frame", [2**32, 10**20])
+def test_huge_frame_numbers_are_refused_naming_the_line(kitti_folders, capsys, frame):
+    path = kitti_folders / "results" / "0001.txt"
+    line = path.read_text().splitlines()[0].split(" ", 1)[1]
+    path.write_text(f"{frame} {line}\n")
+    assert "0001.txt:1: frame must be in 0..4294967295" in _error(kitti_folders, capsys)
+
+
+def test_json_files_are_readable_by_others(kitti_folders):
+    out = kitti_folders / "m.json"
+    old_umask = os.umask(0o022)
+    try:
+        assert main([str(kitti_folders / "gt"), str(kitti_folders / "results"),
+                     "--json", str(out)]) == 0  # fmt: skip
+    finally:
+        os.umask(old_umask)
+    assert out.stat().st_mode & 0o777 == 0o644
+
+
+def test_ground_truth_of_unknown_classes_is_warned_about(kitti_folders, capsys):
+    gt_file = kitti_folders / "gt" / "0000.txt"
+    truck = box(50, 3001, 0, 2, 0, 2, class_id=3, size=(12, 16))  # a frame of its own
+    mismatch = box(50, 2001, 4, 6, 4, 6, class_id=1, size=(12, 16))
+    write_mots_txt(str(gt_file), read_mots_txt_objects(gt_file) + [truck, mismatch])
+    assert main([str(kitti_folders / "gt"), str(kitti_folders / "results")]) == 0
+    err = capsys.readouterr().err
+    assert "unknown class id(s) [3]" in err and "obj_id(s) [2001]" in err
+
+
+def read_mots_txt_objects(path):
+    return [o for objects in read_mots_txt(str(path)).values() for o in objects]

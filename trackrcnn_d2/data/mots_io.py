@@ -17,11 +17,12 @@ MOTSChallenge layout, every check with errors naming file and line). RLE strings
 against their headers before pycocotools decodes them (:func:`check_rle_sizes`), at C speed.
 """
 import os
-import tempfile
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import pycocotools.mask as mask_utils
+
+from trackrcnn_d2.utils.file_io import atomic_open, atomic_write_text
 
 CAR = 1
 PEDESTRIAN = 2
@@ -46,14 +47,6 @@ class MOTSObject(NamedTuple):
     obj_id: int
     class_id: int
     rle: dict
-
-    @property
-    def height(self) -> int:
-        return self.rle["size"][0]
-
-    @property
-    def width(self) -> int:
-        return self.rle["size"][1]
 
 
 def mots_class_to_contiguous(class_names: Sequence[str]) -> Dict[int, int]:
@@ -208,7 +201,8 @@ def _diagnose_line(line: str, path: str, line_number: int) -> MOTSFormatError:
     except UnicodeEncodeError:
         return MOTSFormatError(f"{path}:{line_number}: the RLE string is not ASCII")
     return MOTSFormatError(
-        f"{path}:{line_number}: frame, obj_id must be >= 0 and height, width > 0"
+        f"{path}:{line_number}: frame must be in 0..{MAX_FRAME}, obj_id >= 0 and height, "
+        "width > 0"
     )
 
 
@@ -227,7 +221,7 @@ def _read_txt_records(path: str) -> Tuple[List[MOTSObject], List[int]]:
             frame, obj_id, class_id, height, width, counts = line.split(b" ")
             frame, obj_id, class_id = int(frame), int(obj_id), int(class_id)
             height, width = int(height), int(width)
-            if height <= 0 or width <= 0 or frame < 0 or obj_id < 0:
+            if height <= 0 or width <= 0 or not 0 <= frame <= MAX_FRAME or obj_id < 0:
                 raise ValueError
         except ValueError:
             text = line.decode("utf-8", errors="replace")
@@ -286,21 +280,6 @@ def format_mots_line(obj: MOTSObject) -> str:
     return f"{obj.frame} {obj.obj_id} {obj.class_id} {height} {width} {counts}"
 
 
-def atomic_write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename,
-    so a reader never sees a half-written file and an old file is replaced only when complete."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(text)
-        os.replace(tmp_path, path)
-    except BaseException:
-        os.unlink(tmp_path)
-        raise
-
-
 def write_mots_txt(path: str, objects: Iterable[MOTSObject]) -> None:
     """Write one sequence in the txt format, sorted by frame then obj_id, atomically."""
     ordered = sorted(objects, key=lambda o: (o.frame, o.obj_id))
@@ -357,16 +336,8 @@ def write_mots_png(path: str, id_map: np.ndarray) -> None:
     """Write a uint16 obj_id map as a 16-bit png, atomically."""
     from PIL import Image
 
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
-    os.close(fd)
-    try:
-        Image.fromarray(id_map.astype(np.uint16)).save(tmp_path, format="PNG")
-        os.replace(tmp_path, path)
-    except BaseException:
-        os.unlink(tmp_path)
-        raise
+    with atomic_open(path, "wb") as f:
+        Image.fromarray(id_map.astype(np.uint16)).save(f, format="PNG")
 
 
 def read_mots_png_sequence(folder: str) -> Dict[int, List[MOTSObject]]:
@@ -380,15 +351,55 @@ def read_mots_png_sequence(folder: str) -> Dict[int, List[MOTSObject]]:
     return frames
 
 
+def read_seqmap(path: str) -> Dict[str, Optional[Tuple[int, int]]]:
+    """Sequences of a seqmap, in file order, each with its frame range or None.
+
+    Accepted lines: ``<seq> <anything> <first> <last>`` (KITTI MOTS / mots_tools, e.g.
+    ``0002 empty 000000 000232``: frames 0..232) or ``<seq>`` alone (MOTChallenge seqmaps,
+    whose header line ``name`` is skipped). Blank lines are skipped.
+    """
+    if not os.path.isfile(path):
+        raise missing_path_error(path, "seqmap", "file")
+    sequences: Dict[str, Optional[Tuple[int, int]]] = {}
+    with open(path, encoding="utf-8") as f:
+        for line_number, line in enumerate(f, start=1):
+            fields = line.replace(",", " ").split()
+            if not fields or (line_number == 1 and fields == ["name"]):
+                continue
+            if len(fields) == 1:
+                sequences[fields[0]] = None
+                continue
+            try:
+                first, last = int(fields[2]), int(fields[3])
+            except (IndexError, ValueError):
+                raise MOTSFormatError(
+                    f"{path}:{line_number}: expected '<seq> empty <first frame> <last frame>' or "
+                    f"'<seq>', got {line.strip()!r}"
+                ) from None
+            sequences[fields[0]] = (first, last)
+    if not sequences:
+        raise MOTSFormatError(f"{path}: the seqmap lists no sequences")
+    return sequences
+
+
+def missing_path_error(path: str, what: str, kind: str) -> OSError:
+    """FileNotFoundError, or NotADirectoryError / IsADirectoryError for a path of the wrong
+    type (a file given for a folder or the reverse)."""
+    if not os.path.exists(path):
+        return FileNotFoundError(f"{what} {path} does not exist")
+    if kind == "folder":
+        return NotADirectoryError(f"{what} {path} is a file; expected a folder")
+    return IsADirectoryError(f"{what} {path} is a folder; expected a file")
+
+
 def sequence_names(annotation_root: str, seqmap: Optional[str] = None) -> List[str]:
-    """Sequences of an annotation folder: those listed in ``seqmap`` (first column of each line;
-    a TrackEval MOTSChallenge header line ``name`` is skipped), or else every ``<seq>.txt`` in
-    the folder, or else (no txt files) every ``<seq>/`` folder with png annotations or a
-    MOTSChallenge ``gt/gt.txt``; sorted."""
+    """Sequences of an annotation folder: those listed in ``seqmap`` (:func:`read_seqmap`), or
+    else every ``<seq>.txt`` in the folder, or else (no txt files) every ``<seq>/`` folder with
+    png annotations or a MOTSChallenge ``gt/gt.txt``; sorted."""
     if seqmap is not None:
-        with open(seqmap, encoding="ascii") as f:
-            names = [line.split()[0] for line in f if line.strip()]
-        return names[1:] if names[:1] == ["name"] else names
+        return list(read_seqmap(seqmap))
+    if not os.path.isdir(annotation_root):
+        raise missing_path_error(annotation_root, "annotation folder", "folder")
     entries = sorted(os.listdir(annotation_root))
     txt = [n[: -len(".txt")] for n in entries if n.endswith(".txt")]
     if txt:

@@ -1,79 +1,32 @@
-"""Folders of MOTS txt files for the standalone evaluation: seqmaps, GT folders in the KITTI MOTS
-(``<seq>.txt``) or MOTSChallenge (``<seq>/gt/gt.txt``) layout, result folders (``<seq>.txt``).
+"""Folders of MOTS files for the standalone evaluation: ground truth in any layout that the
+dataset loaders read (:func:`trackrcnn_d2.data.mots_io.sequence_names` and
+:func:`~trackrcnn_d2.data.mots_io.find_sequence_annotations`: KITTI MOTS ``<seq>.txt`` or
+``<seq>/<frame>.png``, MOTSChallenge ``<seq>/gt/gt.txt``), seqmaps, result folders (``<seq>.txt``),
+and :func:`evaluate_mots_folders`, the folder-level call.
 
-Files are parsed by :func:`trackrcnn_d2.data.mots_io.read_mots_txt`, and every RLE is checked
-against its image size, so that bad input gets an error naming file and line instead of a hang or
-crash inside pycocotools. Imports neither torch nor detectron2.
+Every RLE of a txt file is checked against its image size, so that bad input gets an error
+naming file and line instead of a hang or crash inside pycocotools. Imports neither torch nor
+detectron2.
 """
 import os
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from trackrcnn_d2.data.mots_io import MOTSFormatError, MOTSObject, read_mots_txt, rle_counts_totals
+from trackrcnn_d2.data import mots_io
+from trackrcnn_d2.data.mots_io import MOTS_CLASS_IDS, MOTSObject
 
-from .metrics import without_gc
+from .metrics import MOTSGroundTruth, evaluate_mots, without_gc
 
 __all__ = [
-    "read_seqmap",
-    "find_gt_files",
+    "evaluate_mots_folders",
     "read_mots_file",
     "load_gt_folder",
     "load_results_folder",
+    "present_classes",
 ]
 
 Frames = Dict[int, List[MOTSObject]]
-
-
-def read_seqmap(path: str) -> Dict[str, Optional[Tuple[int, int]]]:
-    """Sequences of a seqmap, in file order, each with its frame range or None.
-
-    Accepted lines: ``<seq> <anything> <first> <last>`` (KITTI MOTS / mots_tools, e.g.
-    ``0002 empty 000000 000232``: frames 0..232) or ``<seq>`` alone (MOTChallenge seqmaps,
-    whose header line ``name`` is skipped). Blank lines are skipped.
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"seqmap {path} does not exist")
-    sequences: Dict[str, Optional[Tuple[int, int]]] = {}
-    with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, start=1):
-            fields = line.replace(",", " ").split()
-            if not fields or (line_number == 1 and fields == ["name"]):
-                continue
-            if len(fields) == 1:
-                sequences[fields[0]] = None
-                continue
-            try:
-                first, last = int(fields[2]), int(fields[3])
-            except (IndexError, ValueError):
-                raise MOTSFormatError(
-                    f"{path}:{line_number}: expected '<seq> empty <first frame> <last frame>' or "
-                    f"'<seq>', got {line.strip()!r}"
-                ) from None
-            sequences[fields[0]] = (first, last)
-    if not sequences:
-        raise MOTSFormatError(f"{path}: the seqmap lists no sequences")
-    return sequences
-
-
-def find_gt_files(gt_root: str) -> Dict[str, str]:
-    """``{sequence: path}`` of a GT folder: ``<seq>.txt`` files (KITTI MOTS ``instances_txt``)
-    or ``<seq>/gt/gt.txt`` (MOTSChallenge), sorted by sequence name."""
-    if not os.path.isdir(gt_root):
-        raise FileNotFoundError(f"ground-truth folder {gt_root} does not exist")
-    files = {}
-    for name in sorted(os.listdir(gt_root)):
-        path = os.path.join(gt_root, name)
-        if name.endswith(".txt") and os.path.isfile(path):
-            files[name[: -len(".txt")]] = path
-        elif os.path.isfile(os.path.join(path, "gt", "gt.txt")):
-            files[name] = os.path.join(path, "gt", "gt.txt")
-    if not files:
-        raise FileNotFoundError(
-            f"ground-truth folder {gt_root} contains neither <seq>.txt files (KITTI MOTS "
-            "instances_txt) nor <seq>/gt/gt.txt files (MOTSChallenge)"
-        )
-    return files
 
 
 def read_mots_file(path: str) -> Frames:
@@ -85,16 +38,30 @@ def read_mots_file(path: str) -> Frames:
     again with ``read_mots_txt(validate=True)``, whose error names the line.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} does not exist")
-    frames = read_mots_txt(path, validate=False)
+        raise mots_io.missing_path_error(path, "MOTS file", "file")
+    frames = mots_io.read_mots_txt(path, validate=False)
     objects = [o for frame_objects in frames.values() for o in frame_objects]
-    totals = rle_counts_totals([o.rle["counts"] for o in objects])
+    totals = mots_io.rle_counts_totals([o.rle["counts"] for o in objects])
     expected = np.fromiter(
         (o.rle["size"][0] * o.rle["size"][1] for o in objects), dtype=np.int64, count=len(objects)
     )
     if (totals != expected).any():
-        return read_mots_txt(path, validate=True)
+        return mots_io.read_mots_txt(path, validate=True)
     return frames
+
+
+def gt_sequences(gt_root: str) -> List[str]:
+    """The sequences of a ground-truth folder (:func:`mots_io.sequence_names`)."""
+    if not os.path.isdir(gt_root):
+        raise mots_io.missing_path_error(gt_root, "ground-truth folder", "folder")
+    sequences = mots_io.sequence_names(gt_root)
+    if not sequences:
+        raise FileNotFoundError(
+            f"ground-truth folder {gt_root} contains neither <seq>.txt files (KITTI MOTS "
+            "instances_txt), <seq>/gt/gt.txt files (MOTSChallenge) nor <seq>/<frame>.png "
+            "files (KITTI MOTS instances)"
+        )
+    return sequences
 
 
 @without_gc
@@ -103,18 +70,21 @@ def load_gt_folder(
 ) -> Tuple[Dict[str, Frames], Dict[str, Tuple[int, int]]]:
     """GT of the sequences of ``seqmap`` (or of every sequence of the folder), with the frame
     ranges the seqmap gives. Returns ``(gt, frame_ranges)``."""
-    files = find_gt_files(gt_root)
-    if seqmap is None:
-        selected: Mapping[str, Optional[Tuple[int, int]]] = dict.fromkeys(files)
-    else:
-        selected = read_seqmap(seqmap)
-        missing = [s for s in selected if s not in files]
-        if missing:
-            raise FileNotFoundError(
-                f"seqmap {seqmap} lists sequence(s) {missing} without a ground-truth file in "
-                f"{gt_root} (it has {sorted(files)})"
-            )
-    gt = {sequence: read_mots_file(files[sequence]) for sequence in selected}
+    available = gt_sequences(gt_root)
+    selected = dict.fromkeys(available) if seqmap is None else mots_io.read_seqmap(seqmap)
+    missing = [s for s in selected if s not in available]
+    if missing:
+        raise FileNotFoundError(
+            f"seqmap {seqmap} lists sequence(s) {missing} without ground truth in {gt_root} "
+            f"(it has {available})"
+        )
+    gt = {}
+    for sequence in selected:
+        path, annotation_format = mots_io.find_sequence_annotations(gt_root, sequence)
+        if annotation_format == "txt":
+            gt[sequence] = read_mots_file(path)
+        else:
+            gt[sequence] = mots_io.read_mots_png_sequence(path)
     frame_ranges = {s: r for s, r in selected.items() if r is not None}
     return gt, frame_ranges
 
@@ -129,7 +99,7 @@ def load_results_folder(
     mismatch; files of known sequences outside ``sequences`` (e.g. of another split) are ignored.
     """
     if not os.path.isdir(results_root):
-        raise FileNotFoundError(f"results folder {results_root} does not exist")
+        raise mots_io.missing_path_error(results_root, "results folder", "folder")
     names = sorted(n[: -len(".txt")] for n in os.listdir(results_root) if n.endswith(".txt"))
     unknown = [n for n in names if n not in known_sequences]
     if unknown:
@@ -143,3 +113,49 @@ def load_results_folder(
         for sequence in sequences
         if sequence in names
     }
+
+
+def present_classes(*datasets) -> List[str]:
+    """The MOTS classes that have at least one object in any of the datasets."""
+    present = {
+        o.class_id
+        for data in datasets
+        for frames in data.values()
+        for objects in frames.values()
+        for o in objects
+    }
+    return [name for name, class_id in MOTS_CLASS_IDS.items() if class_id in present]
+
+
+def evaluate_mots_folders(
+    gt_folder: str,
+    res_folder: str,
+    classes: Optional[Sequence[str]] = None,
+    seqmap: Optional[str] = None,
+) -> Dict[str, object]:
+    """Evaluate a folder of result files against a ground-truth folder: the numbers of
+    ``python -m trackrcnn_d2.evaluation GT RESULTS`` (TrackEval's KITTI MOTS / MOTSChallenge).
+
+    Args:
+        gt_folder: KITTI MOTS ``instances_txt`` (``<seq>.txt``) or ``instances``
+            (``<seq>/<frame>.png``), or MOTSChallenge (``<seq>/gt/gt.txt``).
+        res_folder: ``<seq>.txt`` per sequence; a missing one counts as all missed (with a
+            :class:`~.metrics.MissingResultsWarning`).
+        classes: class names to evaluate (``"car"``, ``"pedestrian"``); by default those present
+            in the ground truth or the results (so MOTSChallenge gives pedestrians only).
+        seqmap: the sequences to evaluate and their frame ranges (:func:`mots_io.read_seqmap`);
+            by default every sequence of ``gt_folder``.
+
+    Returns:
+        :func:`~.metrics.evaluate_mots`'s dict: ``{class: {field: value}, ...,
+        "per_sequence": {sequence: {class: {field: value}}}}``, rates in percent.
+
+    Raises:
+        OSError (FileNotFoundError, NotADirectoryError, ...): missing or wrong paths;
+        MOTSFormatError: a malformed file (naming file and line); MOTSEvaluationError: input
+        that the official tools refuse (naming sequence, frame and ids).
+    """
+    gt, frame_ranges = load_gt_folder(gt_folder, seqmap)
+    results = load_results_folder(res_folder, list(gt), gt_sequences(gt_folder))
+    class_names = list(classes or present_classes(gt, results) or MOTS_CLASS_IDS)
+    return evaluate_mots(MOTSGroundTruth(gt, frame_ranges), results, class_names)

@@ -1,12 +1,53 @@
-"""Output folders that are replaced as a whole, so that files of two runs are never mixed."""
+"""Writing without ever leaving a half-written file or folder: :func:`atomic_open` /
+:func:`atomic_write_text` for files, :class:`replace_folder_atomically` for output folders that
+are replaced as a whole, so that files of two runs are never mixed. Pure python (no torch)."""
+import contextlib
 import logging
 import os
+import re
 import shutil
+import tempfile
 import uuid
+from typing import IO, Iterator
 
-__all__ = ["replace_folder_atomically"]
+__all__ = ["atomic_open", "atomic_write_text", "replace_folder_atomically"]
 
 logger = logging.getLogger(__name__)
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+@contextlib.contextmanager
+def atomic_open(path: str, mode: str = "w", encoding: str = "utf-8") -> Iterator[IO]:
+    """Open a temporary file beside ``path`` for writing (``mode`` "w" or "wb"); when the block
+    succeeds it takes the place of ``path`` (one rename: a reader sees the old or the new file,
+    never a part), when it raises it is removed and ``path`` is left as it was. The file gets the
+    usual permissions (0666 minus the umask, as ``open`` gives), not ``mkstemp``'s 0600. Creates
+    the parent folders."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as f:
+            yield f
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_path)
+        raise
+
+
+def atomic_write_text(path: str, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically (:func:`atomic_open`)."""
+    with atomic_open(path, "w", encoding) as f:
+        f.write(text)
 
 
 class replace_folder_atomically:
@@ -15,12 +56,25 @@ class replace_folder_atomically:
     When the block succeeds, the new folder takes the place of ``path`` (an earlier folder
     there is removed; two renames, so a reader sees the old or the new folder, never a mix).
     When it raises, the new folder is removed and ``path`` is left as it was.
+
+    An existing *file* (or link) at ``path`` is replaced only with ``replace_file=True``;
+    otherwise entering raises :class:`FileExistsError`. Entering also removes the hidden
+    ``.NAME.new-PID-*`` / ``.NAME.old-PID-*`` folders that runs killed before their end
+    (process PID no longer alive) left beside ``path``.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, replace_file: bool = False):
         self._path = os.path.abspath(path)
+        self._replace_file = replace_file
 
     def __enter__(self) -> str:
+        if os.path.lexists(self._path) and not self._replace_file:
+            if os.path.islink(self._path) or not os.path.isdir(self._path):
+                raise FileExistsError(
+                    f"{self._path} exists and is not a folder; remove it or choose another "
+                    "output folder"
+                )
+        self._remove_leftovers()
         self._new = self._sibling("new")
         # Not tempfile.mkdtemp: its folder would be private (0700), unlike the rest of OUTPUT_DIR.
         os.makedirs(self._new)
@@ -37,13 +91,39 @@ class replace_folder_atomically:
             logger.info(f"Replacing the earlier contents of {self._path}")
         os.replace(self._new, self._path)
         if old is not None:
-            if os.path.isdir(old) and not os.path.islink(old):
-                shutil.rmtree(old)
-            else:
-                os.remove(old)
+            _remove(old)
         return False
 
     def _sibling(self, kind: str) -> str:
         parent, name = os.path.split(self._path)
         os.makedirs(parent, exist_ok=True)
         return os.path.join(parent, f".{name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+    def _remove_leftovers(self) -> None:
+        parent, name = os.path.split(self._path)
+        if not os.path.isdir(parent):
+            return
+        pattern = re.compile(rf"\.{re.escape(name)}\.(?:new|old)-(\d+)-[0-9a-f]{{8}}")
+        for entry in os.listdir(parent):
+            match = pattern.fullmatch(entry)
+            if match and not _process_alive(int(match.group(1))):
+                logger.info(f"Removing {entry}, left in {parent} by an interrupted run")
+                _remove(os.path.join(parent, entry))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)

@@ -59,11 +59,12 @@ from .ground_truth import MOTSGroundTruth, without_gc
 from .hota import HOTA_ALPHAS, hota
 from .identity import identity
 from .pairing import prepare
-from .validation import MissingResultsWarning, MOTSEvaluationError
+from .validation import GroundTruthWarning, MissingResultsWarning, MOTSEvaluationError
 
 __all__ = [
     "MOTSEvaluationError",
     "MissingResultsWarning",
+    "GroundTruthWarning",
     "MOTSGroundTruth",
     "evaluate_mots",
     "HOTA_ALPHAS",
@@ -177,6 +178,8 @@ def evaluate_mots(
         Combined values follow TrackEval's combination over sequences (see module docstring).
 
     Raises:
+        TypeError: ``gt`` or ``results`` is not a dict (for folders:
+            :func:`~trackrcnn_d2.evaluation.evaluate_mots_folders`).
         MOTSEvaluationError: bad input, naming the sequence, frame and ids.
     """
     unknown_classes = [c for c in class_names if c not in MOTS_CLASS_IDS]
@@ -185,6 +188,14 @@ def evaluate_mots(
             f"cannot evaluate class(es) {list(unknown_classes)}; MOTS classes are "
             f"{sorted(MOTS_CLASS_IDS)}"
         )
+    for name, value in (("gt", gt), ("results", results)):
+        if not isinstance(value, (Mapping, MOTSGroundTruth)):
+            raise TypeError(
+                f"evaluate_mots takes {name} as a dict {{sequence: {{frame: [MOTSObject, ...]}}}}"
+                f"{' or a MOTSGroundTruth' if name == 'gt' else ''}, got "
+                f"{type(value).__name__}; for folders of MOTS files call "
+                "trackrcnn_d2.evaluation.evaluate_mots_folders(gt_folder, res_folder)"
+            )
     ground_truth = gt if isinstance(gt, MOTSGroundTruth) else MOTSGroundTruth(gt)
     unknown = [s for s in results if s not in ground_truth]
     if unknown:

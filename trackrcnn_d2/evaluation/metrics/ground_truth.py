@@ -2,14 +2,21 @@
 that a threshold search evaluating hundreds of result sets against it pays this only once."""
 import functools
 import gc
+import warnings
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pycocotools.mask as mask_utils
 
-from trackrcnn_d2.data.mots_io import IGNORE, MOTSObject
+from trackrcnn_d2.data.mots_io import CAR, IGNORE, IGNORE_OBJ_ID, PEDESTRIAN, MOTSObject
 
-from .validation import OverlapChecker, check_frame_number, check_sizes, check_unique_ids
+from .validation import (
+    GroundTruthWarning,
+    OverlapChecker,
+    check_frame_number,
+    check_sizes,
+    check_unique_ids,
+)
 
 __all__ = ["MOTSGroundTruth", "without_gc", "FRAME_STRIDE", "CHUNK_FRAMES", "chunk_rle"]
 
@@ -79,6 +86,37 @@ class SequenceGroundTruth:
             ignore = self.ignore.get(frame)
             checker.add(self.name, frame, list(regular) + ([ignore] if ignore is not None else []))
         checker.check()
+        _warn_about_classes(name, frames)
+
+
+def _warn_about_classes(sequence: str, frames: Frames) -> None:
+    """TrackEval ignores GT objects of other classes and takes the class column when it
+    disagrees with ``obj_id // 1000``; both usually mean a broken file, so say it."""
+    unknown, mismatched = set(), set()
+    for objects in frames.values():
+        for o in objects:
+            if o.class_id not in (CAR, PEDESTRIAN, IGNORE):
+                unknown.add(o.class_id)
+            elif o.obj_id // 1000 != o.class_id or (
+                o.class_id == IGNORE and o.obj_id != IGNORE_OBJ_ID
+            ):
+                mismatched.add(o.obj_id)
+    if unknown:
+        warnings.warn(
+            f"ground truth of sequence {sequence} has objects of unknown class id(s) "
+            f"{sorted(unknown)}: they are ignored, as TrackEval does (MOTS classes: 1 car, "
+            "2 pedestrian, 10 ignore region)",
+            GroundTruthWarning,
+            stacklevel=5,
+        )
+    if mismatched:
+        warnings.warn(
+            f"ground truth of sequence {sequence} has obj_id(s) {sorted(mismatched)[:10]} whose "
+            "class column differs from obj_id // 1000 (or an ignore region other than obj_id "
+            f"{IGNORE_OBJ_ID}): they count as the class column says, as in TrackEval",
+            GroundTruthWarning,
+            stacklevel=5,
+        )
 
 
 class GroundTruthForClasses:

@@ -17,8 +17,8 @@ from trackrcnn_d2.data.mots_io import MOTSObject
 from .ground_truth import CHUNK_FRAMES, FRAME_STRIDE, MOTSGroundTruth, chunk_rle
 from .validation import (
     MissingResultsWarning,
+    OverlapChecker,
     check_frame_number,
-    check_no_overlap,
     check_sizes,
     check_unique_ids,
 )
@@ -142,9 +142,8 @@ def prepare(
 
 def collect(ground_truth: MOTSGroundTruth, results, class_ids, validate):
     """One pass over the result frames: hypotheses, sparse IoUs with the GT and IoA with the
-    ignore regions, from one pycocotools call per chunk of frames, which, when validating, also
-    gives the overlaps of the hypotheses with each other (TrackEval: ``_calculate_mask_ious``
-    per time step, kitti_mots.py l. 391 and l. 341)."""
+    ignore regions, from one pycocotools call per chunk of frames (TrackEval:
+    ``_calculate_mask_ious`` per time step, kitti_mots.py l. 391 and l. 341)."""
     class_index = {class_id: i for i, class_id in enumerate(class_ids)}
     prepared = ground_truth.for_classes(class_ids)
     tracker_key: List[int] = []
@@ -155,6 +154,7 @@ def collect(ground_truth: MOTSGroundTruth, results, class_ids, validate):
     pair_sim: List[np.ndarray] = []
     ioa_index: List[np.ndarray] = []
     ioa_value: List[np.ndarray] = []
+    overlaps = OverlapChecker("results")
 
     for sequence_index, sequence in enumerate(ground_truth.sequences):
         sequence_gt = ground_truth[sequence]
@@ -168,12 +168,10 @@ def collect(ground_truth: MOTSGroundTruth, results, class_ids, validate):
             )
             sequence_results = {}
         image_size = sequence_gt.image_size
-        # Masks of the current chunk: pycocotools RLEs, frames, hypothesis indices (-1: a class
-        # not evaluated, only there to be checked for overlaps) and objects.
+        # Masks of the current chunk: pycocotools RLEs, frames, hypothesis indices.
         rles: List[dict] = []
         frames: List[int] = []
         indices: List[int] = []
-        objects_of_rows: List[MOTSObject] = []
         frame_list = sorted(f for f, objects in sequence_results.items() if objects)
         for position, frame in enumerate(frame_list):
             objects = sequence_results[frame]
@@ -183,20 +181,15 @@ def collect(ground_truth: MOTSGroundTruth, results, class_ids, validate):
                     image_size = (objects[0].rle["size"][0], objects[0].rle["size"][1])
                 check_sizes(sequence, frame, objects, image_size, "results")
                 check_unique_ids(sequence, frame, objects, "results")
+                overlaps.add(sequence, frame, objects)
             evaluated = [o for o in objects if o.class_id in class_index]
-            rows = objects if validate else evaluated
             first = len(tracker_key)
-            if len(evaluated) == len(rows):
-                indices.extend(range(first, first + len(rows)))
-            else:
-                counter = iter(range(first, first + len(evaluated)))
-                indices.extend(next(counter) if o.class_id in class_index else -1 for o in rows)
+            indices.extend(range(first, first + len(evaluated)))
             tracker_key.extend([sequence_index * FRAME_STRIDE + frame] * len(evaluated))
             tracker_cls.extend(class_index[o.class_id] for o in evaluated)
             tracker_ids.extend(o.obj_id for o in evaluated)
-            rles.extend(chunk_rle(o.rle, frame) for o in rows)
-            frames.extend([frame] * len(rows))
-            objects_of_rows.extend(rows)
+            rles.extend(chunk_rle(o.rle, frame) for o in evaluated)
+            frames.extend([frame] * len(evaluated))
             chunk = frame // CHUNK_FRAMES
             next_frame = frame_list[position + 1] if position + 1 < len(frame_list) else None
             if (next_frame is not None and next_frame // CHUNK_FRAMES == chunk) or not rles:
@@ -204,16 +197,11 @@ def collect(ground_truth: MOTSGroundTruth, results, class_ids, validate):
             gt_rles, iscrowd, gt_frames, gt_indices = gt_chunks.get(chunk, _NO_GT)
             row_frames = np.asarray(frames, dtype=np.int64)
             row_indices = np.asarray(indices, dtype=np.int64)
-            if validate:
-                # The hypotheses are appended to the GT columns: their pairs are the overlaps.
-                ious = np.asarray(mask_utils.iou(rles, gt_rles + rles, iscrowd + [0] * len(rles)))
-                check_no_overlap(sequence, ious[:, len(gt_rles) :], row_frames, objects_of_rows)
-            elif gt_rles:
-                ious = np.asarray(mask_utils.iou(rles, gt_rles, iscrowd))
             if gt_rles:
-                rows, cols = np.nonzero(ious[:, : len(gt_rles)] > 0)
+                ious = np.asarray(mask_utils.iou(rles, gt_rles, iscrowd))
+                rows, cols = np.nonzero(ious > 0)
                 # pycocotools gives -1 for masks of different frames (widths); kept explicit.
-                keep = (row_frames[rows] == gt_frames[cols]) & (row_indices[rows] >= 0)
+                keep = row_frames[rows] == gt_frames[cols]
                 rows, cols = rows[keep], cols[keep]
                 gt_index = gt_indices[cols]
                 is_ignore = gt_index < 0
@@ -222,7 +210,8 @@ def collect(ground_truth: MOTSGroundTruth, results, class_ids, validate):
                 pair_tracker.append(row_indices[rows[~is_ignore]])
                 pair_gt.append(gt_index[~is_ignore])
                 pair_sim.append(ious[rows[~is_ignore], cols[~is_ignore]])
-            rles, frames, indices, objects_of_rows = [], [], [], []
+            rles, frames, indices = [], [], []
+    overlaps.check()
 
     tracker_key = np.asarray(tracker_key, dtype=np.int64)
     frame_keys = np.unique(np.concatenate([prepared.key, tracker_key]))

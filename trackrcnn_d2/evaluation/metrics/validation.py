@@ -15,10 +15,10 @@ from trackrcnn_d2.data.mots_io import MAX_FRAME, MOTSObject, rle_areas
 __all__ = [
     "MOTSEvaluationError",
     "MissingResultsWarning",
+    "GroundTruthWarning",
     "check_frame_number",
     "check_sizes",
     "check_unique_ids",
-    "check_no_overlap",
     "OverlapChecker",
 ]
 
@@ -29,6 +29,11 @@ class MOTSEvaluationError(ValueError):
 
 class MissingResultsWarning(UserWarning):
     """A GT sequence has no results: all its GT masks count as missed."""
+
+
+class GroundTruthWarning(UserWarning):
+    """Ground truth that TrackEval accepts but that is likely broken (unknown classes, class
+    column and obj_id disagree)."""
 
 
 def check_frame_number(sequence, frame, frame_range: Optional[Tuple[int, int]], what) -> None:
@@ -80,18 +85,6 @@ def _overlap_error(what, sequence, frame, first_name, second_name) -> MOTSEvalua
         f"{what} of sequence {sequence}, frame {frame}: the masks of {first_name} and "
         f"{second_name} overlap. {_OVERLAP_ADVICE}"
     )
-
-
-def check_no_overlap(sequence, ious: np.ndarray, frames: np.ndarray, objects) -> None:
-    """Refuse overlapping hypotheses. ``ious``: the IoUs of a chunk's hypotheses with themselves
-    (a by-product of the IoU call with the GT), ``frames`` / ``objects``: theirs."""
-    rows, cols = np.nonzero(ious > 0)
-    clash = (rows != cols) & (frames[rows] == frames[cols])
-    if clash.any():
-        first, second = objects[rows[clash][0]], objects[cols[clash][0]]
-        raise _overlap_error(
-            "results", sequence, first.frame, f"object {first.obj_id}", f"object {second.obj_id}"
-        )
 
 
 class OverlapChecker:
