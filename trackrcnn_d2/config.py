@@ -30,7 +30,8 @@ def add_trackrcnn_config(cfg):
     _C.MODEL.TEMPORAL = CN()
     # Registered backbone that TemporalBackbone wraps (the paper: ResNet-101, Sec. 6).
     _C.MODEL.TEMPORAL.BACKBONE_NAME = "build_resnet_backbone"
-    # Temporal layers over the clip's time axis: "conv3d", "convlstm" or "none" (Table 4).
+    # Temporal layers over the clip's time axis: "conv3d", "convlstm" or "none" (Table 4), or
+    # "conv3d_separable" (released code, configs/conv3d_sep2: depthwise 3x3x3 + pointwise 1x1x1).
     _C.MODEL.TEMPORAL.TYPE = "conv3d"
     # Number of stacked temporal layers (Table 4: 1xConv3D is the paper's model).
     _C.MODEL.TEMPORAL.NUM_LAYERS = 1
@@ -62,6 +63,10 @@ def add_trackrcnn_config(cfg):
     # Compare only detections of the same class in the loss (Eq. 6 compares all; the original
     # implementation's released configs compare per class).
     _C.MODEL.ASSOCIATION_HEAD.SAME_CLASS_ONLY = False
+    # Normalisation of the batch-hard loss: "foreground" (Eq. 4: mean over the foreground
+    # proposals) or "sampled_rois" (released code, network/FasterRCNN.py create_reid_loss: sum
+    # divided by all sampled proposals of the clip, then by the clip length).
+    _C.MODEL.ASSOCIATION_HEAD.NORMALIZATION = "foreground"
 
     # ---------------------------------------------------------------------------------------- #
     # Tracker (Sec. 5 "Mask Propagation", "Tracking", Supplement A, Table 5)

@@ -3,7 +3,9 @@ import math
 
 import pytest
 import torch
+from detectron2.structures import Instances
 
+from trackrcnn_d2.modeling import AssociationHead
 from trackrcnn_d2.modeling.losses import (
     ASSOCIATION_LOSSES,
     batch_all_triplet_loss,
@@ -147,3 +149,71 @@ def test_gradient_step_reduces_loss(name):
     with torch.no_grad():
         after = loss_fn(vectors - 0.05 * vectors.grad / vectors.grad.norm(), ids, MARGIN)
     assert float(after) < float(before)
+
+
+def _sampled_frame(classes, track_ids):
+    proposals = Instances((10, 10))
+    proposals.gt_classes = torch.tensor(classes)
+    proposals.gt_track_ids = torch.tensor(track_ids)
+    return proposals
+
+
+def _association_head(normalization, same_class_only, clip_length):
+    return AssociationHead(
+        in_channels=1,
+        embedding_dim=1,
+        margin=1.0,
+        same_class_only=same_class_only,
+        normalization=normalization,
+        clip_length=clip_length,
+    )
+
+
+# A clip of two frames, four sampled proposals each (class 2 = background, track id 0), with
+# 1-D association vectors. Same-class anchors: car 1001 at 0.0 (positive 0.1 away, negative 0.5
+# away): 0.1 - 0.5 + 1 = 0.6; car 1002 at 0.5: 0 - 0.4 + 1 = 0.6; car 1001 at 0.1:
+# 0.1 - 0.4 + 1 = 0.7; pedestrian 2001 has no same-class negative: 0. Sum 1.9.
+CLIP = [
+    _sampled_frame([0, 0, 2, 2], [1001, 1002, 0, 0]),
+    _sampled_frame([0, 1, 2, 2], [1001, 2001, 0, 0]),
+]
+CLIP_VECTORS = [0.0, 0.5, 9.0, 9.0, 0.1, 3.0, 9.0, 9.0]
+
+
+@pytest.mark.parametrize(
+    "normalization, expected",
+    [
+        ("foreground", 1.9 / 4),  # Eq. 4: mean over the 4 foreground proposals
+        ("sampled_rois", 1.9 / 8 / 2),  # released code: / 8 sampled proposals / 2 frames
+    ],
+)
+def test_association_loss_normalization_by_hand(normalization, expected):
+    head = _association_head(normalization, same_class_only=True, clip_length=2)
+    vectors = torch.tensor(CLIP_VECTORS)[:, None]
+    loss = head.losses(vectors, CLIP, num_classes=2)["loss_assoc"]
+    assert float(loss) == pytest.approx(expected)
+
+
+def test_sampled_rois_normalization_averages_the_clips_of_a_batch():
+    head = _association_head("sampled_rois", same_class_only=True, clip_length=2)
+    # The second clip: the same objects with one background proposal less per frame.
+    second = [frame[[0, 1, 2]] for frame in CLIP]
+    second_vectors = [0.0, 0.5, 9.0, 0.1, 3.0, 9.0]
+    vectors = torch.tensor(CLIP_VECTORS + second_vectors)[:, None]
+    loss = head.losses(vectors, CLIP + second, num_classes=2)["loss_assoc"]
+    assert float(loss) == pytest.approx((1.9 / 8 / 2 + 1.9 / 6 / 2) / 2)
+
+
+def test_sampled_rois_normalization_is_for_the_batch_hard_loss_only():
+    with pytest.raises(ValueError, match="batch_hard"):
+        AssociationHead(in_channels=1, loss="contrastive", normalization="sampled_rois")
+    with pytest.raises(ValueError, match="NORMALIZATION"):
+        AssociationHead(in_channels=1, normalization="per_roi")
+
+
+def test_missing_track_ids_name_the_training_loader():
+    head = _association_head("foreground", same_class_only=False, clip_length=2)
+    frame = _sampled_frame([0, 2], [1001, 0])
+    frame.remove("gt_track_ids")
+    with pytest.raises(ValueError, match="build_mots_train_loader"):
+        head.losses(torch.zeros(4, 1), [frame, frame], num_classes=2)

@@ -12,6 +12,7 @@ import torch
 
 __all__ = [
     "pairwise_distances",
+    "batch_hard_triplet_per_anchor",
     "batch_hard_triplet_loss",
     "batch_all_triplet_loss",
     "contrastive_loss",
@@ -39,6 +40,20 @@ def _zero_loss(embeddings: torch.Tensor) -> torch.Tensor:
     return embeddings.sum() * 0.0
 
 
+def batch_hard_triplet_per_anchor(
+    embeddings: torch.Tensor,
+    ids: torch.Tensor,
+    margin: float,
+    groups: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """(N,) hinge terms of :func:`batch_hard_triplet_loss`, one per anchor, not normalised."""
+    distances = pairwise_distances(embeddings)
+    same, different = _same_and_different_id_masks(ids, groups)
+    hardest_positive = distances.masked_fill(~same, 0.0).max(dim=1).values
+    hardest_negative = distances.masked_fill(~different, float("inf")).min(dim=1).values
+    return (hardest_positive - hardest_negative + margin).clamp(min=0)
+
+
 def batch_hard_triplet_loss(
     embeddings: torch.Tensor,
     ids: torch.Tensor,
@@ -63,11 +78,7 @@ def batch_hard_triplet_loss(
     """
     if embeddings.shape[0] == 0:
         return _zero_loss(embeddings)
-    distances = pairwise_distances(embeddings)
-    same, different = _same_and_different_id_masks(ids, groups)
-    hardest_positive = distances.masked_fill(~same, 0.0).max(dim=1).values
-    hardest_negative = distances.masked_fill(~different, float("inf")).min(dim=1).values
-    per_anchor = (hardest_positive - hardest_negative + margin).clamp(min=0)
+    per_anchor = batch_hard_triplet_per_anchor(embeddings, ids, margin, groups)
     return per_anchor.sum() / embeddings.shape[0]
 
 

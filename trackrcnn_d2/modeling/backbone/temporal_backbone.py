@@ -8,7 +8,12 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone, ResNet
 from torch import nn
 
-from .temporal_layers import Conv3dTemporalLayer, ConvLSTMTemporalLayer, TemporalLayerStack
+from .temporal_layers import (
+    Conv3dTemporalLayer,
+    ConvLSTMTemporalLayer,
+    SeparableConv3dTemporalLayer,
+    TemporalLayerStack,
+)
 
 __all__ = ["TemporalBackbone", "build_temporal_backbone", "build_temporal_layer_stacks"]
 
@@ -30,7 +35,8 @@ def build_temporal_layer_stacks(
     """One stack of ``num_layers`` temporal layers per feature map (FPN: one per level).
 
     Args:
-        layer_type: "conv3d", "convlstm" or "none" (Table 4).
+        layer_type: "conv3d", "convlstm" or "none" (Table 4), or "conv3d_separable" (the
+            released code's depthwise-separable Conv3D).
         feature_channels: channel count of each feature map the layers act on.
     """
     if layer_type == "none" or num_layers == 0:
@@ -39,12 +45,15 @@ def build_temporal_layer_stacks(
     def make_layer(channels):
         if layer_type == "conv3d":
             return Conv3dTemporalLayer(channels, relu=conv3d_relu)
+        if layer_type == "conv3d_separable":
+            return SeparableConv3dTemporalLayer(channels, relu=conv3d_relu)
         if layer_type == "convlstm":
             return ConvLSTMTemporalLayer(
                 channels, convlstm_channels, convlstm_kernel_size, tuple(convlstm_skip_weights)
             )
         raise ValueError(
-            f"MODEL.TEMPORAL.TYPE = {layer_type!r} is not one of 'conv3d', 'convlstm', 'none'."
+            f"MODEL.TEMPORAL.TYPE = {layer_type!r} is not one of 'conv3d', "
+            "'conv3d_separable', 'convlstm', 'none'."
         )
 
     return {

@@ -19,7 +19,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["Conv3dTemporalLayer", "ConvLSTMTemporalLayer", "TemporalLayerStack"]
+__all__ = [
+    "Conv3dTemporalLayer",
+    "ConvLSTMTemporalLayer",
+    "SeparableConv3dTemporalLayer",
+    "TemporalLayerStack",
+]
 
 RecurrentState = Optional[Tuple[torch.Tensor, torch.Tensor]]
 
@@ -61,6 +66,60 @@ class Conv3dTemporalLayer(nn.Module):
         out_channels, in_channels = self.conv.weight.shape[:2]
         weight = self.conv.weight.transpose(1, 2).reshape(out_channels, 3 * in_channels, 3, 3)
         y = F.conv2d(stacked, weight, padding=1)
+        if self.relu:
+            y = F.relu(y)
+        return y, None
+
+
+class SeparableConv3dTemporalLayer(nn.Module):
+    """Depthwise-separable 3x3x3 convolution, then ReLU: the released code's
+    ``SepConv3DOverBatch`` (configs/conv3d_sep2), not the paper's dense Conv3D.
+
+    A per-channel 3x3x3 filter (``depthwise``, centre tap 1, rest 0), then a 1x1x1 convolution
+    over all channels (``pointwise``, the identity matrix), both without bias, so the layer
+    starts as the identity like :class:`Conv3dTemporalLayer`. It equals a dense Conv3D whose
+    weight is ``W[o, i] = pointwise[o, i] * depthwise[i]``, with C * (27 + C) weights instead
+    of 27 * C^2.
+    """
+
+    lookback = 1
+    lookahead = 1
+
+    def __init__(self, channels: int, relu: bool = True):
+        super().__init__()
+        self.depthwise = nn.Conv3d(
+            channels, channels, kernel_size=3, padding=(0, 1, 1), groups=channels, bias=False
+        )
+        self.pointwise = nn.Conv3d(channels, channels, kernel_size=1, bias=False)
+        self.relu = relu
+        with torch.no_grad():
+            self.depthwise.weight.zero_()
+            self.depthwise.weight[:, :, 1, 1, 1] = 1.0
+            self.pointwise.weight.copy_(torch.eye(channels)[:, :, None, None, None])
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        *,
+        starts_sequence: bool = True,
+        ends_sequence: bool = True,
+        state: RecurrentState = None,
+    ) -> Tuple[torch.Tensor, RecurrentState]:
+        """(T, C, H, W) -> (T - [not starts_sequence] - [not ends_sequence], C, H, W)."""
+        padded = F.pad(x, (0, 0, 0, 0, 0, 0, int(starts_sequence), int(ends_sequence)))
+        num_frames = padded.shape[0] - 2
+        channels = x.shape[1]
+        # The depthwise 3x3x3 filter as three grouped 2D convolutions over frames t-1, t, t+1.
+        y = sum(
+            F.conv2d(
+                padded[dt : dt + num_frames],
+                self.depthwise.weight[:, :, dt],
+                padding=1,
+                groups=channels,
+            )
+            for dt in range(3)
+        )
+        y = F.conv2d(y, self.pointwise.weight[:, :, 0])
         if self.relu:
             y = F.relu(y)
         return y, None

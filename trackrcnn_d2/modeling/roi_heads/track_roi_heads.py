@@ -20,7 +20,7 @@ from detectron2.modeling.roi_heads import (
 from detectron2.structures import Boxes, ImageList, Instances
 from torch import nn
 
-from ..losses import ASSOCIATION_LOSSES
+from ..losses import ASSOCIATION_LOSSES, batch_hard_triplet_per_anchor
 
 __all__ = ["AssociationHead", "TrackStandardROIHeads", "TrackRes5ROIHeads"]
 
@@ -38,6 +38,7 @@ class AssociationHead(nn.Module):
         margin: float = 0.2,
         loss_weight: float = 1.0,
         same_class_only: bool = False,
+        normalization: str = "foreground",
         clip_length: Optional[int] = None,
     ):
         """
@@ -48,6 +49,10 @@ class AssociationHead(nn.Module):
             margin: alpha of the loss (Sec. 6: 0.2).
             loss_weight: factor of ``loss_assoc``.
             same_class_only: compare only detections of the same ground-truth class.
+            normalization: "foreground": the loss's own mean (batch hard: over the foreground
+                proposals, Eq. 4); "sampled_rois" (batch hard only, the released code): each
+                clip's sum of hinge terms divided by all its sampled proposals (foreground and
+                background), then by its number of frames; the mean over the clips.
             clip_length: images i and j of a mini-batch are compared only if they belong to the
                 same clip, i // clip_length == j // clip_length (None: the batch is one clip).
         """
@@ -57,6 +62,17 @@ class AssociationHead(nn.Module):
                 f"MODEL.ASSOCIATION_HEAD.LOSS = {loss!r} is not one of "
                 f"{sorted(ASSOCIATION_LOSSES)}."
             )
+        if normalization not in ("foreground", "sampled_rois"):
+            raise ValueError(
+                f"MODEL.ASSOCIATION_HEAD.NORMALIZATION = {normalization!r} is not 'foreground' "
+                "or 'sampled_rois'."
+            )
+        if normalization == "sampled_rois" and loss != "batch_hard":
+            raise ValueError(
+                "MODEL.ASSOCIATION_HEAD.NORMALIZATION = 'sampled_rois' is the released code's "
+                f"normalization of LOSS 'batch_hard'; LOSS is {loss!r}."
+            )
+        self.normalization = normalization
         self.fc = nn.Linear(in_channels, embedding_dim)
         nn.init.normal_(self.fc.weight, std=0.01)
         nn.init.zeros_(self.fc.bias)
@@ -76,6 +92,7 @@ class AssociationHead(nn.Module):
             "margin": head.MARGIN,
             "loss_weight": head.LOSS_WEIGHT,
             "same_class_only": head.SAME_CLASS_ONLY,
+            "normalization": head.NORMALIZATION,
             "clip_length": cfg.INPUT.CLIP_LENGTH,
         }
 
@@ -93,7 +110,13 @@ class AssociationHead(nn.Module):
             proposals: per image, sampled proposals with ``gt_classes`` and, where any is
                 foreground, ``gt_track_ids``.
         """
-        vectors, ids, groups = [], [], []
+        vectors, ids, groups, weights = [], [], [], []
+        clip_length = self.clip_length or len(proposals)
+        num_clips = -(-len(proposals) // clip_length)
+        sampled_per_clip = [
+            sum(len(p) for p in proposals[start : start + clip_length])
+            for start in range(0, len(proposals), clip_length)
+        ]
         for image_index, (image_vectors, image_proposals) in enumerate(
             zip(association_vectors.split([len(p) for p in proposals]), proposals)
         ):
@@ -105,9 +128,11 @@ class AssociationHead(nn.Module):
             if not image_proposals.has("gt_track_ids"):
                 raise ValueError(
                     "The association loss needs instances.gt_track_ids in every training frame "
-                    "with objects; the dataset mapper did not provide them."
+                    "with objects; the dataset mapper did not provide them. Train with "
+                    "trackrcnn_d2.data.build_mots_train_loader (MOTSClipDatasetMapper), or give "
+                    "each frame's Instances a gt_track_ids tensor."
                 )
-            clip_index = image_index // self.clip_length if self.clip_length else 0
+            clip_index = image_index // clip_length
             # One group per (clip, class) or per clip; only detections of a group are compared.
             classes = image_proposals.gt_classes[foreground]
             group = clip_index * num_classes + (
@@ -116,11 +141,21 @@ class AssociationHead(nn.Module):
             vectors.append(image_vectors[foreground])
             ids.append(image_proposals.gt_track_ids[foreground])
             groups.append(group)
+            # sampled_rois: 1 / (the clip's sampled proposals x its frames x the clips).
+            frames_in_clip = min(clip_length, len(proposals) - clip_index * clip_length)
+            weight = 1.0 / (sampled_per_clip[clip_index] * frames_in_clip * num_clips)
+            weights.append(torch.full_like(classes, weight, dtype=association_vectors.dtype))
         if not vectors:
             return {"loss_assoc": association_vectors.sum() * 0.0}
-        loss = self.loss_fn(
-            torch.cat(vectors), torch.cat(ids), self.margin, groups=torch.cat(groups)
-        )
+        if self.normalization == "sampled_rois":
+            per_anchor = batch_hard_triplet_per_anchor(
+                torch.cat(vectors), torch.cat(ids), self.margin, groups=torch.cat(groups)
+            )
+            loss = (per_anchor * torch.cat(weights)).sum()
+        else:
+            loss = self.loss_fn(
+                torch.cat(vectors), torch.cat(ids), self.margin, groups=torch.cat(groups)
+            )
         return {"loss_assoc": loss * self.loss_weight}
 
 
