@@ -9,6 +9,7 @@ import runpy
 import sys
 
 import pytest
+from readme_cases import write_ground_truth_as_results
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECTION = "## Using the components in your own detectron2 project"
@@ -133,3 +134,17 @@ def test_a_plain_mask_rcnn_is_evaluated_by_the_mots_evaluator(tiny_set, tmp_path
         assert reported[f"sMOTSA/{name}"] == pytest.approx(expected[name]["sMOTSA"])
         assert reported[f"IDS/{name}"] == expected[name]["IDS"]
     assert json.loads((folder / "mots_metrics.json").read_text())["car"]["GT"] > 0
+
+
+def test_result_folders_are_evaluated_from_python(tiny_set, tmp_path, monkeypatch, capsys):
+    root, _ = tiny_set
+    write_ground_truth_as_results(root / "instances_txt", tmp_path)
+    namespace = run_example(
+        "evaluate_result_folders.py", [str(root / "instances_txt"), str(tmp_path)], monkeypatch
+    )
+    metrics = namespace["metrics"]
+    assert set(metrics["per_sequence"]) == {"0000", "0001", "0002", "0003"}
+    printed = capsys.readouterr().out.splitlines()
+    for name in ("car", "pedestrian"):
+        assert metrics[name]["GT"] > 0 and metrics[name]["sMOTSA"] == 100.0
+        assert f"{name}: sMOTSA 100.0 HOTA 100.0 IDS 0" in printed

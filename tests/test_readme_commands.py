@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from readme_cases import write_ground_truth_as_results
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHONS = ("python", "python3", ".venv/bin/python")
@@ -110,16 +111,11 @@ def test_a_misspelt_override_is_caught():
 
 def tiny_result_folders(tmp_path):
     """A tiny synthetic ground-truth folder and, as results, its car and pedestrian tracks."""
-    from trackrcnn_d2.data import mots_io
     from trackrcnn_d2.data.synthetic import generate_synthetic_mots
 
     generate_synthetic_mots(str(tmp_path / "set"), sequences=2, frames=5, height=48, width=96)
-    gt = tmp_path / "set" / "instances_txt"
-    results = tmp_path / "results"
-    for path in gt.iterdir():
-        frames = mots_io.read_mots_txt(str(path)).values()
-        objects = [o for frame in frames for o in frame if o.class_id in (1, 2)]
-        mots_io.write_mots_txt(str(results / path.name), objects)
+    gt, results = tmp_path / "set" / "instances_txt", tmp_path / "results"
+    write_ground_truth_as_results(gt, results)
     return gt, results
 
 
