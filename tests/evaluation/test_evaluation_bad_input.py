@@ -47,7 +47,7 @@ def test_wrong_image_size():
 
 def test_duplicate_ids_in_a_frame():
     results = {"0002": frames(box(0, 7, 0, 2, 0, 2, class_id=1), box(0, 7, 5, 7, 5, 7, class_id=1))}
-    with pytest.raises(MOTSEvaluationError, match=r"frame 0: object id\(s\) \[7\] occur more"):
+    with pytest.raises(MOTSEvaluationError, match=r"frame 0: object id 7 occurs more"):
         evaluate_mots(GT, results)
 
 

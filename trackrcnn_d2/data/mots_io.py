@@ -466,9 +466,9 @@ def check_ground_truth_objects(
     - one obj_id twice in a frame;
     - overlapping masks in a frame (every pixel belongs to at most one object).
 
-    RLE strings must already be valid (:func:`check_rle_sizes`). The overlap check compares, per
-    frame, the area of the union of the masks whose boxes intersect with the sum of their areas
-    (pycocotools, no decoding).
+    RLE strings must already be valid (:func:`check_rle_sizes`). The overlap check is
+    :func:`find_overlap` (pycocotools, no decoding), the id check :func:`find_duplicate_id`: the
+    evaluation's validators use the same two.
     """
     valid_classes = (CAR, PEDESTRIAN, IGNORE)
     for obj, source in zip(objects, sources):
@@ -498,50 +498,60 @@ def check_ground_truth_objects(
         by_frame.setdefault(obj.frame, []).append(i)
     crowded = []
     for indices in by_frame.values():
-        seen: Dict[int, int] = {}
-        for i in indices:
-            if objects[i].obj_id in seen:
-                raise MOTSFormatError(
-                    f"{sources[i]}: obj_id {objects[i].obj_id} appears more than once in frame "
-                    f"{objects[i].frame} (first at {sources[seen[objects[i].obj_id]]})"
-                )
-            seen[objects[i].obj_id] = i
+        duplicate = find_duplicate_id([objects[i] for i in indices])
+        if duplicate is not None:
+            first, repeat = indices[duplicate[0]], indices[duplicate[1]]
+            raise MOTSFormatError(
+                f"{sources[repeat]}: obj_id {objects[repeat].obj_id} appears more than once in "
+                f"frame {objects[repeat].frame} (first at {sources[first]})"
+            )
         if len(indices) > 1:
             crowded.append(indices)
-    if not crowded:
-        return
-    # Only masks whose boxes intersect another's can overlap: merge just those.
-    boxes = mask_utils.toBbox([o.rle for o in objects])  # (N, 4) XYWH
-    starts, ends = boxes[:, :2], boxes[:, :2] + boxes[:, 2:]
-    candidates = []
-    for indices in crowded:
-        index = np.asarray(indices)
-        meets = (starts[index, None] < ends[None, index]).all(2)
-        meets &= (starts[None, index] < ends[index, None]).all(2)
-        np.fill_diagonal(meets, False)
-        involved = index[meets.any(1)]
-        if len(involved) > 1:
-            candidates.append(involved.tolist())
-    if not candidates:
-        return
-    areas = rle_areas([o.rle for o in objects])
-    unions = rle_areas(
-        [mask_utils.merge([objects[i].rle for i in indices]) for indices in candidates]
-    )
-    for indices, union in zip(candidates, unions):
-        if union == areas[indices].sum():
-            continue
-        rles = [objects[i].rle for i in indices]
-        # iou with iscrowd=1 for all: intersection over the area of the first argument.
-        overlap = mask_utils.iou(rles, rles, [1] * len(rles))
-        np.fill_diagonal(overlap, 0)
-        first, second = np.unravel_index(int(np.argmax(overlap)), overlap.shape)
-        a, b = objects[indices[first]], objects[indices[second]]
+    overlap = find_overlap([[objects[i].rle for i in indices] for indices in crowded])
+    if overlap is not None:
+        group, first, second = overlap
+        a, b = objects[crowded[group][first]], objects[crowded[group][second]]
         raise MOTSFormatError(
-            f"{sources[indices[first]]} and {sources[indices[second]]}: masks of objects "
-            f"{a.obj_id} and {b.obj_id} overlap in frame {a.frame}; MOTS ground truth requires "
-            "every pixel to belong to at most one object"
+            f"{sources[crowded[group][first]]} and {sources[crowded[group][second]]}: masks of "
+            f"objects {a.obj_id} and {b.obj_id} overlap in frame {a.frame}; MOTS ground truth "
+            "requires every pixel to belong to at most one object"
         )
+
+
+def find_duplicate_id(objects: Sequence[MOTSObject]) -> Optional[Tuple[int, int]]:
+    """Positions ``(first, repeat)`` of the first obj_id that occurs twice in ``objects`` (the
+    masks of one frame), or None."""
+    seen: Dict[int, int] = {}
+    for i, obj in enumerate(objects):
+        if obj.obj_id in seen:
+            return seen[obj.obj_id], i
+        seen[obj.obj_id] = i
+    return None
+
+
+def find_overlap(groups: Sequence[Sequence[dict]]) -> Optional[Tuple[int, int, int]]:
+    """The first pair of overlapping masks within a group (e.g. the RLEs of one frame):
+    ``(group, i, j)``, or None when the masks of every group are disjoint.
+
+    A group is disjoint iff the area of its union equals the sum of its masks' areas: one
+    pycocotools merge per group of two or more masks and the areas of all masks in bulk, no
+    decoding to pixels; only the first failing group's pairs are looked at.
+    """
+    crowded = [g for g, rles in enumerate(groups) if len(rles) > 1]
+    if not crowded:
+        return None
+    sizes = np.array([len(groups[g]) for g in crowded])
+    areas = rle_areas([rle for g in crowded for rle in groups[g]])
+    unions = rle_areas([mask_utils.merge(list(groups[g]), intersect=False) for g in crowded])
+    bad = np.flatnonzero(unions != np.add.reduceat(areas, np.cumsum(sizes) - sizes))
+    if len(bad) == 0:
+        return None
+    group = crowded[bad[0]]
+    rles = list(groups[group])
+    ious = np.asarray(mask_utils.iou(rles, rles, [0] * len(rles)))
+    np.fill_diagonal(ious, 0)
+    first, second = np.argwhere(ious > 0)[0]
+    return group, int(first), int(second)
 
 
 def load_mots_ground_truth(

@@ -7,10 +7,7 @@ check, kitti_mots.py l. 244-252); its message names the sequence and time step o
 """
 from typing import List, Optional, Sequence, Tuple
 
-import numpy as np
-import pycocotools.mask as mask_utils
-
-from trackrcnn_d2.data.mots_io import MAX_FRAME, MOTSObject, rle_areas
+from trackrcnn_d2.data.mots_io import MAX_FRAME, MOTSObject, find_duplicate_id, find_overlap
 
 __all__ = [
     "MOTSEvaluationError",
@@ -65,12 +62,12 @@ def check_sizes(sequence, frame, objects: Sequence[MOTSObject], image_size, what
 
 
 def check_unique_ids(sequence, frame, objects: Sequence[MOTSObject], what) -> None:
-    ids = [o.obj_id for o in objects]
-    if len(set(ids)) != len(ids):
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    duplicate = find_duplicate_id(objects)
+    if duplicate is not None:
         raise MOTSEvaluationError(
-            f"{what} of sequence {sequence}, frame {frame}: object id(s) {duplicates} occur more "
-            "than once; every object id may appear at most once per frame"
+            f"{what} of sequence {sequence}, frame {frame}: object id "
+            f"{objects[duplicate[1]].obj_id} occurs more than once; every object id may appear "
+            "at most once per frame"
         )
 
 
@@ -80,47 +77,32 @@ _OVERLAP_ADVICE = (
 )
 
 
-def _overlap_error(what, sequence, frame, first_name, second_name) -> MOTSEvaluationError:
-    return MOTSEvaluationError(
-        f"{what} of sequence {sequence}, frame {frame}: the masks of {first_name} and "
-        f"{second_name} overlap. {_OVERLAP_ADVICE}"
-    )
-
-
 class OverlapChecker:
-    """Finds overlapping masks in bulk: the masks of a frame are disjoint iff the area of their
-    union equals the sum of their areas (one pycocotools merge per frame, the areas of all masks
-    in one go); only for a frame that fails are the pairs looked at, to name them."""
+    """Collects the masks of frames, then refuses the first pair that overlaps
+    (:func:`mots_io.find_overlap`: one merge per frame, all areas in bulk)."""
 
     def __init__(self, what: str):
         self.what = what
-        self.frames: List[Tuple[str, int, list]] = []
-        self.rles: List[dict] = []
-        self.unions: List[dict] = []
+        self.frames: List[Tuple[str, int, Sequence]] = []
 
-    def add(self, sequence: str, frame: int, objects: list) -> None:
+    def add(self, sequence: str, frame: int, objects: Sequence) -> None:
         """``objects``: the frame's MOTSObjects, or RLE dicts for ignore regions."""
         if len(objects) > 1:
-            rles = [o if isinstance(o, dict) else o.rle for o in objects]
             self.frames.append((sequence, frame, objects))
-            self.rles.extend(rles)
-            self.unions.append(mask_utils.merge(rles, intersect=False))
 
     def check(self) -> None:
-        if not self.frames:
+        overlap = find_overlap(
+            [[o if isinstance(o, dict) else o.rle for o in objects] for *_, objects in self.frames]
+        )
+        if overlap is None:
             return
-        sizes = np.array([len(objects) for _, _, objects in self.frames])
-        area_sums = np.add.reduceat(rle_areas(self.rles), np.cumsum(sizes) - sizes)
-        for index in np.flatnonzero(rle_areas(self.unions) != area_sums)[:1]:
-            self._raise(*self.frames[index])
-
-    def _raise(self, sequence, frame, objects) -> None:
-        rles = [o if isinstance(o, dict) else o.rle for o in objects]
-        ious = np.asarray(mask_utils.iou(rles, rles, [0] * len(rles)))
-        np.fill_diagonal(ious, 0)
-        first, second = np.argwhere(ious > 0)[0]
-        names = [
+        index, first, second = overlap
+        sequence, frame, objects = self.frames[index]
+        first_name, second_name = (
             "the ignore region" if isinstance(o, dict) else f"object {o.obj_id}"
             for o in (objects[first], objects[second])
-        ]
-        raise _overlap_error(self.what, sequence, frame, *names)
+        )
+        raise MOTSEvaluationError(
+            f"{self.what} of sequence {sequence}, frame {frame}: the masks of {first_name} and "
+            f"{second_name} overlap. {_OVERLAP_ADVICE}"
+        )
