@@ -23,6 +23,12 @@ def add_trackrcnn_config(cfg):
     _C.DATASETS.MOTS.CLASS_MAP = []
     # Number of adjacent frames of one sequence in a training mini-batch (Sec. 6).
     _C.INPUT.CLIP_LENGTH = 8
+    # Gamma augmentation, one draw per clip: factor range +-this (0 = off, the paper states
+    # none; released code, datasets/Augmentors.py GammaAugmentor: 0.1).
+    _C.INPUT.GAMMA_AUGMENTATION = 0.0
+    # Train only on clips whose every frame has an annotated object (the paper states nothing;
+    # released code: such clips are skipped, datasets/util/Detection.py SKIP_EXAMPLE).
+    _C.DATALOADER.SKIP_CLIPS_WITH_EMPTY_FRAMES = False
 
     # ---------------------------------------------------------------------------------------- #
     # Temporal backbone (Sec. 5 "Integrating temporal context", Sec. 6, Table 4)

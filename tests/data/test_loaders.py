@@ -228,3 +228,68 @@ def test_test_loader_order_and_look_ahead(synthetic_prefix, synthetic_spec):
             assert torch.equal(frame["next_image"], following["image"])
         else:
             assert "next_image" not in frame
+
+
+def test_gamma_augmentation_draws_one_gamma_per_clip(synthetic_prefix):
+    cfg = _cfg(synthetic_prefix, **{"INPUT.GAMMA_AUGMENTATION": 0.1, "INPUT.RANDOM_FLIP": "none"})
+    records = {
+        (d["sequence"], d["frame_idx"]): d for d in DatasetCatalog.get(f"{synthetic_prefix}_train")
+    }
+    lookups = []
+    for batch in _batches(cfg, 3):
+        for clip in (batch[:3], batch[3:]):
+            # One gamma per clip: one lookup table from original to augmented grey values.
+            lookup = {}
+            for frame in clip:
+                record = records[(frame["sequence"], frame["frame_idx"])]
+                original = utils.read_image(record["file_name"], format=cfg.INPUT.FORMAT)
+                augmented = frame["image"].permute(1, 2, 0).numpy()
+                for value, result in set(zip(original.ravel(), augmented.ravel())):
+                    assert lookup.setdefault(int(value), int(result)) == int(result)
+                _check_instances(frame["instances"], record, flipped=False)
+            lookups.append(lookup)
+    assert all(lookup != {v: v for v in lookup} for lookup in lookups)
+    assert len({tuple(sorted(lookup.items())) for lookup in lookups}) > 1
+
+
+def test_gamma_transform_is_the_released_formula():
+    from trackrcnn_d2.data.dataset_mapper import GammaAugmentation, GammaTransform
+
+    image = np.arange(256, dtype=np.uint8).reshape(16, 16, 1)
+    np.testing.assert_array_equal(GammaTransform(1.0).apply_image(image), image)
+    np.random.seed(0)
+    factor = np.random.uniform(-0.1, 0.1)
+    np.random.seed(0)
+    gamma = GammaAugmentation(0.1).get_transform(image).gamma
+    shift = factor / np.sqrt(2)
+    assert gamma == pytest.approx(np.log(0.5 + shift) / np.log(0.5 - shift))
+    expected = np.rint(255 * (np.arange(256) / 255) ** gamma).astype(np.uint8).reshape(16, 16, 1)
+    np.testing.assert_array_equal(GammaTransform(gamma).apply_image(image), expected)
+
+
+def _first_frames_of_clips(skip_empty):
+    # Sequence "a": frame 4 has no object; sequence "b" (3 frames) is fine.
+    dicts = [
+        {"sequence": s, "frame_idx": f, "annotations": [] if (s, f) == ("a", 4) else [{}]}
+        for s, n in (("a", 10), ("b", 3))
+        for f in range(n)
+    ]
+    loader = build_mots_train_loader(
+        dicts,
+        mapper=lambda clip: [(r["sequence"], r["frame_idx"]) for r in clip],
+        clip_length=3,
+        clips_per_batch=1,
+        seed=0,
+        skip_clips_with_empty_frames=skip_empty,
+    )
+    return [batch for batch in itertools.islice(iter(loader), 60)]
+
+
+def test_clips_with_a_frame_without_objects_can_be_skipped():
+    assert samplers.runs_of_annotated_frames(
+        [{"sequence": "a", "frame_idx": f, "annotations": [{}] * (f % 3 != 1)} for f in range(6)]
+    ) == [SequenceRun("a", 0, 1), SequenceRun("a", 2, 2), SequenceRun("a", 5, 1)]
+    skipped = _first_frames_of_clips(True)
+    assert ("a", 4) not in {frame for clip in skipped for frame in clip}
+    assert {clip[0] for clip in skipped} >= {("a", 0), ("a", 5), ("b", 0)}
+    assert ("a", 4) in {frame for clip in _first_frames_of_clips(False) for frame in clip}

@@ -14,7 +14,12 @@ from detectron2.utils import comm
 
 from trackrcnn_d2.data.dataset_mapper import MOTSClipDatasetMapper, MOTSTestDatasetMapper
 from trackrcnn_d2.data.datasets import select_mots_classes
-from trackrcnn_d2.data.samplers import ClipTrainingSampler, SequenceInferenceSampler, sequence_runs
+from trackrcnn_d2.data.samplers import (
+    ClipTrainingSampler,
+    SequenceInferenceSampler,
+    runs_of_annotated_frames,
+    sequence_runs,
+)
 
 __all__ = [
     "ClipDataset",
@@ -98,6 +103,7 @@ def _train_loader_from_config(cfg, mapper=None):
         "clips_per_batch": cfg.SOLVER.IMS_PER_BATCH // (clip_length * world_size),
         "seed": cfg.SEED if cfg.SEED >= 0 else None,
         "num_workers": cfg.DATALOADER.NUM_WORKERS,
+        "skip_clips_with_empty_frames": cfg.DATALOADER.SKIP_CLIPS_WITH_EMPTY_FRAMES,
     }
 
 
@@ -110,6 +116,7 @@ def build_mots_train_loader(
     clips_per_batch: int,
     seed: Optional[int] = None,
     num_workers: int = 0,
+    skip_clips_with_empty_frames: bool = False,
 ):
     """Infinite training loader of clips: each iteration yields, on every process, a list of
     ``clips_per_batch * clip_length`` mapped frame dicts in which each consecutive group of
@@ -122,7 +129,11 @@ def build_mots_train_loader(
     (default ``cfg.SEED`` if >= 0, else a random seed shared by all processes) fixes the clips
     and their augmentations (see :class:`ClipTrainingSampler`, :class:`ClipDataset`).
     """
-    sampler = ClipTrainingSampler(sequence_runs(dataset), clip_length, seed=seed)
+    # The released code skips clips with a frame without annotated objects.
+    runs = sequence_runs(dataset)
+    if skip_clips_with_empty_frames:
+        runs = runs_of_annotated_frames(dataset)
+    sampler = ClipTrainingSampler(runs, clip_length, seed=seed)
     return torchdata.DataLoader(
         ClipDataset(dataset, clip_length, mapper),
         batch_size=clips_per_batch,

@@ -10,7 +10,45 @@ from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 from detectron2.structures import BitMasks, Instances
 
-__all__ = ["MOTSClipDatasetMapper", "MOTSTestDatasetMapper", "transform_rle_masks"]
+__all__ = [
+    "GammaAugmentation",
+    "GammaTransform",
+    "MOTSClipDatasetMapper",
+    "MOTSTestDatasetMapper",
+    "transform_rle_masks",
+]
+
+
+class GammaTransform(T.Transform):
+    """Gamma correction of the image, ``(image / 255) ** gamma``; masks and boxes unchanged."""
+
+    def __init__(self, gamma: float):
+        super().__init__()
+        self.gamma = gamma
+
+    def apply_image(self, img: np.ndarray) -> np.ndarray:
+        corrected = np.power(img.astype(np.float32) / 255.0, self.gamma) * 255.0
+        return np.clip(np.rint(corrected), 0, 255).astype(img.dtype)
+
+    def apply_coords(self, coords: np.ndarray) -> np.ndarray:
+        return coords
+
+    def apply_segmentation(self, segmentation: np.ndarray) -> np.ndarray:
+        return segmentation
+
+
+class GammaAugmentation(T.Augmentation):
+    """The released code's gamma augmentation (datasets/Augmentors.py, GammaAugmentor): a
+    factor f ~ U(-max_factor, max_factor), gamma = log(1/2 + f/sqrt(2)) / log(1/2 - f/sqrt(2))."""
+
+    def __init__(self, max_factor: float):
+        super().__init__()
+        self.max_factor = max_factor
+
+    def get_transform(self, image) -> GammaTransform:
+        factor = np.random.uniform(-self.max_factor, self.max_factor)
+        gamma = np.log(0.5 + factor / np.sqrt(2)) / np.log(0.5 - factor / np.sqrt(2))
+        return GammaTransform(float(gamma))
 
 
 def transform_rle_masks(rles: List[dict], transforms: T.TransformList, image_shape) -> np.ndarray:
@@ -40,7 +78,8 @@ def _image_tensor(image: np.ndarray) -> torch.Tensor:
 
 class MOTSClipDatasetMapper:
     """Map the T frame dicts of a training clip to model inputs, with one random augmentation
-    (detectron2's resize / flip / crop from the config) drawn once and applied to every frame.
+    (detectron2's resize / flip / crop from the config, and the released code's gamma
+    correction if ``INPUT.GAMMA_AUGMENTATION`` > 0) drawn once and applied to every frame.
 
     Output per frame: ``image`` (C x H x W uint8 tensor in ``image_format``), ``instances``
     (``gt_boxes`` tight boxes of the transformed masks, ``gt_classes``, ``gt_masks``
@@ -67,6 +106,9 @@ class MOTSClipDatasetMapper:
         augmentations = utils.build_augmentation(cfg, is_train)
         if cfg.INPUT.CROP.ENABLED and is_train:
             augmentations.insert(0, T.RandomCrop(cfg.INPUT.CROP.TYPE, cfg.INPUT.CROP.SIZE))
+        if cfg.INPUT.GAMMA_AUGMENTATION > 0 and is_train:
+            # After the resize, as the released code.
+            augmentations.append(GammaAugmentation(cfg.INPUT.GAMMA_AUGMENTATION))
         return {"augmentations": augmentations, "image_format": cfg.INPUT.FORMAT}
 
     def __call__(self, clip: List[dict]) -> List[dict]:

@@ -43,6 +43,26 @@ def sequence_runs(dataset_dicts: Sequence[dict]) -> List[SequenceRun]:
     return runs
 
 
+def runs_of_annotated_frames(dataset_dicts: Sequence[dict]) -> List[SequenceRun]:
+    """The sequences' runs split at every frame without an annotated object (and without it).
+
+    Clips tiled within these runs never contain such a frame: the released code skips those
+    clips (a frame without objects gives the RPN no foreground anchor). Runs share a sequence
+    name where a sequence is split.
+    """
+    runs: List[SequenceRun] = []
+    for run in sequence_runs(dataset_dicts):
+        start = None
+        for index in range(run.start, run.start + run.length + 1):
+            annotated = index < run.start + run.length and bool(dataset_dicts[index]["annotations"])
+            if annotated and start is None:
+                start = index
+            elif not annotated and start is not None:
+                runs.append(SequenceRun(run.sequence, start, index - start))
+                start = None
+    return runs
+
+
 def clip_starts_of_pass(length: int, clip_length: int, generator: torch.Generator) -> List[int]:
     """Start frames (relative to the sequence) of the clips of one pass over a sequence.
 
