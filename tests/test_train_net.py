@@ -12,11 +12,10 @@ import uuid
 
 import pytest
 import torch
-from detectron2.engine import default_argument_parser
 
 from trackrcnn_d2.data import register_synthetic_mots
 from trackrcnn_d2.data.synthetic import generate_synthetic_mots
-from trackrcnn_d2.utils.cli import load_config
+from trackrcnn_d2.utils.cli import ConfigError, OutputDirError, load_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -53,7 +52,20 @@ def _opts(dataset, output_dir, max_iter=3):
 
 
 def _main(*argv):
-    return train_net.main(default_argument_parser().parse_args(["--config-file", CONFIG, *argv]))
+    return train_net.main(train_net.parse_args(["--config-file", CONFIG, *argv]))
+
+
+def _run_expecting_user_error(capsys, *argv):
+    """``train_net.py ARGV`` in this process: exit status 2 and one error line, returned
+    (stderr also holds detectron2's log here; test_missing_dataset_folder_says_where_it_looked
+    checks a whole stderr)."""
+    with pytest.raises(SystemExit) as exit_info:
+        train_net.run(train_net.parse_args(list(argv)))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("train_net.py: error: ")]
+    assert len(errors) == 1, err[-3000:]
+    return errors[0]
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +124,7 @@ def test_resume_continues_from_the_last_checkpoint(trained, dataset):
     final = torch.load(output_dir / "model_final.pth", map_location="cpu", weights_only=False)
     assert final["iteration"] == 2
     opts = [*_opts(dataset, output_dir, max_iter=5), "DATASETS.TEST", "()"]
-    cfg = train_net.setup(default_argument_parser().parse_args(["--config-file", CONFIG, *opts]))
+    cfg = train_net.setup(train_net.parse_args(["--config-file", CONFIG, "--resume", *opts]))
     trainer = train_net.Trainer(cfg)
     trainer.resume_or_load(resume=True)
     assert trainer.start_iter == 3
@@ -124,10 +136,27 @@ def test_resume_continues_from_the_last_checkpoint(trained, dataset):
     assert torch.load(output_dir / "model_final.pth", weights_only=False)["iteration"] == 4
 
 
-def test_training_from_scratch_refuses_the_output_dir_of_another_run(trained, dataset):
+def test_a_refused_training_run_leaves_the_earlier_run_untouched(trained, dataset, capsys):
+    """The issue's scenario: the refusal came after detectron2 had rewritten the earlier run's
+    config.yaml and appended to its log.txt."""
     output_dir = trained
-    with pytest.raises(SystemExit, match="--resume"):
-        _main(*_opts(dataset, output_dir))
+    before = {name: (output_dir / name).read_bytes() for name in ("config.yaml", "log.txt")}
+    with pytest.raises(OutputDirError, match="--resume"):
+        _main(*_opts(dataset, output_dir), "SOLVER.BASE_LR", "0.5")
+    err = _run_expecting_user_error(
+        capsys, "--config-file", CONFIG, *_opts(dataset, output_dir), "SOLVER.BASE_LR", "0.5"
+    )
+    assert "already holds a training run" in err
+    assert {name: (output_dir / name).read_bytes() for name in before} == before
+
+
+def test_eval_only_keeps_the_training_runs_config(trained, dataset):
+    output_dir = trained
+    config = (output_dir / "config.yaml").read_bytes()
+    weights = str(output_dir / "model_final.pth")
+    _main("--eval-only", *_opts(dataset, output_dir), "MODEL.WEIGHTS", weights, "SEED", "123")
+    assert (output_dir / "config.yaml").read_bytes() == config
+    assert "SEED: 123" in (output_dir / "inference" / "config.yaml").read_text()
 
 
 @pytest.mark.parametrize(
@@ -140,12 +169,93 @@ def test_build_optimizer_honours_solver_optimizer(optimizer, expected):
 
 
 def test_unknown_config_key_is_refused(tmp_path):
-    with pytest.raises(SystemExit, match="Non-existent key: MODEL.NO_SUCH_KEY"):
+    with pytest.raises(ConfigError, match="Non-existent key: MODEL.NO_SUCH_KEY"):
         load_config(CONFIG, ["MODEL.NO_SUCH_KEY", "1"])
     config_file = tmp_path / "typo.yaml"
     config_file.write_text(f"_BASE_: {CONFIG}\nSOLVER:\n  OPTIMISER: ADAM\n")
-    with pytest.raises(SystemExit, match="Non-existent config key: SOLVER.OPTIMISER"):
+    with pytest.raises(ConfigError, match="Non-existent config key: SOLVER.OPTIMISER"):
         load_config(str(config_file))
+
+
+@pytest.mark.parametrize(
+    "text, opts, message",
+    [
+        ("SOLVER:\n  MAX_ITER: [1\n", [], r"bad.yaml is not valid yaml: .* line 3"),
+        ("SOLVER:\n  MAX_ITER: abc\n", [], r"bad.yaml: SOLVER.MAX_ITER must be of type int"),
+        ("_BASE_: missing_base.yaml\n", [], r"_BASE_ file .*missing_base.yaml not found"),
+        ("- 1\n- 2\n", [], r"bad.yaml must be a yaml mapping"),
+        ("", [], r"bad.yaml must be a yaml mapping"),
+        ("", ["SOLVER.MAX_ITER", "abc"], r"command line: SOLVER.MAX_ITER must be of type int"),
+        ("", ["SOLVER.MAX_ITER"], r"command line: Override list has odd length"),
+        ("", ["INPUT.MIN_SIZE_TRAIN", "5"], r"INPUT.MIN_SIZE_TRAIN must be of type tuple"),
+    ],
+)
+def test_config_mistakes_name_the_file_or_the_override(tmp_path, text, opts, message):
+    config_file = tmp_path / "bad.yaml"
+    if opts:
+        text = f"_BASE_: {CONFIG}\n"
+    config_file.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(str(config_file), opts)
+
+
+def test_config_file_is_required_and_must_exist(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_net.parse_args([])
+    assert exit_info.value.code == 2
+    assert "--config-file is required" in capsys.readouterr().err
+    for path, message in ((tmp_path / "none.yaml", "not found"), (tmp_path, "is a folder")):
+        err = _run_expecting_user_error(capsys, "--config-file", str(path))
+        assert f"config file {path} {message}" in err
+
+
+def test_help_describes_the_project(capsys):
+    with pytest.raises(SystemExit):
+        train_net.parse_args(["--help"])
+    out = capsys.readouterr().out
+    assert "Train and evaluate TrackR-CNN" in out
+    assert "SOLVER.REFERENCE_WORLD_SIZE 1" in out and "MODEL.DEVICE cpu" in out
+
+
+@pytest.mark.parametrize(
+    "datasets, message",
+    [
+        (["DATASETS.TRAIN", "('no_such_set',)"], "DATASETS.TRAIN: dataset 'no_such_set' is not"),
+        (["DATASETS.TEST", "('coco_2017_val',)"], "'coco_2017_val' is not a MOTS dataset"),
+    ],
+)
+def test_unknown_dataset_names_the_key(dataset, tmp_path, capsys, datasets, message):
+    opts = _opts(dataset, tmp_path / "out") + datasets
+    err = _run_expecting_user_error(capsys, "--config-file", CONFIG, *opts)
+    assert message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_and_corrupt_weights_name_the_file(dataset, tmp_path, capsys):
+    good = tmp_path / "good.pth"
+    torch.save({"model": {}}, good)
+    (tmp_path / "truncated.pth").write_bytes(good.read_bytes()[:40])
+    (tmp_path / "text.pkl").write_text("not a model")
+    cases = [
+        ("missing.pth", "MODEL.WEIGHTS {} not found"),
+        ("truncated.pth", "{} cannot be read as a checkpoint"),
+        ("text.pkl", "{} cannot be read as a checkpoint"),
+    ]
+    for name, message in cases:
+        opts = [*_opts(dataset, tmp_path / "out"), "MODEL.WEIGHTS", str(tmp_path / name)]
+        err = _run_expecting_user_error(capsys, "--config-file", CONFIG, "--eval-only", *opts)
+        assert message.format(tmp_path / name) in err
+        assert "weights_only" not in err and "Checkpoint" not in err
+
+
+def test_resume_with_a_missing_last_checkpoint_names_it(trained, dataset, tmp_path, capsys):
+    output_dir = tmp_path / "copy"
+    output_dir.mkdir()
+    (output_dir / "last_checkpoint").write_text("model_0000009.pth")
+    err = _run_expecting_user_error(
+        capsys, "--config-file", CONFIG, "--resume", *_opts(dataset, output_dir)
+    )
+    assert f"checkpoint {output_dir / 'model_0000009.pth'} not found" in err
 
 
 def test_checkpoint_of_another_architecture_reports_missing_and_unexpected_keys(
@@ -154,24 +264,29 @@ def test_checkpoint_of_another_architecture_reports_missing_and_unexpected_keys(
     checkpoint = tmp_path / "other_architecture.pth"
     torch.save({"model": {"classifier.weight": torch.zeros(3, 3)}}, checkpoint)
     _main("--eval-only", *_opts(dataset, tmp_path), "MODEL.WEIGHTS", str(checkpoint))
-    log = (tmp_path / "log.txt").read_text()
+    log = (tmp_path / "inference" / "log.txt").read_text()
     assert "Some model parameters or buffers are not found in the checkpoint" in log
     assert "classifier.weight" in log
 
 
 def test_missing_dataset_folder_says_where_it_looked(tmp_path):
-    """The built-in datasets live under $DETECTRON2_DATASETS; a missing one names the place."""
+    """The built-in datasets live under $DETECTRON2_DATASETS; a missing one names the place,
+    in one line, not under detectron2's environment and config dump."""
     environment = dict(os.environ, DETECTRON2_DATASETS=str(tmp_path / "nowhere"))
     run = subprocess.run(
         [
             sys.executable, os.path.join(REPO, "train_net.py"), "--config-file", CONFIG,
-            "--eval-only", "OUTPUT_DIR", str(tmp_path / "out"),
+            "OUTPUT_DIR", str(tmp_path / "out"),
         ],
         env=environment, capture_output=True, text=True, cwd=str(tmp_path),
     )  # fmt: skip
-    assert run.returncode != 0
+    assert run.returncode == 2
     assert str(tmp_path / "nowhere" / "synthetic_mots") in run.stderr
     assert "DETECTRON2_DATASETS" in run.stderr
+    errors = [line for line in run.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith("train_net.py: error: ")
+    assert "Traceback" not in run.stderr and "Environment info" not in run.stderr + run.stdout
+    assert not (tmp_path / "out").exists()
 
 
 def test_eval_only_with_two_processes_gathers_every_sequence(trained, dataset, tmp_path):

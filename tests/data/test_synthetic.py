@@ -143,3 +143,99 @@ def test_command_line(tmp_path, capsys):
     assert "train: 0000; val: 0001" in capsys.readouterr().out
     ground_truth = mots_io.load_mots_ground_truth(str(tmp_path / "instances_txt"), ["0000"])
     assert {o.rle["size"][0] for objects in ground_truth["0000"].values() for o in objects} == {48}
+
+
+def _tiny(out_dir, **kwargs):
+    spec = {"sequences": 3, "frames": 3, "height": 32, "width": 48, **kwargs}
+    return generate_synthetic_mots(str(out_dir), **spec)
+
+
+def _files(root):
+    return sorted(
+        os.path.relpath(os.path.join(folder, name), root)
+        for folder, _, names in os.walk(root)
+        for name in names
+    )
+
+
+def test_a_folder_with_files_is_refused_unless_overwrite(tmp_path):
+    out = tmp_path / "set"
+    _tiny(out)
+    before = {name: (out / name).read_bytes() for name in _files(out)}
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        _tiny(out, seed=3)
+    assert {name: (out / name).read_bytes() for name in _files(out)} == before
+    with pytest.raises(FileExistsError, match="not a folder"):
+        _tiny(out / "README.md", overwrite=True)
+
+
+def test_a_smaller_regeneration_leaves_no_stale_sequence_or_frame(tmp_path):
+    """The issue's scenario: regenerating with fewer sequences and frames in place left the
+    old ones, which `prepare_mots.py check` accepted and the loader trained on."""
+    out = tmp_path / "set"
+    _tiny(out, sequences=4, frames=4)
+    _tiny(out, sequences=2, frames=2, overwrite=True)
+    fresh = tmp_path / "fresh"
+    _tiny(fresh, sequences=2, frames=2)
+    assert _files(out) == _files(fresh)
+    assert sorted(os.listdir(tmp_path)) == ["fresh", "set"]
+
+
+def test_a_killed_regeneration_leaves_the_earlier_set(tmp_path, monkeypatch):
+    """Killed in the middle (here: an exception after the first sequence), the earlier set
+    stays as it was: no mix of image sizes, no half-written folder beside it."""
+    import trackrcnn_d2.data.synthetic as synthetic
+
+    out = tmp_path / "set"
+    _tiny(out)
+    before = {name: (out / name).read_bytes() for name in _files(out)}
+    render = synthetic.render_sequence
+
+    def render_then_die(seq_index, *args):
+        if seq_index == 1:
+            raise KeyboardInterrupt
+        return render(seq_index, *args)
+
+    monkeypatch.setattr(synthetic, "render_sequence", render_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        _tiny(out, height=64, width=64, overwrite=True)
+    assert {name: (out / name).read_bytes() for name in _files(out)} == before
+    assert os.listdir(tmp_path) == ["set"]
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--sequences", "1"], "--sequences: must be at least 2, got 1"),
+        (["--frames", "zero"], "--frames: 'zero' is not an integer"),
+        (["--height", "16"], "--height: must be at least 32"),
+        (["--seed", "-1"], "--seed: must be at least 0"),
+    ],
+)
+def test_command_line_bad_arguments_end_in_one_message(tmp_path, capsys, arguments, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "out"), *arguments])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_command_line_refuses_a_folder_with_files_and_a_file(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    for target in (tmp_path, tmp_path / "notes.txt"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(target), "--sequences", "2", "--frames", "1"])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("python -m trackrcnn_d2.data.synthetic: error: ")
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_command_line_help_explains_and_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "KITTI MOTS layout" in text
+    assert "number of sequences (default: 12)" in text
+    assert "--overwrite" in text

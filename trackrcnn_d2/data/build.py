@@ -1,7 +1,6 @@
 """Data loaders of MOTS datasets: clips of adjacent frames for training, whole sequences in
 frame order (with one frame of look-ahead) for inference (paper Sec. 6)."""
 import contextlib
-import logging
 from typing import Callable, List, Optional, Sequence
 
 import numpy as np
@@ -20,6 +19,7 @@ from trackrcnn_d2.data.samplers import (
     runs_of_annotated_frames,
     sequence_runs,
 )
+from trackrcnn_d2.utils.cli import ConfigError, UserError
 
 __all__ = [
     "ClipDataset",
@@ -27,16 +27,51 @@ __all__ = [
     "build_mots_train_loader",
     "build_mots_test_loader",
     "get_mots_dataset_dicts",
+    "check_mots_datasets",
+    "clips_per_gpu",
+    "ImageReadError",
 ]
 
-logger = logging.getLogger(__name__)
+
+class ImageReadError(UserError):
+    """An image of a dataset that cannot be read (truncated, corrupt); names the file."""
+
+
+def check_mots_datasets(names: Sequence[str], key: str = "DATASETS.TRAIN") -> None:
+    """Raise :class:`ConfigError` for a name in ``names`` (the config ``key``) that is not a
+    registered MOTS dataset, and FileNotFoundError (naming the place and $DETECTRON2_DATASETS)
+    when its files are missing. Cheap: lists the sequences and reads one image header per
+    sequence, so scripts call it before they write or log anything."""
+    if isinstance(names, str):
+        names = [names]
+    registered = DatasetCatalog.list()
+    for name in names:
+        if name not in registered:
+            mots = sorted(n for n in registered if _is_mots(n))
+            raise ConfigError(
+                f"{key}: dataset {name!r} is not registered. MOTS datasets: {', '.join(mots)} "
+                "(register your own with trackrcnn_d2.data.register_mots_dataset)"
+            )
+        if not _is_mots(name):
+            raise ConfigError(
+                f"{key}: {name!r} is not a MOTS dataset (no sequences); register MOTS sequences "
+                "with trackrcnn_d2.data.register_mots_dataset"
+            )
+        metadata = MetadataCatalog.get(name)
+        metadata.sequences, metadata.image_sizes  # noqa: B018 (computed on access, may raise)
+
+
+def _is_mots(name: str) -> bool:
+    return getattr(MetadataCatalog.get(name), "evaluator_type", None) == "mots"
 
 
 def get_mots_dataset_dicts(names: Sequence[str], classes: Sequence[str]) -> List[dict]:
     """Frame dicts of the registered datasets ``names``, concatenated, with annotations
-    narrowed to ``classes`` (``cfg.DATASETS.MOTS.CLASSES``; category ids are positions in it)."""
+    narrowed to ``classes`` (``cfg.DATASETS.MOTS.CLASSES``; category ids are positions in it).
+    Raises :class:`ConfigError` for a name that is not a registered MOTS dataset."""
     if isinstance(names, str):
         names = [names]
+    check_mots_datasets(names, "datasets")
     dataset_dicts = []
     for name in names:
         dataset_classes = MetadataCatalog.get(name).thing_classes
@@ -45,6 +80,26 @@ def get_mots_dataset_dicts(names: Sequence[str], classes: Sequence[str]) -> List
     if not dataset_dicts:
         raise ValueError(f"Datasets {list(names)} have no frames")
     return dataset_dicts
+
+
+def _map_naming_the_image(mapper: Callable, frames):
+    """``mapper(frames)``; an image that cannot be read raises :class:`ImageReadError` naming
+    its file (PIL's ``OSError: image file is truncated`` names none)."""
+    try:
+        return mapper(frames)
+    except OSError as e:
+        from PIL import Image
+
+        for frame in frames if isinstance(frames, list) else [frames]:
+            try:
+                with Image.open(frame["file_name"]) as image:
+                    image.load()
+            except OSError as image_error:
+                raise ImageReadError(
+                    f"{frame['file_name']}: cannot read this image ({image_error}). Replace the "
+                    "file; `python datasets/prepare_mots.py check DATASET_ROOT` checks every image."
+                ) from e
+        raise
 
 
 @contextlib.contextmanager
@@ -80,27 +135,43 @@ class ClipDataset(torchdata.Dataset):
         first_index, clip_seed = item
         clip = [self._dicts[i] for i in range(first_index, first_index + self._clip_length)]
         with _numpy_seed(clip_seed):
-            return self._mapper(clip)
+            return _map_naming_the_image(self._mapper, clip)
 
 
 def _flatten_clips(clips: List[List[dict]]) -> List[dict]:
     return [frame for clip in clips for frame in clip]
 
 
+def clips_per_gpu(ims_per_batch: int, clip_length: int, world_size: int) -> int:
+    """Clips per process and iteration: ``SOLVER.IMS_PER_BATCH`` is the number of frames per
+    iteration over all GPUs (detectron2's rule), a multiple of ``INPUT.CLIP_LENGTH`` x GPUs;
+    raises :class:`ConfigError` otherwise, with the two ways out."""
+    frames_per_round = clip_length * world_size
+    if ims_per_batch < frames_per_round or ims_per_batch % frames_per_round:
+        scaling = (
+            " Pass SOLVER.REFERENCE_WORLD_SIZE 1 to scale a one-GPU config's IMS_PER_BATCH, "
+            "BASE_LR and schedule linearly to the GPUs, or set SOLVER.IMS_PER_BATCH (and "
+            "BASE_LR to match)."
+            if world_size > 1
+            else ""
+        )
+        raise ConfigError(
+            f"SOLVER.IMS_PER_BATCH ({ims_per_batch}) is the number of frames per iteration over "
+            f"all GPUs and must be a multiple of INPUT.CLIP_LENGTH ({clip_length}) x number of "
+            f"GPUs ({world_size}) = {frames_per_round}.{scaling}"
+        )
+    return ims_per_batch // frames_per_round
+
+
 def _train_loader_from_config(cfg, mapper=None):
     clip_length = cfg.INPUT.CLIP_LENGTH
     world_size = comm.get_world_size()
-    if cfg.SOLVER.IMS_PER_BATCH % (clip_length * world_size) != 0:
-        raise ValueError(
-            f"SOLVER.IMS_PER_BATCH ({cfg.SOLVER.IMS_PER_BATCH}) is the number of frames per "
-            f"iteration over all GPUs and must be a multiple of INPUT.CLIP_LENGTH ({clip_length}) "
-            f"x number of GPUs ({world_size}) = {clip_length * world_size}"
-        )
+    clips = clips_per_gpu(cfg.SOLVER.IMS_PER_BATCH, clip_length, world_size)
     return {
         "dataset": get_mots_dataset_dicts(cfg.DATASETS.TRAIN, cfg.DATASETS.MOTS.CLASSES),
         "mapper": MOTSClipDatasetMapper(cfg, True) if mapper is None else mapper,
         "clip_length": clip_length,
-        "clips_per_batch": cfg.SOLVER.IMS_PER_BATCH // (clip_length * world_size),
+        "clips_per_batch": clips,
         "seed": cfg.SEED if cfg.SEED >= 0 else None,
         "num_workers": cfg.DATALOADER.NUM_WORKERS,
         "skip_clips_with_empty_frames": cfg.DATALOADER.SKIP_CLIPS_WITH_EMPTY_FRAMES,
@@ -165,7 +236,7 @@ class NextFrameDataset(torchdata.Dataset):
 
     def _mapped(self, index: int) -> dict:
         if index != self._cached_index:
-            self._cached_output = self._mapper(self._dicts[index])
+            self._cached_output = _map_naming_the_image(self._mapper, self._dicts[index])
             self._cached_index = index
         return self._cached_output
 

@@ -1,39 +1,167 @@
-"""What train_net.py and demo.py share: the config from a file and command-line overrides."""
+"""What the scripts share: the config from a file and command-line overrides, the checks that
+run before a script writes anything, and one way to end on a user's mistake.
+
+Library code raises; the scripts (train_net.py, demo.py, ``python -m
+trackrcnn_d2.data.synthetic``, datasets/prepare_mots.py) call :func:`exit_on_user_error`, which
+turns an expected mistake (missing or bad data, config, weights) into one line naming the file
+and what to do, and a non-zero exit. Anything else is a bug and keeps its traceback.
+
+This module imports neither torch nor detectron2 at import time (the torch-free scripts use it).
+"""
+import contextlib
 import os
+import re
+import sys
 from typing import Sequence
 
-from detectron2.config import CfgNode, get_cfg
+__all__ = [
+    "UserError",
+    "ConfigError",
+    "OutputDirError",
+    "CheckpointError",
+    "USER_ERRORS",
+    "exit_on_user_error",
+    "load_config",
+    "refuse_to_mix_runs",
+]
 
-from trackrcnn_d2.config import add_trackrcnn_config
+# The exit status of a script stopped by a user's mistake (argparse's, for a bad argument).
+USER_ERROR_EXIT_STATUS = 2
 
-__all__ = ["load_config", "refuse_to_mix_runs"]
+
+class UserError(Exception):
+    """A mistake in the input that the user can fix; the message names the file and the fix."""
 
 
-def load_config(config_file: str, opts: Sequence[str] = ()) -> CfgNode:
+class ConfigError(UserError, ValueError):
+    """A config file or command-line override that cannot be used."""
+
+
+class OutputDirError(UserError):
+    """An output folder that must not be written to (it holds another run's results)."""
+
+
+class CheckpointError(UserError):
+    """A checkpoint (MODEL.WEIGHTS, or the last one of a resumed run) that cannot be loaded."""
+
+
+def _user_error_types():
+    from trackrcnn_d2.data.mots_io import MOTSFormatError
+
+    return (
+        UserError,
+        MOTSFormatError,
+        FileNotFoundError,
+        FileExistsError,
+        NotADirectoryError,
+        IsADirectoryError,
+        PermissionError,
+    )
+
+
+USER_ERRORS = _user_error_types()
+
+
+def _one_line(error: BaseException) -> str:
+    message = str(error) if error.args else type(error).__name__
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        message = f"{error.filename}: {error.strerror}"
+    # A DataLoader worker's exception arrives with the worker's traceback in its message.
+    marker = f"\n{type(error).__name__}: "
+    if "Original Traceback" in message and marker in message:
+        message = message.rsplit(marker, 1)[1]
+    return message.strip()
+
+
+@contextlib.contextmanager
+def exit_on_user_error(program: str):
+    """Run the block; on one of :data:`USER_ERRORS` print ``program: error: <message>`` to
+    stderr and exit with status 2 (no traceback). Other exceptions propagate."""
+    try:
+        yield
+    except USER_ERRORS as e:
+        print(f"{program}: error: {_one_line(e)}", file=sys.stderr, flush=True)
+        raise SystemExit(USER_ERROR_EXIT_STATUS) from None
+
+
+_TYPE_MISMATCH = re.compile(
+    r"Type mismatch \(<class '(\w+)'> vs\. <class '(\w+)'>\) with values \((.*) vs\. (.*)\) "
+    r"for config key: (\S+)",
+    re.DOTALL,
+)
+_KEY_HELP = (
+    "Valid keys are detectron2's (detectron2/config/defaults.py) and TrackR-CNN's "
+    "(trackrcnn_d2/config.py)."
+)
+
+
+def _config_message(error: Exception, where: str) -> str:
+    """One message for what yacs, detectron2 and yaml raise on a bad file or override."""
+    text = str(error.args[0]) if error.args else repr(error)
+    mismatch = _TYPE_MISMATCH.search(text)
+    if mismatch:
+        expected, _, default, value, key = mismatch.groups()
+        return (
+            f"{where}: {key} must be of type {expected} like its default {default}, got "
+            f"{value!r} (lists and tuples are written [1, 2] or (1, 2) and quoted on the "
+            "command line)"
+        )
+    if isinstance(error, FileNotFoundError):  # a _BASE_ file
+        return f"{where}: _BASE_ file {error.filename} not found (relative to {where}'s folder)"
+    if isinstance(error, KeyError) or "key" in text.lower():
+        return f"{where}: {text}. {_KEY_HELP}"
+    return f"{where}: {text}"
+
+
+def load_config(config_file: str, opts: Sequence[str] = ()):
     """detectron2's defaults + TrackR-CNN's keys, then ``config_file``, then ``opts``
-    (``KEY VALUE`` pairs); frozen. A key that does not exist stops the program with a message
-    naming it (detectron2 raises KeyError or AssertionError, depending on where it is)."""
+    (``KEY VALUE`` pairs); frozen.
+
+    Raises :class:`ConfigError` naming the file or the override for a missing file, a yaml
+    syntax error, a key that does not exist, a value of the wrong type and a missing
+    ``_BASE_`` file (detectron2 and yacs raise KeyError, AssertionError, ValueError,
+    FileNotFoundError or yaml errors for these)."""
+    import yaml
+    from detectron2.config import get_cfg
+
+    from trackrcnn_d2.config import add_trackrcnn_config
+
+    if not config_file:
+        raise ConfigError(
+            "no config file given: pass --config-file, e.g. configs/kitti_mots_r101.yaml"
+        )
+    if not os.path.isfile(config_file):
+        what = "is a folder" if os.path.isdir(config_file) else "not found"
+        raise ConfigError(f"config file {config_file} {what}; the shipped ones are in configs/")
     cfg = get_cfg()
     add_trackrcnn_config(cfg)
+    bad_input = (KeyError, AssertionError, ValueError, TypeError, AttributeError, OSError)
     try:
         cfg.merge_from_file(config_file)
+    except (*bad_input, yaml.YAMLError) as e:
+        if isinstance(e, yaml.YAMLError):
+            where = " ".join(str(e).split())
+            raise ConfigError(f"{config_file} is not valid yaml: {where}") from None
+        if isinstance(e, (TypeError, AttributeError)):
+            raise ConfigError(
+                f"{config_file} must be a yaml mapping of keys (KEY: value), as in configs/"
+            ) from None
+        raise ConfigError(_config_message(e, config_file)) from None
+    try:
         cfg.merge_from_list(list(opts))
-    except (KeyError, AssertionError) as e:
-        message = e.args[0] if e.args else repr(e)
-        raise SystemExit(
-            f"Config error: {message} (in {config_file} or the command line). Valid keys are "
-            "detectron2's (detectron2/config/defaults.py) and TrackR-CNN's "
-            "(trackrcnn_d2/config.py)."
-        ) from None
+    except (*bad_input, yaml.YAMLError) as e:
+        raise ConfigError(_config_message(e, "command line")) from None
     cfg.freeze()
     return cfg
 
 
-def refuse_to_mix_runs(cfg, resume):
-    """Raise when training from scratch would write into the OUTPUT_DIR of an earlier run."""
+def refuse_to_mix_runs(cfg, resume: bool) -> None:
+    """Raise :class:`OutputDirError` when training from scratch would write into the
+    OUTPUT_DIR of an earlier run. Call it before anything is written there (detectron2's
+    ``default_setup`` writes config.yaml and log.txt)."""
     last_checkpoint = os.path.join(cfg.OUTPUT_DIR, "last_checkpoint")
     if not resume and os.path.exists(last_checkpoint):
-        raise SystemExit(
+        raise OutputDirError(
             f"{cfg.OUTPUT_DIR} already holds a training run ({last_checkpoint} exists). Pass "
             "--resume to continue it, or set OUTPUT_DIR to a new folder (or delete this one) "
             "to train from scratch."
