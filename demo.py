@@ -19,12 +19,16 @@ import os
 from detectron2.utils.logger import setup_logger
 from tqdm import tqdm
 
+import trackrcnn_d2
 from trackrcnn_d2.data import mots_io
+from trackrcnn_d2.engine import VideoTrackingPredictor
+from trackrcnn_d2.tracking import tracks_to_mots_objects
 from trackrcnn_d2.utils.cli import load_config
 from trackrcnn_d2.utils.file_io import replace_folder_atomically
-from trackrcnn_d2.utils.predictor import VideoTrackingPredictor
 from trackrcnn_d2.utils.video import FrameWriter, open_frames
 from trackrcnn_d2.utils.visualizer import draw_tracks
+
+trackrcnn_d2.register_all()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,10 +95,8 @@ def run(args) -> str:
         for frame_idx, image, objects in tqdm(
             tracked, total=source.num_frames, unit="frame", desc=source.name
         ):
-            for obj in sorted(objects, key=lambda o: o.obj_id):
-                line = mots_io.MOTSObject(
-                    frame_idx, obj.obj_id, mots_io.obj_id_to_class_id(obj.obj_id), obj.rle
-                )
+            lines = tracks_to_mots_objects({frame_idx: objects})[frame_idx]
+            for line in sorted(lines, key=lambda o: o.obj_id):
                 txt.write(mots_io.format_mots_line(line) + "\n")
             if writer is not None:
                 writer.write(frame_idx, draw_tracks(image, objects, args.render_scale))

@@ -152,6 +152,7 @@ def main(argv=None):
     from detectron2.structures import Boxes, Instances
     from detectron2.tracking import VanillaHungarianBBoxIOUTracker, build_tracker_head
 
+    import trackrcnn_d2.tracking.tracker_head  # noqa: F401  (registers TrackRCNNTracker)
     from trackrcnn_d2 import add_trackrcnn_config
 
     torch.set_num_threads(1)

@@ -5,6 +5,12 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
+import trackrcnn_d2  # noqa: E402
+
+# Registration is explicit (as train_net.py and demo.py do it): the model components, the
+# built-in datasets, the tracker head and the evaluator.
+trackrcnn_d2.register_all()
+
 MOTSCHALLENGE_ROOT = os.path.join(
     os.path.dirname(__file__), "..", "..", "shared", "data", "motschallenge"
 )

@@ -9,28 +9,50 @@ def _run(code):
 
 def test_pure_python_modules_do_not_import_torch():
     out = _run(
-        "import sys, trackrcnn_d2, trackrcnn_d2.data.mots_io\n"
+        "import sys, trackrcnn_d2, trackrcnn_d2.data.mots_io, trackrcnn_d2.evaluation\n"
+        "import trackrcnn_d2.tuning\n"
         "print('torch' in sys.modules, 'detectron2' in sys.modules)"
     )
     assert out.stdout.split() == ["False", "False"]
 
 
-def test_import_registers_components_whichever_is_imported_first():
-    check = (
-        "from detectron2.modeling import BACKBONE_REGISTRY, META_ARCH_REGISTRY\n"
-        "from detectron2.modeling import ROI_HEADS_REGISTRY\n"
-        "from detectron2.tracking import TRACKER_HEADS_REGISTRY\n"
-        "from detectron2.data import DatasetCatalog\n"
-        "assert 'TrackRCNN' in META_ARCH_REGISTRY\n"
-        "assert 'build_temporal_backbone' in BACKBONE_REGISTRY\n"
-        "assert 'TrackStandardROIHeads' in ROI_HEADS_REGISTRY\n"
-        "assert 'TrackRes5ROIHeads' in ROI_HEADS_REGISTRY\n"
-        "assert 'TrackRCNNTracker' in TRACKER_HEADS_REGISTRY\n"
-        "assert 'kitti_mots_val' in DatasetCatalog.list()\n"
-        "print('ok')\n"
+REGISTERED = (
+    "from detectron2.modeling import BACKBONE_REGISTRY, META_ARCH_REGISTRY\n"
+    "from detectron2.modeling import ROI_HEADS_REGISTRY\n"
+    "from detectron2.tracking import TRACKER_HEADS_REGISTRY\n"
+    "from detectron2.data import DatasetCatalog\n"
+    "print('TrackRCNN' in META_ARCH_REGISTRY, 'build_temporal_backbone' in BACKBONE_REGISTRY,\n"
+    "      'TrackStandardROIHeads' in ROI_HEADS_REGISTRY, 'TrackRes5ROIHeads' in ROI_HEADS_REGISTRY,\n"
+    "      'TrackRCNNTracker' in TRACKER_HEADS_REGISTRY, 'kitti_mots_val' in DatasetCatalog.list())\n"
+)
+
+
+def test_register_all_registers_every_component():
+    out = _run("import trackrcnn_d2\ntrackrcnn_d2.register_all()\n" + REGISTERED)
+    assert out.stdout.split() == ["True"] * 6
+
+
+def test_import_modeling_registers_the_model_components():
+    out = _run("import trackrcnn_d2.modeling\n" + REGISTERED)
+    assert out.stdout.split() == ["True"] * 4 + ["False", "False"]
+
+
+def test_importing_detectron2_registers_nothing_by_itself():
+    """No import hook: importing trackrcnn_d2, then detectron2, pulls in none of our components."""
+    out = _run(
+        "import sys, trackrcnn_d2\n" + REGISTERED + "print('trackrcnn_d2.modeling' in sys.modules)"
     )
-    assert _run("import trackrcnn_d2\n" + check).stdout.strip() == "ok"
-    assert _run("import detectron2.config\nimport trackrcnn_d2\n" + check).stdout.strip() == "ok"
+    assert out.stdout.split() == ["False"] * 7
+
+
+def test_register_all_explains_a_missing_detectron2():
+    """With detectron2 made unimportable, register_all names it and says how to install it."""
+    out = _run(
+        "import sys\nsys.modules['detectron2'] = None\nimport trackrcnn_d2\n"
+        "try:\n    trackrcnn_d2.register_all()\n"
+        "except trackrcnn_d2.MissingDependencyError as e:\n    print(e)\n"
+    )
+    assert "needs detectron2" in out.stdout and "make install" in out.stdout
 
 
 def test_config_defaults_are_the_papers():

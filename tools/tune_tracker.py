@@ -35,7 +35,7 @@ from trackrcnn_d2.tracking import (
     build_optical_flow,
     read_detection_cache_folder,
 )
-from trackrcnn_d2.tracking.tuning import (
+from trackrcnn_d2.tuning import (
     DEFAULT_RANGES,
     SEARCHED_PARAMETERS,
     ThresholdSearch,
@@ -94,6 +94,10 @@ def find_dataset(cfg, args, sequences):
     """Metadata of the dataset that holds every cached sequence (None with --gt and no
     --dataset)."""
     from detectron2.data import MetadataCatalog
+
+    import trackrcnn_d2
+
+    trackrcnn_d2.register_all()  # the built-in datasets' metadata
 
     if args.dataset:
         candidates = [args.dataset]

@@ -1,7 +1,7 @@
 """Every config key that trackrcnn_d2 adds to detectron2's, with the paper's value as default.
 
 Sections and tables refer to Voigtlaender et al., "MOTS: Multi-Object Tracking and
-Segmentation", CVPR 2019 (../shared/paper).
+Segmentation", CVPR 2019 (arXiv:1902.03604).
 """
 from detectron2.config import CfgNode as CN
 
@@ -53,6 +53,13 @@ def add_trackrcnn_config(cfg):
     # Initial weights (input, ConvLSTM branch) of the ConvLSTM skip connection (Sec. 6; the
     # original implementation's 1.0 and 0.05).
     _C.MODEL.TEMPORAL.CONVLSTM_SKIP_WEIGHTS = [1.0, 0.05]
+    # Added to the ConvLSTM forget gate's pre-activation (not in the paper; released code,
+    # network/layer_implementations/ConvLSTMCell.py: 1.0).
+    _C.MODEL.TEMPORAL.CONVLSTM_FORGET_BIAS = 0.0
+    # NUM_LAYERS ConvLSTMs: "per_layer_skip" (each with its own projection and skip) or
+    # "shared_skip" (released code, configs/lstm_stacked2: the second LSTM reads the first's
+    # hidden state; one projection and skip after the stack).
+    _C.MODEL.TEMPORAL.CONVLSTM_STACKING = "per_layer_skip"
 
     # ---------------------------------------------------------------------------------------- #
     # Association head (Sec. 5 "Association Head", Supplement B, Table 7)

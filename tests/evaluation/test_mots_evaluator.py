@@ -161,3 +161,25 @@ def test_refuses_a_dataset_that_is_not_mots(tmp_path):
     MetadataCatalog.get(name).set(evaluator_type="coco")
     with pytest.raises(ValueError, match="not a MOTS dataset"):
         MOTSEvaluator(_cfg(tmp_path), name)
+
+
+def test_optical_flow_is_built_once_for_all_sequences(dataset, tmp_path, monkeypatch):
+    """The flow method (RAFT loads weights) is built once per evaluator, not per sequence."""
+    from trackrcnn_d2.evaluation import mots_evaluator
+
+    root, name = dataset
+    built = []
+
+    def counting_build(method):
+        built.append(method)
+        return original_build(method)
+
+    original_build = mots_evaluator.build_optical_flow
+    monkeypatch.setattr(mots_evaluator, "build_optical_flow", counting_build)
+    train_name = name.replace("_val", "_train")
+    records = DatasetCatalog.get(train_name)
+    assert len({r["sequence"] for r in records}) >= 2
+    evaluator = MOTSEvaluator(_cfg(tmp_path), train_name)
+    _run(evaluator, records)
+    _run(evaluator, records)
+    assert built == ["dis"]

@@ -1,13 +1,11 @@
 """MOTS data: txt/png I/O, datasets and their registration, clip sampling and mapping.
 
 ``mots_io`` and ``synthetic`` are pure python (numpy, pycocotools, PIL). Everything else needs
-detectron2, so it is imported (and the built-in datasets registered, see ``builtin``) only once
-detectron2 is in use: here at once if it is already imported, else on first access to one of
-the names below (``from trackrcnn_d2.data import build_mots_train_loader``) or when
-``trackrcnn_d2`` registers its components on detectron2's import.
+detectron2, so it is imported on first access to one of the names below
+(``from trackrcnn_d2.data import build_mots_train_loader``). The built-in datasets are
+registered by ``import trackrcnn_d2.data.builtin`` (or ``trackrcnn_d2.register_all()``).
 """
 import importlib
-import sys
 
 _LAZY_ATTRIBUTES = {
     "MOTSMetadata": "builtin",
@@ -27,13 +25,8 @@ _LAZY_ATTRIBUTES = {
 }
 
 
-def _register_builtin_datasets():
-    importlib.import_module("trackrcnn_d2.data.builtin")
-
-
 def __getattr__(name):
     if name in _LAZY_ATTRIBUTES:
-        _register_builtin_datasets()
         module = importlib.import_module(f"trackrcnn_d2.data.{_LAZY_ATTRIBUTES[name]}")
         return getattr(module, name)
     raise AttributeError(f"module 'trackrcnn_d2.data' has no attribute {name!r}")
@@ -41,7 +34,3 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(list(globals()) + list(_LAZY_ATTRIBUTES))
-
-
-if "detectron2" in sys.modules:
-    _register_builtin_datasets()

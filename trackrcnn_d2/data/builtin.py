@@ -5,7 +5,7 @@
 files only when called, and the metadata that needs the files (``sequences`` when read from a
 seqmap, ``image_sizes``, ``annotation_format``) is computed on first access
 (:class:`MOTSMetadata`). The built-in datasets below are registered when this module is
-imported, which ``trackrcnn_d2`` does as soon as detectron2 is imported.
+imported, which ``trackrcnn_d2.register_all()`` does.
 
 Root: ``$DETECTRON2_DATASETS`` (default ``./datasets``), read at import as in detectron2.
 Layout under the root (datasets/README.md explains how to obtain each):

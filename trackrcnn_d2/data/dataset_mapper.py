@@ -178,10 +178,8 @@ class MOTSTestDatasetMapper:
     def __call__(self, record: dict) -> dict:
         image = utils.read_image(record["file_name"], format=self.image_format)
         utils.check_image_size(record, image)
-        aug_input = T.AugInput(image)
-        self.augmentations(aug_input)
         return {
-            "image": _image_tensor(aug_input.image),
+            "image": self.image_tensor(image),
             "height": record["height"],
             "width": record["width"],
             "file_name": record["file_name"],
@@ -189,4 +187,11 @@ class MOTSTestDatasetMapper:
             "sequence": record["sequence"],
             "frame_idx": record["frame_idx"],
         }
+
+    def image_tensor(self, image: np.ndarray) -> torch.Tensor:
+        """The model input (C x H x W uint8 tensor) of an H x W x C image in ``INPUT.FORMAT``,
+        transformed as at test time (also the video predictor's transform)."""
+        aug_input = T.AugInput(np.ascontiguousarray(image))
+        self.augmentations(aug_input)
+        return _image_tensor(aug_input.image)
 

@@ -25,10 +25,10 @@ from detectron2.config import configurable
 from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
-from tabulate import tabulate
 
 from trackrcnn_d2.data import mots_io
 from trackrcnn_d2.evaluation.metrics import evaluate_mots
+from trackrcnn_d2.evaluation.table import format_mots_table
 from trackrcnn_d2.tracking import (
     FrameDetections,
     SequenceFlowProvider,
@@ -48,8 +48,6 @@ logger = logging.getLogger(__name__)
 # Metrics in detectron2's results dict (and so in TensorBoard), per class. mots_metrics.json
 # has all of them.
 REPORTED_METRICS = ("sMOTSA", "MOTSA", "MOTSP", "IDS", "HOTA", "DetA", "AssA", "IDF1")
-# Columns of the printed table.
-TABLE_METRICS = REPORTED_METRICS + ("TP", "FP", "FN", "GT")
 
 
 class MOTSEvaluator(DatasetEvaluator):
@@ -96,7 +94,8 @@ class MOTSEvaluator(DatasetEvaluator):
             )
         self._tracker_params = tracker_params
         self._output_dir = output_dir
-        self._flow = flow
+        self._flow_method = flow
+        self._optical_flow = None  # built on first use, then kept for every sequence
         self._mask_threshold = mask_threshold
         self._write_detection_cache = write_detection_cache
         self._distributed = distributed
@@ -177,11 +176,13 @@ class MOTSEvaluator(DatasetEvaluator):
     def _flow_provider(self, sequence_frames: Sequence[dict]) -> Optional[SequenceFlowProvider]:
         if not self._tracker_params.uses_flow:
             return None
-        flow = build_optical_flow(self._flow)
-        if flow is None:
+        if self._optical_flow is None:
+            # Once per evaluator, not per sequence: RAFT would reload its weights each time.
+            self._optical_flow = build_optical_flow(self._flow_method)
+        if self._optical_flow is None:
             return None
         images = {f["detections"].frame_idx: f["file_name"] for f in sequence_frames}
-        return SequenceFlowProvider(flow, images)
+        return SequenceFlowProvider(self._optical_flow, images)
 
 
 def _group_by_sequence(frames: Sequence[dict]) -> Dict[str, List[dict]]:
@@ -201,16 +202,3 @@ def flat_mots_results(metrics: dict, class_names: Sequence[str]) -> Dict[str, fl
         for name in class_names
         for metric in REPORTED_METRICS
     }
-
-
-def format_mots_table(metrics: dict, class_names: Sequence[str]) -> str:
-    """The combined metrics as a table, one row per class (rates in percent)."""
-    rows = [
-        [name] + [_format_value(metrics[name][metric]) for metric in TABLE_METRICS]
-        for name in class_names
-    ]
-    return tabulate(rows, headers=["class", *TABLE_METRICS], tablefmt="pipe", stralign="right")
-
-
-def _format_value(value) -> str:
-    return f"{value:.2f}" if isinstance(value, float) else str(value)

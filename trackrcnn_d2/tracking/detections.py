@@ -1,6 +1,6 @@
 """Per-frame detections (what inference produces and the tracker consumes) and their cache.
 
-:class:`FrameDetections` is the contract between the detector and the tracker (DESIGN.md): pure
+:class:`FrameDetections` is the contract between the detector and the tracker: pure
 numpy, no torch. :func:`frame_detections_from_instances` converts the output of any detectron2
 model (``Instances`` with ``pred_boxes``, ``scores``, ``pred_classes``, optionally ``pred_masks``
 and ``association_vectors``) and is the only function here that touches torch (lazily).

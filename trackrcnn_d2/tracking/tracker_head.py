@@ -9,22 +9,29 @@ Algorithm 1 selects, with detectron2's tracking fields ``ID`` (unique across cla
 ``VideoVisualizer`` colours objects by identity. Detections that the tracker does not report
 (low-confidence ones that joined no track) are left out.
 
+Each ``update`` is one :meth:`~.sequence_tracker.SequenceTracker.step`, the per-frame step that
+every front end of this package uses, so the tracks are those that ``MOTSEvaluator`` and
+``demo.py`` write: the returned instances also carry ``obj_id`` (the MOTS obj_id, class id x 1000
++ track number), and their ``pred_masks`` are the disjoint masks of the MOTS output.
+
 Optical flow needs the frame images: pass them as ``update(instances, image=frame)`` (H, W, 3
 BGR uint8). Without images the tracker falls back to no flow: mask (or box) propagation becomes
 the plain IoU with the previous frame's masks (boxes), as ``TRACKER_HEADS.FLOW = "none"`` does.
-Masks are returned as predicted (they may overlap); the MOTS output path
-(:func:`~trackrcnn_d2.tracking.track_sequence`) makes them disjoint.
 """
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
 import numpy as np
+import torch
 from detectron2.config import configurable
 from detectron2.structures import Instances
 from detectron2.tracking import TRACKER_HEADS_REGISTRY, BaseTracker
 
-from .algorithm import Algorithm1Tracker, TrackerParams
+from trackrcnn_d2.data import mots_io
+
 from .detections import frame_detections_from_instances
 from .flow import build_optical_flow
+from .params import TrackerParams
+from .sequence_tracker import SequenceTracker
 
 
 @TRACKER_HEADS_REGISTRY.register()
@@ -50,10 +57,10 @@ class TrackRCNNTracker(BaseTracker):
             sequence: name of the video, used in error messages.
         """
         super().__init__()
-        self._params = params
-        self._flow = build_optical_flow(flow) if params.uses_flow else None
+        self._tracker = SequenceTracker(
+            params, build_optical_flow(flow) if params.uses_flow else None, sequence
+        )
         self._mask_threshold = mask_threshold
-        self._sequence = sequence
         self.reset()
 
     @classmethod
@@ -66,36 +73,36 @@ class TrackRCNNTracker(BaseTracker):
 
     def reset(self) -> None:
         """Forget all tracks (start of a new video)."""
-        self._tracker = Algorithm1Tracker(self._params)
+        self._tracker.reset()
         self._frame_count = 0
-        self._previous_image: Optional[np.ndarray] = None
-        self._ids: Dict[Tuple[int, int], int] = {}
+        # detectron2's tracking IDs: 0, 1, ... in order of appearance, unique across classes.
+        self._ids: Dict[int, int] = {}
         self._periods: Dict[int, int] = {}
 
     def update(self, instances: Instances, image: Optional[np.ndarray] = None) -> Instances:
-        """Track one frame; returns the selected instances with ``ID``, ``ID_period`` and
-        ``lost_frame_count`` set. ``image``: the frame (H, W, 3 BGR uint8) for optical flow."""
+        """Track one frame; returns the tracked instances with ``ID``, ``ID_period``,
+        ``lost_frame_count`` and ``obj_id`` set and disjoint ``pred_masks``. ``image``: the
+        frame (H, W, 3 BGR uint8) for optical flow."""
         frame = frame_detections_from_instances(
-            instances.to("cpu"), self._sequence, self._frame_count, self._mask_threshold
+            instances.to("cpu"), self._tracker.sequence, self._frame_count, self._mask_threshold
         )
-        flow = None
-        if self._flow is not None and image is not None and self._previous_image is not None:
-            flow = self._flow(image, self._previous_image)
-        selections = self._tracker.step(frame, flow=flow)
-        self._previous_image = image
+        objects = self._tracker.step(frame, image=image)
         self._frame_count += 1
 
-        keep = [s.det_index for s in selections]
         ids, periods = [], []
-        for s in selections:
-            key = (s.category, s.track_number)
-            track_id = self._ids.setdefault(key, len(self._ids))
+        for obj in objects:
+            track_id = self._ids.setdefault(obj.obj_id, len(self._ids))
             self._periods[track_id] = self._periods.get(track_id, 0) + 1
             ids.append(track_id)
             periods.append(self._periods[track_id])
-        selected = instances[keep]
+        selected = instances[[obj.det_index for obj in objects]]
+        height, width = frame.height, frame.width
+        masks = np.zeros((len(objects), height, width), dtype=bool)
+        for mask, obj in zip(masks, objects):
+            mask[:] = mots_io.decode_mask(obj.rle)
+        selected.pred_masks = torch.from_numpy(masks).to(instances.scores.device)
         selected.ID = ids
         selected.ID_period = periods
-        selected.lost_frame_count = [0] * len(keep)
-        self._prev_instances = selected
+        selected.lost_frame_count = [0] * len(objects)
+        selected.obj_id = [obj.obj_id for obj in objects]
         return selected

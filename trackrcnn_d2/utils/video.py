@@ -104,7 +104,6 @@ class FrameWriter:
         self._path = os.path.join(folder, f"{name}.mp4" if kind == "video" else "frames")
         self._fps = fps
         self._video: Optional[cv2.VideoWriter] = None
-        self.num_written = 0
 
     @property
     def path(self) -> str:
@@ -117,7 +116,6 @@ class FrameWriter:
             path = os.path.join(self._path, f"{frame_idx:06d}.png")
             if not cv2.imwrite(path, image):
                 raise OSError(f"{path}: cannot write the rendered frame")
-            self.num_written += 1
             return
         if self._video is None:
             height, width = image.shape[:2]
@@ -129,7 +127,6 @@ class FrameWriter:
                     f"{self._path}: OpenCV cannot write MPEG-4 video here; use PNG frames instead"
                 )
         self._video.write(image)
-        self.num_written += 1
 
     def close(self) -> None:
         if self._video is not None:

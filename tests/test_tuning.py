@@ -18,7 +18,7 @@ from trackrcnn_d2.tracking import (
     tracks_to_mots_objects,
     write_detection_cache,
 )
-from trackrcnn_d2.tracking.tuning import (
+from trackrcnn_d2.tuning import (
     ThresholdSearch,
     best_per_class,
     config_snippet,
@@ -28,7 +28,7 @@ from trackrcnn_d2.tracking.tuning import (
 )
 
 CLASSES = ("car", "pedestrian")
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def synthetic_sequence(name, index, frames=16, height=96, width=192):

@@ -3,14 +3,15 @@ thresholds of the tracker by random search", 250 iterations per class in the pap
 
 Tracking and the metrics are per class, so each class is tuned on its own: a trial tracks only
 that class over every sequence and scores it with
-:func:`trackrcnn_d2.evaluation.metrics.evaluate_mots` against ground truth prepared once
-(:class:`~trackrcnn_d2.evaluation.metrics.MOTSGroundTruth`). What does not depend on the
+:func:`trackrcnn_d2.evaluation.evaluate_mots` against ground truth prepared once
+(:class:`~trackrcnn_d2.evaluation.MOTSGroundTruth`). What does not depend on the
 thresholds is computed once before the search: the flow-warped mask (or box) IoU between the
-detections of adjacent frames (:class:`~.algorithm.PrecomputedPairScores`). Trials run in
+detections of adjacent frames (:class:`~trackrcnn_d2.tracking.PrecomputedPairScores`). Trials run in
 parallel worker processes. (Tuning classes separately ignores the small effect that making
 masks of different classes disjoint has on each other.)
 
-This module imports neither torch nor detectron2; ``tools/tune_tracker.py`` is its command line.
+It sits above both ``tracking`` and ``evaluation`` and imports neither torch nor detectron2;
+``tools/tune_tracker.py`` is its command line.
 """
 import dataclasses
 import json
@@ -21,7 +22,11 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, 
 
 import numpy as np
 
-from .algorithm import (
+from trackrcnn_d2.evaluation import MOTSGroundTruth, evaluate_mots
+from trackrcnn_d2.tracking import (
+    MECHANISMS,
+    AssociationMechanism,
+    FrameDetections,
     FramePairScores,
     PrecomputedPairScores,
     TrackerParams,
@@ -29,16 +34,16 @@ from .algorithm import (
     track_sequence,
     tracks_to_mots_objects,
 )
-from .detections import FrameDetections
 
-# Which per-class parameter each mechanism uses, besides gamma (DETECTION_CONFIDENCE).
-SEARCHED_PARAMETERS = {
-    "maskprop_assoc": ("detection_confidence", "maskprop_threshold", "assoc_threshold"),
-    "maskprop": ("detection_confidence", "maskprop_threshold"),
-    "bbox_iou": ("detection_confidence", "maskprop_threshold"),
-    "assoc": ("detection_confidence", "assoc_threshold"),
-    "bbox_center": ("detection_confidence", "center_distance_threshold"),
-}
+
+def _searched_parameters(mechanism: AssociationMechanism) -> Tuple[str, ...]:
+    # gamma, the threshold of the first match, and delta_assoc when assoc_match follows.
+    names = ("detection_confidence", mechanism.threshold)
+    return names + ("assoc_threshold",) if mechanism.assoc_match else names
+
+
+# Which per-class parameters the search draws for each mechanism (Table 5).
+SEARCHED_PARAMETERS = {name: _searched_parameters(m) for name, m in MECHANISMS.items()}
 # Default search ranges: those of the original code (scripts/segtrack_tune_experiment.py of the
 # TrackR-CNN repository), widened because a model of ours may be calibrated differently.
 DEFAULT_RANGES = {
@@ -54,8 +59,6 @@ CONFIG_KEYS = {
     "assoc_threshold": "ASSOC_THRESHOLD",
     "center_distance_threshold": "CENTER_DISTANCE_THRESHOLD",
 }
-
-FlowProviderFactory = Callable[[str], Optional[Callable[[int, int], Optional[np.ndarray]]]]
 
 
 def sample_settings(
@@ -111,8 +114,6 @@ class ThresholdSearch:
         pair_scores: Optional[Mapping[str, Optional[List[PrecomputedPairScores]]]] = None,
         metric: str = "sMOTSA",
     ):
-        from trackrcnn_d2.evaluation.metrics import MOTSGroundTruth
-
         self.sequences = dict(sequences)
         self.ground_truth = (
             ground_truth
@@ -136,8 +137,6 @@ class ThresholdSearch:
         """Track class ``category`` with ``setting`` on every sequence; its metrics (the
         objective is ``result[self.metric]``, -inf when the setting starts more tracks than
         the MOTS format can number)."""
-        from trackrcnn_d2.evaluation.metrics import evaluate_mots
-
         params = self.params_for(category, setting)
         results = {}
         try:
