@@ -22,6 +22,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from trackrcnn_d2.data import mots_io  # noqa: E402
+from trackrcnn_d2.utils.rle import rle_counts_total  # noqa: E402
 
 DEFAULT_ANNOTATIONS = os.path.join(
     os.path.dirname(os.path.abspath(__file__)),
@@ -58,7 +59,7 @@ def pure_python_size_check(annotation_root, sequences):
         path, _ = mots_io.find_sequence_annotations(annotation_root, sequence, "txt")
         for objects in mots_io.read_mots_txt(path, validate=False).values():
             for obj in objects:
-                mots_io.rle_counts_total(obj.rle["counts"])
+                rle_counts_total(obj.rle["counts"])
                 masks += 1
     return masks
 

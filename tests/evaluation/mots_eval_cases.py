@@ -3,7 +3,8 @@ from typing import Dict, List
 
 import numpy as np
 
-from trackrcnn_d2.data.mots_io import MOTSObject, encode_mask, id_map_to_objects
+from trackrcnn_d2.data.mots_io import MOTSObject, id_map_to_objects
+from trackrcnn_d2.utils.rle import encode_mask
 
 HEIGHT, WIDTH = 10, 12
 

@@ -3,13 +3,14 @@ import numpy as np
 import pytest
 from mots_eval_cases import box, frames
 
-from trackrcnn_d2.data.mots_io import MOTSObject, encode_mask
+from trackrcnn_d2.data.mots_io import MOTSObject
 from trackrcnn_d2.evaluation.metrics import (
     MissingResultsWarning,
     MOTSEvaluationError,
     MOTSGroundTruth,
     evaluate_mots,
 )
+from trackrcnn_d2.utils.rle import encode_mask
 
 GT = {"0002": frames(box(0, 1001, 0, 3, 0, 3), box(1, 1001, 0, 3, 1, 4),
                      box(1, 10000, 8, 10, 0, 12))}  # fmt: skip

@@ -8,8 +8,6 @@ from trackrcnn_d2.data.mots_io import (
     MOTSFormatError,
     format_mots_line,
     objects_to_id_map,
-    rle_counts_total,
-    rle_counts_totals,
     write_mots_png,
     write_mots_txt,
 )
@@ -20,6 +18,7 @@ from trackrcnn_d2.evaluation.files import (
     load_results_folder,
     read_mots_file,
 )
+from trackrcnn_d2.utils.rle import rle_counts_total, rle_counts_totals
 
 
 def test_gt_layouts_and_seqmap_selection(tmp_path):

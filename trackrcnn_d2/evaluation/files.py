@@ -15,6 +15,7 @@ import numpy as np
 
 from trackrcnn_d2.data import mots_io
 from trackrcnn_d2.data.mots_io import MOTS_CLASS_IDS, MOTSObject
+from trackrcnn_d2.utils.rle import rle_counts_totals
 
 from .metrics import MOTSGroundTruth, evaluate_mots, without_gc
 
@@ -34,14 +35,14 @@ def read_mots_file(path: str) -> Frames:
     size); errors name the file and line.
 
     Parses with ``read_mots_txt(validate=False)`` and checks the RLEs with
-    :func:`~trackrcnn_d2.data.mots_io.rle_counts_totals`; only if one fails is the file read
+    :func:`~trackrcnn_d2.utils.rle.rle_counts_totals`; only if one fails is the file read
     again with ``read_mots_txt(validate=True)``, whose error names the line.
     """
     if not os.path.isfile(path):
         raise mots_io.missing_path_error(path, "MOTS file", "file")
     frames = mots_io.read_mots_txt(path, validate=False)
     objects = [o for frame_objects in frames.values() for o in frame_objects]
-    totals = mots_io.rle_counts_totals([o.rle["counts"] for o in objects])
+    totals = rle_counts_totals([o.rle["counts"] for o in objects])
     expected = np.fromiter(
         (o.rle["size"][0] * o.rle["size"][1] for o in objects), dtype=np.int64, count=len(objects)
     )

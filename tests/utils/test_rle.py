@@ -1,0 +1,41 @@
+"""The RLE codec: size checks of strings against the reference decoder, never decoding masks."""
+import numpy as np
+import pytest
+
+from trackrcnn_d2.utils.rle import encode_mask, rle_counts_total, rle_counts_totals
+
+
+def _counts_of(mask):
+    return encode_mask(np.asarray(mask, dtype=np.uint8))
+
+
+def _box_mask(height, width, y0, y1, x0, x1):
+    mask = np.zeros((height, width), dtype=np.uint8)
+    mask[y0:y1, x0:x1] = 1
+    return mask
+
+
+def test_vectorised_rle_totals_equal_the_reference_decoder():
+    rng = np.random.default_rng(0)
+    counts = []
+    for _ in range(600):
+        height, width = rng.integers(1, 40, size=2)
+        mask = rng.random((height, width)) < rng.random() ** 3
+        counts.append(_counts_of(mask)["counts"])
+    counts.append(b"")
+    expected = [rle_counts_total(c) for c in counts]
+    np.testing.assert_array_equal(rle_counts_totals(counts), expected)
+
+
+def test_vectorised_rle_totals_flag_malformed_strings():
+    good = _counts_of(_box_mask(20, 30, 2, 9, 3, 20))["counts"]
+    truncated = good + b"P"  # "P" = 48 + 0x20: a code that announces more characters
+    totals = rle_counts_totals([good, truncated, b"ab!c", good + b"1"])
+    assert totals[0] == 600
+    assert totals[1] == -1 and totals[2] == -1
+    # A valid string of another size: the caller compares the total with the header.
+    assert totals[3] == rle_counts_total(good + b"1") != 600
+    with pytest.raises(ValueError, match="truncated"):
+        rle_counts_total(truncated)
+    with pytest.raises(ValueError, match="alphabet"):
+        rle_counts_total(b"ab!c")
