@@ -4,7 +4,11 @@ import torch
 from conftest import tiny_cfg
 from detectron2.modeling import build_backbone
 
-from trackrcnn_d2.modeling.backbone import Conv3dTemporalLayer, SeparableConv3dTemporalLayer
+from trackrcnn_d2.modeling.backbone import (
+    Conv3dTemporalLayer,
+    ConvLSTMTemporalLayer,
+    SeparableConv3dTemporalLayer,
+)
 
 
 def _randomize(module, scale):
@@ -63,3 +67,66 @@ def test_separable_conv3d_backbone_builds_from_the_config(features):
         temporal = backbone(images)
     for name in wrapped:
         assert torch.equal(temporal[name], wrapped[name])
+
+
+def test_convlstm_forget_bias_adds_to_the_forget_gate():
+    with_bias = ConvLSTMTemporalLayer(6, hidden_channels=4, kernel_size=3, forget_bias=1.0)
+    _randomize(with_bias, 0.2)
+    without = ConvLSTMTemporalLayer(6, hidden_channels=4, kernel_size=3)
+    without.load_state_dict(with_bias.state_dict())
+    with torch.no_grad():
+        # Gate order: input, forget, output, candidate.
+        without.gates[0].bias[4:8] += 1.0
+        frames = torch.randn(4, 6, 5, 5)
+        torch.testing.assert_close(with_bias(frames)[0], without(frames)[0])
+        with_bias.forget_bias = 0.0
+        assert not torch.allclose(with_bias(frames)[0], without(frames)[0])
+
+
+def _reference_stacked_convlstm(layer, frames):
+    """Two LSTMs, the second reading the first's hidden state; one projection and skip."""
+    states = [(torch.zeros(1, 4, 5, 5), torch.zeros(1, 4, 5, 5)) for _ in range(2)]
+    outputs = []
+    for frame in frames.split(1):
+        for i in range(2):
+            hidden, cell = states[i]
+            gates = layer.gates[i](torch.cat([frame, hidden], dim=1))
+            i_gate, f_gate, o_gate, candidate = gates.chunk(4, dim=1)
+            cell = torch.sigmoid(f_gate + 1.0) * cell + torch.sigmoid(i_gate) * torch.tanh(
+                candidate
+            )
+            hidden = torch.sigmoid(o_gate) * torch.tanh(cell)
+            states[i] = (hidden, cell)
+            frame = hidden
+        outputs.append(frame)
+    projected = torch.relu(layer.output_projection(torch.cat(outputs)))
+    return layer.skip_weights[0] * frames + layer.skip_weights[1] * projected
+
+
+def test_released_2xconvlstm_structure_shares_one_projection_and_skip():
+    cfg = tiny_cfg("c4", "convlstm", 2)
+    cfg.MODEL.TEMPORAL.CONVLSTM_CHANNELS = 4
+    cfg.MODEL.TEMPORAL.CONVLSTM_STACKING = "shared_skip"
+    cfg.MODEL.TEMPORAL.CONVLSTM_FORGET_BIAS = 1.0
+    stack = build_backbone(cfg).temporal_layers["res4"]
+    assert len(stack.layers) == 1
+    layer = stack.layers[0]
+    assert [g.in_channels for g in layer.gates] == [256 + 4, 4 + 4]
+    standalone = ConvLSTMTemporalLayer(
+        6, hidden_channels=4, kernel_size=3, num_lstms=2, forget_bias=1.0
+    )
+    _randomize(standalone, 0.3)
+    frames = torch.randn(4, 6, 5, 5)
+    with torch.no_grad():
+        got, state = standalone(frames)
+        first, first_state = standalone(frames[:2])
+        rest, _ = standalone(frames[2:], state=first_state)
+        torch.testing.assert_close(got, _reference_stacked_convlstm(standalone, frames))
+    torch.testing.assert_close(torch.cat([first, rest]), got)
+    assert len(state) == 2
+    # The paper's reading (default): two layers, each with its own projection and skip.
+    cfg.MODEL.TEMPORAL.CONVLSTM_STACKING = "per_layer_skip"
+    assert len(build_backbone(cfg).temporal_layers["res4"].layers) == 2
+    cfg.MODEL.TEMPORAL.CONVLSTM_STACKING = "shared"
+    with pytest.raises(ValueError, match="CONVLSTM_STACKING"):
+        build_backbone(cfg)

@@ -31,12 +31,16 @@ def build_temporal_layer_stacks(
     convlstm_channels: int = 128,
     convlstm_kernel_size: int = 5,
     convlstm_skip_weights: Tuple[float, float] = (1.0, 0.05),
+    convlstm_forget_bias: float = 0.0,
+    convlstm_shared_skip: bool = False,
 ) -> Dict[str, TemporalLayerStack]:
     """One stack of ``num_layers`` temporal layers per feature map (FPN: one per level).
 
     Args:
         layer_type: "conv3d", "convlstm" or "none" (Table 4), or "conv3d_separable" (the
             released code's depthwise-separable Conv3D).
+        convlstm_shared_skip: stacked ConvLSTMs as one layer of ``num_layers`` LSTMs under
+            one projection and skip (released code) instead of ``num_layers`` layers.
         feature_channels: channel count of each feature map the layers act on.
     """
     if layer_type == "none" or num_layers == 0:
@@ -49,15 +53,21 @@ def build_temporal_layer_stacks(
             return SeparableConv3dTemporalLayer(channels, relu=conv3d_relu)
         if layer_type == "convlstm":
             return ConvLSTMTemporalLayer(
-                channels, convlstm_channels, convlstm_kernel_size, tuple(convlstm_skip_weights)
+                channels,
+                convlstm_channels,
+                convlstm_kernel_size,
+                tuple(convlstm_skip_weights),
+                num_lstms=num_layers if convlstm_shared_skip else 1,
+                forget_bias=convlstm_forget_bias,
             )
         raise ValueError(
             f"MODEL.TEMPORAL.TYPE = {layer_type!r} is not one of 'conv3d', "
             "'conv3d_separable', 'convlstm', 'none'."
         )
 
+    num_stacked = 1 if layer_type == "convlstm" and convlstm_shared_skip else num_layers
     return {
-        name: TemporalLayerStack([make_layer(channels) for _ in range(num_layers)])
+        name: TemporalLayerStack([make_layer(channels) for _ in range(num_stacked)])
         for name, channels in feature_channels.items()
     }
 
@@ -114,6 +124,11 @@ class TemporalBackbone(Backbone):
                 f"MODEL.TEMPORAL.IN_FEATURES names {missing}, which {frame_backbone_name} does "
                 f"not output (it has {sorted(shapes)})."
             )
+        if cfg.MODEL.TEMPORAL.CONVLSTM_STACKING not in ("per_layer_skip", "shared_skip"):
+            raise ValueError(
+                f"MODEL.TEMPORAL.CONVLSTM_STACKING = {cfg.MODEL.TEMPORAL.CONVLSTM_STACKING!r} is "
+                "not 'per_layer_skip' or 'shared_skip'."
+            )
         activation = cfg.MODEL.TEMPORAL.CONV3D_ACTIVATION
         if activation not in ("auto", "relu", "none"):
             raise ValueError(
@@ -132,6 +147,8 @@ class TemporalBackbone(Backbone):
             convlstm_channels=cfg.MODEL.TEMPORAL.CONVLSTM_CHANNELS,
             convlstm_kernel_size=cfg.MODEL.TEMPORAL.CONVLSTM_KERNEL_SIZE,
             convlstm_skip_weights=tuple(cfg.MODEL.TEMPORAL.CONVLSTM_SKIP_WEIGHTS),
+            convlstm_forget_bias=cfg.MODEL.TEMPORAL.CONVLSTM_FORGET_BIAS,
+            convlstm_shared_skip=cfg.MODEL.TEMPORAL.CONVLSTM_STACKING == "shared_skip",
         )
         return {"frame_backbone": frame_backbone, "temporal_layers": temporal_layers}
 

@@ -26,7 +26,8 @@ __all__ = [
     "TemporalLayerStack",
 ]
 
-RecurrentState = Optional[Tuple[torch.Tensor, torch.Tensor]]
+# ConvLSTM: one (hidden, cell) pair per LSTM; None for layers without a state.
+RecurrentState = Optional[Tuple[Tuple[torch.Tensor, torch.Tensor], ...]]
 
 
 class Conv3dTemporalLayer(nn.Module):
@@ -128,11 +129,14 @@ class SeparableConv3dTemporalLayer(nn.Module):
 class ConvLSTMTemporalLayer(nn.Module):
     """Convolutional LSTM (Shi et al.) with a skip connection (Sec. 6, Table 4).
 
-    The LSTM (``hidden_channels`` features, randomly initialised) reads the frames in order;
-    its hidden state is mapped back to the input's channel count by a 3x3 convolution with
-    ReLU and added to the input with learnt weights initialised to ``skip_weights`` = (input,
-    LSTM) weights, so that at step 0 the output stays close to the pretrained features (the
-    original implementation's ``LinearCombination`` with initial weights 1.0 and 0.05).
+    ``num_lstms`` LSTMs (``hidden_channels`` features each, randomly initialised) read the
+    frames in order, each the previous one's hidden state; the last hidden state is mapped back
+    to the input's channel count by a 3x3 convolution with ReLU and added to the input with
+    learnt weights initialised to ``skip_weights`` = (input, LSTM) weights, so that at step 0
+    the output stays close to the pretrained features (the original implementation's
+    ``LinearCombination`` with initial weights 1.0 and 0.05). Two LSTMs under one projection
+    and skip are the released code's 2xConvLSTM (configs/lstm_stacked2); ``forget_bias`` is
+    added to the forget gate's pre-activation (released code: 1.0).
     """
 
     lookback = 0
@@ -144,11 +148,21 @@ class ConvLSTMTemporalLayer(nn.Module):
         hidden_channels: int,
         kernel_size: int = 5,
         skip_weights: Tuple[float, float] = (1.0, 0.05),
+        *,
+        num_lstms: int = 1,
+        forget_bias: float = 0.0,
     ):
         super().__init__()
         self.hidden_channels = hidden_channels
-        self.gates = nn.Conv2d(
-            channels + hidden_channels, 4 * hidden_channels, kernel_size, padding=kernel_size // 2
+        self.forget_bias = forget_bias
+        self.gates = nn.ModuleList(
+            nn.Conv2d(
+                (channels if i == 0 else hidden_channels) + hidden_channels,
+                4 * hidden_channels,
+                kernel_size,
+                padding=kernel_size // 2,
+            )
+            for i in range(num_lstms)
         )
         self.output_projection = nn.Conv2d(hidden_channels, channels, 3, padding=1)
         self.skip_weights = nn.Parameter(torch.tensor(skip_weights, dtype=torch.float32))
@@ -161,28 +175,32 @@ class ConvLSTMTemporalLayer(nn.Module):
         ends_sequence: bool = True,
         state: RecurrentState = None,
     ) -> Tuple[torch.Tensor, RecurrentState]:
-        """(T, C, H, W), state (h, c) of the frame before x[0] or None -> (T, C, H, W), state.
+        """(T, C, H, W), state of the frame before x[0] or None -> (T, C, H, W), state.
 
-        The window boundary flags do not matter to a recurrent layer: its past is in ``state``
-        and it never looks ahead.
+        The state is one (hidden, cell) pair per LSTM. The window boundary flags do not matter
+        to a recurrent layer: its past is in ``state`` and it never looks ahead.
         """
         del starts_sequence, ends_sequence
         if state is None:
             zeros = x.new_zeros((1, self.hidden_channels) + tuple(x.shape[2:]))
-            state = (zeros, zeros)
-        hidden, cell = state
+            state = tuple((zeros, zeros) for _ in self.gates)
+        state = list(state)
         outputs = []
         for frame in x.split(1):
-            gates = self.gates(torch.cat([frame, hidden], dim=1))
-            input_gate, forget_gate, output_gate, candidate = gates.chunk(4, dim=1)
-            cell = torch.sigmoid(forget_gate) * cell + torch.sigmoid(input_gate) * torch.tanh(
-                candidate
-            )
-            hidden = torch.sigmoid(output_gate) * torch.tanh(cell)
-            outputs.append(hidden)
+            for i, gates in enumerate(self.gates):
+                hidden, cell = state[i]
+                gate_values = gates(torch.cat([frame, hidden], dim=1))
+                input_gate, forget_gate, output_gate, candidate = gate_values.chunk(4, dim=1)
+                cell = torch.sigmoid(forget_gate + self.forget_bias) * cell + torch.sigmoid(
+                    input_gate
+                ) * torch.tanh(candidate)
+                hidden = torch.sigmoid(output_gate) * torch.tanh(cell)
+                state[i] = (hidden, cell)
+                frame = hidden
+            outputs.append(frame)
         lstm_features = F.relu(self.output_projection(torch.cat(outputs)))
         y = self.skip_weights[0] * x + self.skip_weights[1] * lstm_features
-        return y, (hidden, cell)
+        return y, tuple(state)
 
 
 class TemporalLayerStack(nn.Module):
