@@ -1,8 +1,17 @@
-"""The RLE codec: size checks of strings against the reference decoder, never decoding masks."""
+"""The RLE codec: run lengths, complement and difference against the pixels; size checks of
+strings, never decoding masks, against the run lengths."""
 import numpy as np
 import pytest
 
-from trackrcnn_d2.utils.rle import encode_mask, rle_counts_total, rle_counts_totals
+from trackrcnn_d2.utils.rle import (
+    decode_mask,
+    encode_mask,
+    rle_complement,
+    rle_counts_total,
+    rle_counts_totals,
+    rle_difference,
+    rle_runs,
+)
 
 
 def _counts_of(mask):
@@ -39,3 +48,25 @@ def test_vectorised_rle_totals_flag_malformed_strings():
         rle_counts_total(truncated)
     with pytest.raises(ValueError, match="alphabet"):
         rle_counts_total(b"ab!c")
+
+
+def test_runs_complement_and_difference_match_the_pixels():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        height, width = rng.integers(1, 30, size=2)
+        a = rng.random((height, width)) < rng.random() ** 3
+        b = rng.random((height, width)) < rng.random() ** 0.3
+        rle_a, rle_b = encode_mask(a), encode_mask(b)
+        runs = rle_runs(rle_a)
+        assert runs.sum() == height * width and (runs[1:] > 0).all()
+        np.testing.assert_array_equal(decode_mask(rle_complement(rle_a)), ~a)
+        np.testing.assert_array_equal(decode_mask(rle_difference(rle_a, rle_b)), a & ~b)
+
+
+def test_runs_of_long_rles_with_large_counts():
+    mask = np.zeros((375, 1242), dtype=bool)
+    mask[100:300, 200:900] = True
+    mask[0, 0] = True
+    runs = rle_runs(encode_mask(mask))
+    assert runs[:3].tolist() == [0, 1, 200 * 375 - 1 + 100]
+    assert runs.sum() == 375 * 1242

@@ -23,12 +23,13 @@ Detection cache format (one file per sequence, ``<folder>/<sequence>.npz``, read
 Each mask has the size of its frame. Files are written atomically (temporary file + rename).
 """
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import pycocotools.mask as mask_utils
+
+from trackrcnn_d2.utils.file_io import atomic_open
 
 CACHE_FORMAT = "trackrcnn_d2.detections.v1"
 CACHE_SUFFIX = ".npz"
@@ -190,16 +191,8 @@ def write_detection_cache(path: str, frames: Sequence[FrameDetections]) -> None:
         arrays["association_vectors"] = np.concatenate(
             [f.association_vectors for f in frames if len(f)]
         )
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=CACHE_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp_path, path)
-    except BaseException:
-        os.unlink(tmp_path)
-        raise
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def read_detection_cache(path: str) -> List[FrameDetections]:

@@ -14,13 +14,13 @@ import numpy as np
 import pycocotools.mask as mask_utils
 
 from trackrcnn_d2.data import mots_io
+from trackrcnn_d2.utils.rle import rle_difference
 
 from .algorithm import Algorithm1Tracker
 from .detections import FrameDetections
 from .matching import mask_iou
 from .mechanisms import PairScores
 from .params import TrackerParams
-from .rle import rle_difference
 
 # An optical flow method: (image of frame t, image of frame t-1) -> backward flow (H, W, 2).
 OpticalFlow = Callable[[np.ndarray, np.ndarray], np.ndarray]

@@ -17,6 +17,10 @@ import pycocotools.mask as mask_utils
 __all__ = [
     "encode_mask",
     "decode_mask",
+    "rle_runs",
+    "rle_from_runs",
+    "rle_complement",
+    "rle_difference",
     "rle_areas",
     "rle_counts_total",
     "rle_counts_totals",
@@ -33,24 +37,51 @@ def decode_mask(rle: dict) -> np.ndarray:
     return mask_utils.decode(rle)
 
 
+def rle_runs(rle: dict) -> np.ndarray:
+    """Run lengths of a compressed RLE (column-major, alternating 0s and 1s, starting with 0s):
+    the decoding of pycocotools' ``rleFrString``, vectorised."""
+    counts = rle["counts"]
+    if isinstance(counts, str):
+        counts = counts.encode("ascii")
+    chars = np.frombuffer(counts, dtype=np.uint8).astype(np.int64) - 48
+    if len(chars) == 0:
+        return np.zeros(0, dtype=np.int64)
+    # Each number is 5-bit groups, least significant first; bit 0x20 says "more groups follow",
+    # bit 0x10 of the last group is the sign.
+    last = np.flatnonzero((chars & 0x20) == 0)
+    first = np.r_[0, last[:-1] + 1]
+    position = np.arange(len(chars)) - np.repeat(first, last - first + 1)
+    values = np.add.reduceat((chars & 0x1F) << (5 * position), first)
+    negative = (chars[last] & 0x10) != 0
+    values[negative] |= -1 << (5 * (last - first + 1)[negative])
+    # From the fourth number on, each is stored as the difference to the number two before.
+    runs = values.copy()
+    runs[1::2] = np.cumsum(values[1::2])
+    runs[2::2] = np.cumsum(values[2::2])
+    return runs
+
+
+def rle_from_runs(runs: np.ndarray, height: int, width: int) -> dict:
+    """Compressed RLE of run lengths (starting with a run of 0s)."""
+    return mask_utils.frPyObjects(
+        {"size": [height, width], "counts": np.asarray(runs).tolist()}, height, width
+    )
+
+
+def rle_complement(rle: dict) -> dict:
+    """RLE of the pixels not in ``rle``: the same runs, shifted by one 0-length run."""
+    runs = rle_runs(rle)
+    runs = runs[1:] if len(runs) and runs[0] == 0 else np.r_[0, runs]
+    return rle_from_runs(runs, *rle["size"])
+
+
+def rle_difference(a: dict, b: dict) -> dict:
+    """RLE of the pixels in ``a`` and not in ``b`` (same size)."""
+    return mask_utils.merge([a, rle_complement(b)], intersect=True)
+
+
 # The alphabet of pycocotools' compressed RLE strings: 48 + a 6-bit code.
 _RLE_ALPHABET = bytes(range(48, 48 + 64))
-
-
-def _read_rle_code(counts: bytes, position: int):
-    """Decode the code that starts at ``position``: ``(value, next_position)``."""
-    value, shift, more = 0, 0, True
-    while more:
-        if position >= len(counts):
-            raise ValueError("truncated RLE string")
-        char = counts[position] - 48
-        value |= (char & 0x1F) << (5 * shift)
-        more = bool(char & 0x20)
-        position += 1
-        shift += 1
-        if not more and (char & 0x10):
-            value |= -1 << (5 * shift)
-    return value, position
 
 
 _RLE_CONTINUATION = bytes(range(80, 112))  # those of a code that more characters follow
@@ -116,27 +147,16 @@ def rle_areas(rles: Sequence[dict]) -> np.ndarray:
 
 
 def rle_counts_total(counts: bytes) -> int:
-    """Number of pixels that a compressed COCO RLE string covers (the sum of its run lengths).
-
-    Decodes the LEB128-like format of pycocotools' ``rleFrString`` without building the mask,
-    so that an RLE whose size disagrees with its header can be reported before pycocotools
-    reads past the end of its buffer. Raises ``ValueError`` for a malformed string.
+    """Number of pixels that a compressed COCO RLE string covers (the sum of its run lengths,
+    :func:`rle_runs`), so that an RLE whose size disagrees with its header can be reported before
+    pycocotools reads past the end of its buffer. Raises ``ValueError`` for a malformed string.
     """
     invalid = counts.translate(None, _RLE_ALPHABET)
     if invalid:
         raise ValueError(f"character {chr(invalid[0])!r} is not in the RLE alphabet")
-    total = 0
-    # Run lengths after the second are stored as deltas to the run two places before.
-    two_before, one_before = 0, 0
-    index = 0
-    position = 0
-    while position < len(counts):
-        value, position = _read_rle_code(counts, position)
-        if index > 2:
-            value += two_before
-        if value < 0:
-            raise ValueError("negative run length in RLE string")
-        total += value
-        two_before, one_before = one_before, value
-        index += 1
-    return total
+    if counts and (counts[-1] - 48) & 0x20:
+        raise ValueError("truncated RLE string")
+    runs = rle_runs({"counts": counts})
+    if (runs < 0).any():
+        raise ValueError("negative run length in RLE string")
+    return int(runs.sum())
