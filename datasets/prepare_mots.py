@@ -1,13 +1,17 @@
 """Preparation helpers for MOTS datasets under $DETECTRON2_DATASETS (see datasets/README.md).
 
-    python datasets/prepare_mots.py check ROOT/kitti_mots       # layout, counts, every check
+    python datasets/prepare_mots.py check ROOT/kitti_mots       # layout, counts, every image
     python datasets/prepare_mots.py txt2png ANNOTATIONS_TXT OUT  # instances_txt -> instances
     python datasets/prepare_mots.py png2txt ANNOTATIONS_PNG OUT  # instances -> instances_txt
     python datasets/prepare_mots.py link-motschallenge MOTSCHALLENGE_RELEASE ROOT/mots_challenge
 
-``link-motschallenge`` turns the original MOTSChallenge release (``images/0002/``,
-``instances_txt/0002.txt``) into the MOTS20 layout that ``mots_challenge*`` expect
-(``train/MOTS20-02/img1/``, ``train/MOTS20-02/gt/gt.txt``) with symbolic links, copying nothing.
+``check`` reads every annotation with all checks and decodes every image (a truncated or
+corrupt file, or a frame of another size, is named). ``link-motschallenge`` turns the original
+MOTSChallenge release (``images/0002/``, ``instances_txt/0002.txt``) into the MOTS20 layout that
+``mots_challenge*`` expect (``train/MOTS20-02/img1/``, ``train/MOTS20-02/gt/gt.txt``) with
+symbolic links, copying nothing. The converters write their output folder (``OUT``, or
+``ROOT/mots_challenge/train``) beside it and swap it in when done: a failed or killed run leaves
+nothing half-written. A folder that holds files is replaced only with ``--overwrite``.
 
 Pure python (numpy, pycocotools, PIL): no torch needed.
 """
@@ -18,8 +22,10 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from trackrcnn_d2.data import mots_io  # noqa: E402
+from trackrcnn_d2.utils.cli import exit_on_user_error  # noqa: E402
+from trackrcnn_d2.utils.file_io import IMAGE_EXTENSIONS, replace_folder_atomically  # noqa: E402
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+MOTSCHALLENGE_SEQUENCES = ("0002", "0005", "0009", "0011")
 
 
 def _image_folders(dataset_root):
@@ -32,39 +38,74 @@ def _image_folders(dataset_root):
     mots20 = os.path.join(dataset_root, "train")
     if os.path.isdir(mots20):
         return mots20, mots20
-    raise SystemExit(
-        f"{dataset_root}: neither training/image_02/ (KITTI MOTS) nor train/ (MOTS20) found"
+    raise FileNotFoundError(
+        f"{dataset_root}: neither training/image_02/ (KITTI MOTS) nor train/ (MOTS20) found; "
+        "see datasets/README.md for the layouts"
     )
+
+
+def check_images(folder):
+    """Decode every image of a sequence folder; returns (frame numbers, (height, width)).
+    Raises MOTSFormatError naming a file that cannot be read or has another size."""
+    from PIL import Image
+
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
+    if not names:
+        raise mots_io.MOTSFormatError(f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)})")
+    frames, size = set(), None
+    for name in names:
+        stem = os.path.splitext(name)[0]
+        path = os.path.join(folder, name)
+        if not stem.isdigit():
+            raise mots_io.MOTSFormatError(f"{path}: image names must be frame numbers (000000.png)")
+        try:
+            with Image.open(path) as image:
+                image.load()
+                this_size = (image.height, image.width)
+        except (OSError, SyntaxError, ValueError) as e:
+            raise mots_io.MOTSFormatError(
+                f"{path}: cannot read this image ({e}); replace the file (download or extract "
+                "it again)"
+            ) from None
+        if size is not None and this_size != size:
+            raise mots_io.MOTSFormatError(
+                f"{path}: {this_size[0]}x{this_size[1]} pixels, but the sequence's first image "
+                f"is {size[0]}x{size[1]}; a sequence has one image size (regenerate or "
+                "re-extract it)"
+            )
+        size = this_size
+        frames.add(int(stem))
+    return frames, size
 
 
 def check(dataset_root):
     """Read every sequence with all checks; print frames, masks and tracks per sequence."""
-    from PIL import Image
-
     image_root, annotation_root = _image_folders(dataset_root)
     sequences = mots_io.sequence_names(annotation_root)
+    if not sequences:
+        raise mots_io.MOTSFormatError(f"{annotation_root}: no sequences found")
     print(f"{dataset_root}: images {image_root}, annotations {annotation_root}")
     print(f"{'sequence':<12} {'frames':>7} {'annotated':>9} {'masks':>7} {'tracks':>7}  size")
     for sequence in sequences:
         folder = os.path.join(image_root, sequence)
         if os.path.isdir(os.path.join(folder, "img1")):
             folder = os.path.join(folder, "img1")
-        images = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
-        if not images:
-            raise SystemExit(f"{folder}: no images")
-        with Image.open(os.path.join(folder, images[0])) as image:
-            width, height = image.size
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"{folder}: image folder of sequence {sequence} not found")
+        image_frames, (height, width) = check_images(folder)
         ground_truth = mots_io.load_mots_ground_truth(
             annotation_root, [sequence], image_sizes={sequence: (height, width)}
         )[sequence]
-        image_frames = {int(os.path.splitext(n)[0]) for n in images}
         missing = sorted(set(ground_truth) - image_frames)
         if missing:
-            raise SystemExit(f"{sequence}: annotated frames without image: {missing[:10]}")
+            raise mots_io.MOTSFormatError(
+                f"{folder}: frames {missing[:10]} of sequence {sequence} are annotated but have "
+                "no image"
+            )
         objects = [o for frame in ground_truth.values() for o in frame]
         tracks = {o.obj_id for o in objects if o.obj_id != mots_io.IGNORE_OBJ_ID}
         print(
-            f"{sequence:<12} {len(images):>7} {len(ground_truth):>9} {len(objects):>7} "
+            f"{sequence:<12} {len(image_frames):>7} {len(ground_truth):>9} {len(objects):>7} "
             f"{len(tracks):>7}  {height}x{width}"
         )
 
@@ -92,43 +133,78 @@ def png_to_txt(png_root, txt_root):
         print(f"{sequence}: {len(ground_truth)} frames, {len(objects)} masks")
 
 
-def link_motschallenge(release_root, out_root):
-    """MOTS20 layout of symbolic links to the original MOTSChallenge release."""
-    for number in ("0002", "0005", "0009", "0011"):
+def link_motschallenge(release_root, train_root):
+    """MOTS20 layout (``<train_root>/MOTS20-XX/``) of symbolic links to the original
+    MOTSChallenge release."""
+    for number in MOTSCHALLENGE_SEQUENCES:
         images = os.path.abspath(os.path.join(release_root, "images", number))
         annotations = os.path.abspath(os.path.join(release_root, "instances_txt", f"{number}.txt"))
         for path in (images, annotations):
             if not os.path.exists(path):
-                raise SystemExit(f"{path} not found: is {release_root} the MOTSChallenge release?")
-        sequence = os.path.join(out_root, "train", f"MOTS20-{number[2:]}")
-        os.makedirs(os.path.join(sequence, "gt"), exist_ok=True)
-        for target, link in ((images, "img1"), (annotations, os.path.join("gt", "gt.txt"))):
-            link_path = os.path.join(sequence, link)
-            if not os.path.lexists(link_path):
-                os.symlink(target, link_path)
+                raise FileNotFoundError(
+                    f"{path} not found: is {release_root} the MOTSChallenge release (images/, "
+                    "instances_txt/)?"
+                )
+        sequence = os.path.join(train_root, f"MOTS20-{number[2:]}")
+        os.makedirs(os.path.join(sequence, "gt"))
+        os.symlink(images, os.path.join(sequence, "img1"))
+        os.symlink(annotations, os.path.join(sequence, "gt", "gt.txt"))
         print(f"{sequence}: img1 -> {images}, gt/gt.txt -> {annotations}")
 
 
+def write_folder(convert, source, destination, overwrite):
+    """``convert(source, folder)`` into a new folder beside ``destination`` that then takes
+    its place. Refuses a destination that holds files (unless ``overwrite``) or that is or
+    holds ``source``."""
+    if not os.path.exists(source):
+        raise FileNotFoundError(f"{source} not found")
+    real_source, real_destination = os.path.realpath(source), os.path.realpath(destination)
+    if os.path.commonpath([real_source, real_destination]) == real_destination:
+        raise FileExistsError(
+            f"{destination} would replace {source} or a folder that holds it; write to a new "
+            "folder beside it"
+        )
+    if os.path.isdir(destination) and os.listdir(destination) and not overwrite:
+        raise FileExistsError(
+            f"{destination} already holds files; pass --overwrite to replace it as a whole, or "
+            "choose another folder"
+        )
+    with replace_folder_atomically(destination) as folder:
+        convert(source, folder)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="prepare_mots.py",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("check").add_argument("dataset_root")
-    for name in ("txt2png", "png2txt", "link-motschallenge"):
+    commands.add_parser("check", help="check a dataset folder").add_argument("dataset_root")
+    helps = {
+        "txt2png": ("instances_txt folder", "instances folder to write"),
+        "png2txt": ("instances folder", "instances_txt folder to write"),
+        "link-motschallenge": ("MOTSChallenge release", "dataset folder (train/ is written)"),
+    }
+    for name, (source_help, destination_help) in helps.items():
         command = commands.add_parser(name)
-        command.add_argument("source")
-        command.add_argument("destination")
+        command.add_argument("source", help=source_help)
+        command.add_argument("destination", help=destination_help)
+        command.add_argument(
+            "--overwrite", action="store_true", help="replace an output folder that holds files"
+        )
     args = parser.parse_args(argv)
-    try:
+    with exit_on_user_error(parser.prog):
         if args.command == "check":
             check(args.dataset_root)
         elif args.command == "txt2png":
-            txt_to_png(args.source, args.destination)
+            write_folder(txt_to_png, args.source, args.destination, args.overwrite)
         elif args.command == "png2txt":
-            png_to_txt(args.source, args.destination)
+            write_folder(png_to_txt, args.source, args.destination, args.overwrite)
         else:
-            link_motschallenge(args.source, args.destination)
-    except (mots_io.MOTSFormatError, FileNotFoundError) as e:
-        raise SystemExit(f"error: {e}") from None
+            train_root = os.path.join(args.destination, "train")
+            write_folder(link_motschallenge, args.source, train_root, args.overwrite)
 
 
 if __name__ == "__main__":
