@@ -7,9 +7,15 @@ from typing import Iterator, NamedTuple, Optional, Tuple
 import cv2
 import numpy as np
 
-__all__ = ["FrameSource", "open_frames", "FrameWriter", "IMAGE_EXTENSIONS"]
+from .cli import UserError
+from .file_io import IMAGE_EXTENSIONS
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+__all__ = ["FrameSource", "open_frames", "FrameWriter", "IMAGE_EXTENSIONS", "VideoReadError"]
+
+
+class VideoReadError(UserError, ValueError):
+    """A video or image that cannot be read (not a video, no frame, ends before its stated
+    frame count, corrupt image); the message names the file and the frame."""
 
 
 class FrameSource(NamedTuple):
@@ -25,6 +31,9 @@ class FrameSource(NamedTuple):
 
 def open_frames(path: str) -> FrameSource:
     """Open a folder of images (sorted by name) or a video file that OpenCV can decode.
+    Raises :class:`VideoReadError` for an input that cannot be read; the frames iterator
+    raises it for a corrupt image, and for a video that ends before the frame count its
+    header states (a truncated file), after the frames it could read.
 
     Frame numbers: a folder whose image names are all integers (KITTI ``000000.png``,
     MOTSChallenge ``000001.jpg``) keeps them, so that the tracks line up with its annotations;
@@ -54,7 +63,9 @@ def _open_folder(folder: str) -> FrameSource:
             path = os.path.join(folder, name)
             image = cv2.imread(path, cv2.IMREAD_COLOR)
             if image is None:
-                raise ValueError(f"{path}: cannot read this image (corrupt or not an image)")
+                raise VideoReadError(
+                    f"{path}: cannot read this image (frame {frame_idx}; corrupt or not an image)"
+                )
             yield frame_idx, image
 
     name = os.path.basename(os.path.normpath(folder))
@@ -64,14 +75,14 @@ def _open_folder(folder: str) -> FrameSource:
 def _open_video(path: str) -> FrameSource:
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
-        raise ValueError(
+        raise VideoReadError(
             f"{path}: cannot open this video (OpenCV/FFmpeg cannot decode it; is it a video "
             "file?). A folder of frames works as well."
         )
     ok, first = capture.read()
     if not ok:
         capture.release()
-        raise ValueError(f"{path}: the video has no readable frame")
+        raise VideoReadError(f"{path}: the video has no readable frame")
     num_frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     fps = capture.get(cv2.CAP_PROP_FPS) or None
 
@@ -82,10 +93,16 @@ def _open_video(path: str) -> FrameSource:
                 yield frame_idx, image
                 ok, image = capture.read()
                 if not ok:
-                    return
+                    break
                 frame_idx += 1
         finally:
             capture.release()
+        if frame_idx + 1 < num_frames:
+            raise VideoReadError(
+                f"{path}: the video ends after frame {frame_idx} ({frame_idx + 1} frames read), "
+                f"but its header states {num_frames} frames: the file is truncated or corrupt "
+                "(copy or convert it again)"
+            )
 
     name = os.path.splitext(os.path.basename(path))[0]
     return FrameSource(name, max(num_frames, 1), fps, frames())
