@@ -34,10 +34,10 @@ import pycocotools.mask as mask_utils
 from detectron2.structures import BoxMode
 
 from trackrcnn_d2.data import mots_io
+from trackrcnn_d2.utils.file_io import IMAGE_EXTENSIONS
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 __all__ = [
     "find_sequences",

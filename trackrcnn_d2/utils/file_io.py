@@ -10,9 +10,12 @@ import tempfile
 import uuid
 from typing import IO, Iterator
 
-__all__ = ["atomic_open", "atomic_write_text", "replace_folder_atomically"]
+__all__ = ["IMAGE_EXTENSIONS", "atomic_open", "atomic_write_text", "replace_folder_atomically"]
 
 logger = logging.getLogger(__name__)
+
+# File name endings of the images of a frame folder (datasets, video input), lower case.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
 
 def _umask() -> int:
