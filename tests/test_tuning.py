@@ -1,5 +1,7 @@
 """Tracking perfect detections, the threshold search and tools/tune_tracker.py."""
+import json
 import os
+import runpy
 import subprocess
 import sys
 
@@ -22,7 +24,9 @@ from trackrcnn_d2.tuning import (
     ThresholdSearch,
     best_per_class,
     config_snippet,
+    is_minimised,
     precompute_pair_scores,
+    resolve_metric,
     run_trials,
     sample_settings,
 )
@@ -208,6 +212,102 @@ def test_tune_tracker_tool_end_to_end(synthetic, tmp_path):
     assert list(cfg.TRACKER_HEADS.DETECTION_CONFIDENCE) == pytest.approx(best_car)
     trials = (tmp_path / "best_trials.jsonl").read_text().splitlines()
     assert len(trials) == 6
+
+
+def test_metrics_are_named_case_insensitively_and_error_counts_minimised():
+    assert resolve_metric("smotsa") == "sMOTSA" and resolve_metric("ids") == "IDS"
+    with pytest.raises(ValueError, match="unknown metric 'MOTA'; choose one of sMOTSA"):
+        resolve_metric("MOTA")
+    assert is_minimised("IDS") and is_minimised("fp") and not is_minimised("HOTA")
+    trials = [
+        (0, {"t": 0.1}, {"IDS": 5, "sMOTSA": 90.0}),
+        (0, {"t": 0.2}, {"IDS": 2, "sMOTSA": 80.0}),
+    ]
+    assert best_per_class(trials, "ids")[0][0] == {"t": 0.2}
+    assert best_per_class(trials, "SMOTSA")[0][0] == {"t": 0.1}
+
+
+def test_the_search_reports_what_the_evaluation_reports(synthetic):
+    """Searched alone, evaluated together: with disjoint perfect detections both give 100."""
+    gt, _, detections = synthetic
+    search = ThresholdSearch(detections, MOTSGroundTruth(gt), PERFECT, metric="smotsa")
+    assert search.metric == "sMOTSA"
+    together = search.evaluate_together(PERFECT)
+    expected = evaluate_mots(
+        gt,
+        {n: tracks_to_mots_objects(track_sequence(f, PERFECT)) for n, f in detections.items()},
+        CLASSES,
+    )
+    for name in CLASSES:
+        assert together[name]["sMOTSA"] == expected[name]["sMOTSA"] == 100.0
+
+
+@pytest.fixture
+def tool_inputs(synthetic, tmp_path):
+    """The tool's inputs as an evaluation leaves them: ``OUTPUT_DIR/inference/tiny_train/
+    detections`` of two sequences, and their ground truth."""
+    gt, _, detections = synthetic
+    inference = tmp_path / "output" / "inference" / "tiny_train"
+    for name in ("0000", "0001"):
+        write_detection_cache(str(inference / "detections" / f"{name}.npz"), detections[name])
+        mots_io.write_mots_txt(
+            str(tmp_path / "gt" / f"{name}.txt"), [o for f in gt[name].values() for o in f]
+        )
+    return tmp_path
+
+
+def run_tool(tmp_path, *arguments):
+    """``main`` of tools/tune_tracker.py, in this process (one worker, no images: no flow)."""
+    main = runpy.run_path(os.path.join(REPO, "tools", "tune_tracker.py"))["main"]
+    main([
+        "--config-file", os.path.join(REPO, "configs", "Base-TrackRCNN.yaml"),
+        "--detections", str(tmp_path / "output" / "inference" / "tiny_train" / "detections"),
+        "--gt", str(tmp_path / "gt"),
+        "--iterations", "3", "--workers", "1", "--no-progress",
+        *arguments,
+        "OUTPUT_DIR", str(tmp_path / "output"),
+    ])
+
+
+def test_the_tool_writes_outside_the_evaluation_folder_and_keeps_earlier_results(
+    tool_inputs, capsys
+):
+    run_tool(tool_inputs, "--metric", "smotsa", "--classes", "car,pedestrian")
+    printed = capsys.readouterr().out
+    folder = tool_inputs / "output" / "tracker_search" / "tiny_train"
+    config = folder / "tracker_thresholds.yaml"
+    assert config.is_file() and (folder / "tracker_thresholds_trials.jsonl").is_file()
+    assert "maximising sMOTSA" in printed and "best pedestrian:" in printed
+    assert "all classes together (as evaluated)" in printed
+    assert "with all classes tracked together (as evaluated)" in config.read_text()
+
+    config.write_text("# an earlier search\n")
+    with pytest.raises(SystemExit, match="tracker_thresholds.yaml exists .* --overwrite"):
+        run_tool(tool_inputs)
+    assert config.read_text() == "# an earlier search\n"
+    run_tool(tool_inputs, "--overwrite")
+    assert "TRACKER_HEADS:" in config.read_text()
+
+
+def test_the_tool_minimises_id_switches_for_the_given_classes(tool_inputs, capsys):
+    output = tool_inputs / "ids.yaml"
+    run_tool(tool_inputs, "--metric", "IDS", "--classes", "car", "--output", str(output))
+    assert "minimising IDS" in capsys.readouterr().out
+    trials = [
+        json.loads(line)
+        for line in (tool_inputs / "ids_trials.jsonl").read_text().splitlines()
+    ]
+    assert {t["class"] for t in trials} == {"car"}
+    fewest = min(t["metrics"]["IDS"] for t in trials)
+    assert f"# car: IDS {fewest:.2f} tracked alone" in output.read_text()
+
+
+def test_the_tool_refuses_an_unknown_metric_before_any_work(tool_inputs, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_tool(tool_inputs, "--metric", "MOTA")
+    assert exit_info.value.code == 2
+    assert "unknown metric 'MOTA'" in capsys.readouterr().err
+    assert not (tool_inputs / "output" / "tracker_search").exists()
 
 
 @pytest.mark.parametrize(

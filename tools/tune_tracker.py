@@ -2,23 +2,35 @@
 """Random search of the tracker thresholds (gamma, delta_maskprop, delta_assoc) per class on
 cached detections of a training split, scored by our MOTS metrics (paper Sec. 6).
 
+    # 1. the detection cache of the split to tune on: any evaluation writes it
+    python train_net.py --config-file configs/kitti_mots_r101.yaml --eval-only \\
+        MODEL.WEIGHTS output/model_final.pth DATASETS.TEST "('kitti_mots_train',)"
+    # 2. the search
     python tools/tune_tracker.py --config-file configs/kitti_mots_r101.yaml \\
         --detections output/inference/kitti_mots_train/detections [--iterations 250]
 
 ``--detections`` is the folder of ``<sequence>.npz`` detection caches that evaluation writes
-(``TEST.MOTS.WRITE_DETECTION_CACHE``; evaluate on the split to tune on, e.g.
-``DATASETS.TEST "('kitti_mots_train',)"``). Ground truth comes from ``--gt FOLDER`` (txt or png
+(``TEST.MOTS.WRITE_DETECTION_CACHE``). Ground truth comes from ``--gt FOLDER`` (txt or png
 annotations, KITTI MOTS or MOTSChallenge layout) or else from the dataset ``--dataset`` / the
 first of ``cfg.DATASETS.TEST`` + ``cfg.DATASETS.TRAIN`` that holds every cached sequence; its
 images give the optical flow (``--images`` overrides them). The flow-warped IoUs between
 adjacent frames are computed once, then ``--iterations`` random settings per class are tracked
 and scored in parallel (``--workers``, default: all cores).
 
-Prints the best setting per class and writes it as a config (``--output``, default
-``<detections>/../tracker_thresholds.yaml``): ``_BASE_`` = the given config plus the tuned
-``TRACKER_HEADS`` keys, usable as ``--config-file`` of ``train_net.py --eval-only`` (config
-overrides given here are not repeated in it). Every trial is written as JSON lines beside it.
-Extra ``KEY VALUE`` pairs at the end override the config.
+``--metric`` (any field of the evaluation, case-insensitive; default sMOTSA) is maximised, or
+minimised for counts of errors (IDS, FP, FN, Frag, ...). Each class is searched with that class
+tracked alone; the evaluation tracks all classes together and makes their masks disjoint, so
+at the end the best settings are also run together and the figures that evaluation will report
+on these detections are printed beside the per-class ones.
+
+Writes the best setting per class as a config, ``tracker_thresholds.yaml`` (``_BASE_`` = the
+given config plus the tuned ``TRACKER_HEADS`` keys, usable as ``--config-file`` of
+``train_net.py --eval-only``; config overrides given here are not repeated in it), and every
+trial as JSON lines beside it (``tracker_thresholds_trials.jsonl``), in
+``OUTPUT_DIR/tracker_search/<dataset>/`` (``--output`` names the yaml elsewhere): outside
+``OUTPUT_DIR/inference/<dataset>/``, which the next evaluation replaces as a whole. An earlier
+result is not overwritten unless ``--overwrite`` is given. Extra ``KEY VALUE`` pairs at the end
+override the config.
 """
 import argparse
 import json
@@ -42,10 +54,31 @@ from trackrcnn_d2.tuning import (
     best_per_class,
     config_snippet,
     default_workers,
+    is_minimised,
     precompute_pair_scores,
+    resolve_metric,
     run_trials,
     sample_settings,
+    tuned_params,
 )
+from trackrcnn_d2.utils.file_io import atomic_write_text
+
+# What the evaluation's table shows of each class, printed for the best settings.
+SUMMARY_METRICS = ("sMOTSA", "MOTSA", "MOTSP", "IDS", "HOTA")
+
+
+def _metric(text):
+    try:
+        return resolve_metric(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _classes(text):
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give class names, comma-separated: car,pedestrian")
+    return names
 
 
 def parse_args(argv=None):
@@ -58,11 +91,29 @@ def parse_args(argv=None):
     parser.add_argument("--dataset", help="registered dataset giving GT and images")
     parser.add_argument("--images", help="image root (<root>/<sequence>/<frame:06d>.png)")
     parser.add_argument("--iterations", type=int, default=250, help="random trials per class")
-    parser.add_argument("--classes", nargs="+", help="classes to tune (default: all)")
-    parser.add_argument("--metric", default="sMOTSA", help="metric to maximise")
+    parser.add_argument(
+        "--classes",
+        type=_classes,
+        help="classes to tune, comma-separated as the evaluator takes them (car,pedestrian); "
+        "default: all of the config's",
+    )
+    parser.add_argument(
+        "--metric",
+        type=_metric,
+        default="sMOTSA",
+        help="evaluation field to optimise, case-insensitive: maximised, or minimised for error "
+        "counts (IDS, FP, FN, Frag, ...) (default sMOTSA)",
+    )
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", help="config snippet to write (yaml)")
+    parser.add_argument(
+        "--output",
+        help="config to write (default OUTPUT_DIR/tracker_search/<dataset>/"
+        "tracker_thresholds.yaml); the trials go beside it",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier result at the output path"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     for name, (low, high) in DEFAULT_RANGES.items():
         parser.add_argument(
@@ -115,6 +166,30 @@ def find_dataset(cfg, args, sequences):
     )
 
 
+def output_paths(cfg, args, metadata):
+    """The config and trials paths to write; exits when an earlier result is there (unless
+    --overwrite), before any work is done."""
+    if args.output:
+        output = args.output
+    else:
+        # The dataset's name, or that of the evaluation folder holding the detections
+        # (OUTPUT_DIR/inference/<dataset>/detections).
+        dataset = (
+            metadata.name
+            if metadata is not None
+            else os.path.basename(os.path.dirname(os.path.abspath(args.detections)))
+        )
+        output = os.path.join(cfg.OUTPUT_DIR, "tracker_search", dataset, "tracker_thresholds.yaml")
+    trials = os.path.splitext(output)[0] + "_trials.jsonl"
+    existing = [path for path in (output, trials) if os.path.exists(path)]
+    if existing and not args.overwrite:
+        sys.exit(
+            f"tune_tracker: {existing[0]} exists (an earlier search); pass --overwrite to "
+            "replace it, or --output to write elsewhere"
+        )
+    return output, trials
+
+
 def load_ground_truth(args, metadata, sequences):
     if args.gt:
         return mots_io.load_mots_ground_truth(args.gt, sequences)
@@ -140,18 +215,25 @@ def flow_provider_factory(cfg, args, metadata, params):
     return lambda sequence: SequenceFlowProvider(flow, list_sequence_images(image_root, sequence))
 
 
+def format_metrics(metrics):
+    return ", ".join(
+        f"{k} {metrics[k]:.{0 if k == 'IDS' else 2}f}" for k in SUMMARY_METRICS if k in metrics
+    )
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args)
     sequences = read_detection_cache_folder(args.detections)
     names = list(sequences)
     params = TrackerParams.from_config(cfg)
-    metadata = find_dataset(cfg, args, names)
-    ground_truth = load_ground_truth(args, metadata, names)
     classes = args.classes or list(params.class_names)
     unknown = [c for c in classes if c not in params.class_names]
     if unknown:
         sys.exit(f"tune_tracker: unknown classes {unknown}; the config has {params.class_names}")
+    metadata = find_dataset(cfg, args, names)
+    output, trials_path = output_paths(cfg, args, metadata)
+    ground_truth = load_ground_truth(args, metadata, names)
 
     start = time.perf_counter()
     make_flow_provider = flow_provider_factory(cfg, args, metadata, params)
@@ -171,28 +253,29 @@ def main(argv=None):
         category = params.class_names.index(class_name)
         settings = sample_settings(params.association, args.iterations, rng, ranges)
         tasks += [(category, setting) for setting in settings]
+    goal = "minimising" if is_minimised(args.metric) else "maximising"
     print(
         f"{len(tasks)} trials ({args.iterations} per class, {', '.join(classes)}) on "
-        f"{len(names)} sequences with {args.workers} workers; association "
+        f"{len(names)} sequences with {args.workers} workers, {goal} {args.metric}; association "
         f"{params.association}, searching {', '.join(SEARCHED_PARAMETERS[params.association])}"
     )
     metrics = run_trials(search, tasks, args.workers, progress=not args.no_progress)
     trials = [(c, s, m) for (c, s), m in zip(tasks, metrics)]
     best = best_per_class(trials, args.metric)
+    # What the evaluation reports on these detections: every class tracked at once, masks
+    # disjoint across classes.
+    together = search.evaluate_together(tuned_params(params, best))
 
-    output = args.output or os.path.join(
-        os.path.dirname(os.path.abspath(args.detections)), "tracker_thresholds.yaml"
-    )
     header = (
         f"Tracker thresholds found by tools/tune_tracker.py ({args.iterations} random trials "
         f"per class, seed {args.seed})\non the detections in {args.detections}."
     )
     snippet = config_snippet(
-        params, best, args.metric, header, base=os.path.abspath(args.config_file)
+        params, best, args.metric, header, base=os.path.abspath(args.config_file),
+        together=together,
     )
-    mots_io.atomic_write_text(output, snippet)
-    trials_path = os.path.splitext(output)[0] + "_trials.jsonl"
-    mots_io.atomic_write_text(
+    atomic_write_text(output, snippet)
+    atomic_write_text(
         trials_path,
         "".join(
             json.dumps({"class": params.class_names[c], "setting": s, "metrics": m}) + "\n"
@@ -200,13 +283,15 @@ def main(argv=None):
         ),
     )
     for category, (setting, class_metrics) in sorted(best.items()):
+        name = params.class_names[category]
         values = ", ".join(f"{k} {v:.4f}" for k, v in setting.items())
-        scores = ", ".join(
-            f"{k} {class_metrics[k]:.{0 if k == 'IDS' else 2}f}"
-            for k in ("sMOTSA", "MOTSA", "MOTSP", "IDS")
-            if k in class_metrics
-        )
-        print(f"best {params.class_names[category]}: {values}  ->  {scores}")
+        print(f"best {name}: {values}")
+        print(f"  {name} tracked alone (as searched):      {format_metrics(class_metrics)}")
+        print(f"  all classes together (as evaluated): {format_metrics(together[name])}")
+    print(
+        "Note: each class is searched with that class tracked alone; the evaluation tracks all "
+        "classes together and makes their masks disjoint, so it reports the 'together' figures."
+    )
     print(f"\n{snippet}\nwritten to {output} (all trials: {trials_path}); "
           f"{time.perf_counter() - start:.1f} s in all")
 

@@ -7,8 +7,13 @@ that class over every sequence and scores it with
 (:class:`~trackrcnn_d2.evaluation.MOTSGroundTruth`). What does not depend on the
 thresholds is computed once before the search: the flow-warped mask (or box) IoU between the
 detections of adjacent frames (:class:`~trackrcnn_d2.tracking.PrecomputedPairScores`). Trials run in
-parallel worker processes. (Tuning classes separately ignores the small effect that making
-masks of different classes disjoint has on each other.)
+parallel worker processes. The evaluation tracks all classes together and makes their masks
+disjoint, which changes each class's figures slightly: :meth:`ThresholdSearch.evaluate_together`
+gives, for the best settings, the figures that the evaluation reports.
+
+The objective is any field of :func:`~trackrcnn_d2.evaluation.evaluate_mots`
+(:func:`resolve_metric`, case-insensitive); counts of errors (:data:`LOWER_IS_BETTER`) are
+minimised, everything else maximised.
 
 It sits above both ``tracking`` and ``evaluation`` and imports neither torch nor detectron2;
 ``tools/tune_tracker.py`` is its command line.
@@ -23,6 +28,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, 
 import numpy as np
 
 from trackrcnn_d2.evaluation import MOTSGroundTruth, evaluate_mots
+from trackrcnn_d2.evaluation.metrics import PERCENT_FIELDS
 from trackrcnn_d2.tracking import (
     MECHANISMS,
     AssociationMechanism,
@@ -52,6 +58,10 @@ DEFAULT_RANGES = {
     "assoc_threshold": (0.2, 3.0),
     "center_distance_threshold": (5.0, 150.0),
 }
+# Fields of evaluate_mots that a search can optimise: rates and counts of correct results are
+# maximised, counts of errors minimised (GT and PT are no objectives).
+LOWER_IS_BETTER = ("IDS", "FP", "FN", "Frag", "ML", "IDFP", "IDFN")
+SEARCH_METRICS = PERCENT_FIELDS + ("TP", "MT", "IDTP") + LOWER_IS_BETTER
 # Config key of each parameter under TRACKER_HEADS.
 CONFIG_KEYS = {
     "detection_confidence": "DETECTION_CONFIDENCE",
@@ -59,6 +69,20 @@ CONFIG_KEYS = {
     "assoc_threshold": "ASSOC_THRESHOLD",
     "center_distance_threshold": "CENTER_DISTANCE_THRESHOLD",
 }
+
+
+def resolve_metric(name: str) -> str:
+    """The field of :data:`SEARCH_METRICS` named ``name``, case-insensitive ("smotsa" ->
+    "sMOTSA"); ValueError naming the choices otherwise."""
+    by_lower_case = {metric.lower(): metric for metric in SEARCH_METRICS}
+    if name.lower() not in by_lower_case:
+        raise ValueError(f"unknown metric {name!r}; choose one of {', '.join(SEARCH_METRICS)}")
+    return by_lower_case[name.lower()]
+
+
+def is_minimised(metric: str) -> bool:
+    """Whether the search minimises ``metric`` (a count of errors such as IDS)."""
+    return resolve_metric(metric) in LOWER_IS_BETTER
 
 
 def sample_settings(
@@ -103,7 +127,8 @@ class ThresholdSearch:
         ground_truth: a :class:`MOTSGroundTruth` (or GT dict) of the same sequences.
         params: base tracker parameters; the searched ones are replaced per trial.
         pair_scores: ``{sequence: precomputed pair scores}`` (see :func:`precompute_pair_scores`).
-        metric: the field of the metrics that is maximised (paper: sMOTSA).
+        metric: the objective, a field of the metrics (paper: sMOTSA; case-insensitive, see
+            :func:`resolve_metric`), maximised or, for counts of errors, minimised.
     """
 
     def __init__(
@@ -122,7 +147,7 @@ class ThresholdSearch:
         )
         self.params = params
         self.pair_scores = dict(pair_scores or {})
-        self.metric = metric
+        self.metric = resolve_metric(metric)
 
     def params_for(self, category: int, setting: Mapping[str, float]) -> TrackerParams:
         """``self.params`` with the values of ``setting`` for class ``category``."""
@@ -135,8 +160,8 @@ class ThresholdSearch:
 
     def evaluate(self, category: int, setting: Mapping[str, float]) -> Dict[str, float]:
         """Track class ``category`` with ``setting`` on every sequence; its metrics (the
-        objective is ``result[self.metric]``, -inf when the setting starts more tracks than
-        the MOTS format can number)."""
+        objective is ``result[self.metric]``, the worst possible value when the setting starts
+        more tracks than the MOTS format can number)."""
         params = self.params_for(category, setting)
         results = {}
         try:
@@ -149,12 +174,27 @@ class ThresholdSearch:
                 )
                 results[name] = tracks_to_mots_objects(tracks)
         except TrackNumberOverflow:
-            return {self.metric: -math.inf}
+            return {self.metric: math.inf if is_minimised(self.metric) else -math.inf}
         class_name = params.class_names[category]
         metrics = evaluate_mots(
             self.ground_truth, results, class_names=(class_name,), validate=False
         )[class_name]
         return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+
+
+    def evaluate_together(self, params: TrackerParams) -> Dict[str, Dict[str, float]]:
+        """``{class: metrics}`` of every class tracked at once with ``params``, masks disjoint
+        across classes: what the evaluation reports on these detections."""
+        results = {
+            name: tracks_to_mots_objects(
+                track_sequence(frames, params, pair_scores=self.pair_scores.get(name))
+            )
+            for name, frames in self.sequences.items()
+        }
+        metrics = evaluate_mots(
+            self.ground_truth, results, class_names=params.class_names, validate=False
+        )
+        return {name: metrics[name] for name in params.class_names}
 
 
 _WORKER_SEARCH: Optional[ThresholdSearch] = None
@@ -208,25 +248,22 @@ def _progress_bar(total: int, enabled: bool):
 def best_per_class(
     trials: Iterable[Tuple[int, Mapping[str, float], Mapping[str, float]]], metric: str
 ) -> Dict[int, Tuple[Dict[str, float], Dict[str, float]]]:
-    """``{category: (setting, metrics)}`` of the trial with the highest ``metric`` per class
-    (the first one on ties)."""
+    """``{category: (setting, metrics)}`` of the trial with the best ``metric`` per class: the
+    highest, or the lowest for counts of errors (the first one on ties)."""
+    metric = resolve_metric(metric)
+    sign = -1.0 if is_minimised(metric) else 1.0
     best: Dict[int, Tuple[Dict[str, float], Dict[str, float]]] = {}
     for category, setting, metrics in trials:
-        if category not in best or metrics[metric] > best[category][1][metric]:
+        if category not in best or sign * metrics[metric] > sign * best[category][1][metric]:
             best[category] = (dict(setting), dict(metrics))
     return best
 
 
-def config_snippet(
+def tuned_params(
     params: TrackerParams,
     best: Mapping[int, Tuple[Mapping[str, float], Mapping[str, float]]],
-    metric: str,
-    header: str = "",
-    base: Optional[str] = None,
-) -> str:
-    """YAML with the ``TRACKER_HEADS`` keys of the best settings (classes not tuned keep the
-    values of ``params``); with ``base`` (a config path) it starts with ``_BASE_: base``, so
-    that it can be used as ``--config-file`` itself."""
+) -> TrackerParams:
+    """``params`` with the best setting of each tuned class (the others keep theirs)."""
     tuned = params
     for category, (setting, _) in best.items():
         values = {
@@ -237,9 +274,32 @@ def config_snippet(
             for name in setting
         }
         tuned = dataclasses.replace(tuned, **values)
+    return tuned
+
+
+def config_snippet(
+    params: TrackerParams,
+    best: Mapping[int, Tuple[Mapping[str, float], Mapping[str, float]]],
+    metric: str,
+    header: str = "",
+    base: Optional[str] = None,
+    together: Optional[Mapping[str, Mapping[str, float]]] = None,
+) -> str:
+    """YAML with the ``TRACKER_HEADS`` keys of the best settings (classes not tuned keep the
+    values of ``params``); with ``base`` (a config path) it starts with ``_BASE_: base``, so
+    that it can be used as ``--config-file`` itself. ``together``: the metrics of
+    :meth:`ThresholdSearch.evaluate_together`, noted beside each class's searched figure."""
+    tuned = tuned_params(params, best)
     lines = [f"# {line}" for line in header.splitlines()]
     for category, (_, metrics) in sorted(best.items()):
-        lines.append(f"# {params.class_names[category]}: {metric} {metrics[metric]:.2f}")
+        name = params.class_names[category]
+        line = f"# {name}: {metric} {metrics[metric]:.2f}"
+        if together is not None:
+            line += (
+                f" tracked alone (searched), {together[name][metric]:.2f} with all classes "
+                "tracked together (as evaluated)"
+            )
+        lines.append(line)
     if base is not None:
         lines.append(f"_BASE_: {json.dumps(base)}")
     lines += ["TRACKER_HEADS:", f"  ASSOCIATION: {params.association}"]
