@@ -14,7 +14,8 @@ vectors. Measured, best of ``--repeats``:
 3. peer: detectron2's own ``VanillaHungarianBBoxIOUTracker`` (Hungarian on box IoU) on the same
    detections, as ``Instances`` with boxes only; printed with the ratio;
 4. optical flow: OpenCV DIS per frame pair (presets medium / fast / ultrafast) and the warping
-   of the previous frame's masks with it.
+   of the previous frame's masks with it (mask propagation), before (decode, remap and encode
+   whole images) and after (``warp_rle``: only each mask's box grown by the flow's reach).
 """
 import os
 
@@ -36,7 +37,8 @@ from trackrcnn_d2.tracking import (  # noqa: E402
     tracks_to_mots_objects,
 )
 from trackrcnn_d2.tracking.detections import encode_masks  # noqa: E402
-from trackrcnn_d2.tracking.flow import DISFlow, sampling_maps, warp_mask  # noqa: E402
+from trackrcnn_d2.tracking.flow import DISFlow, sampling_maps, warp_mask, warp_rle  # noqa: E402
+from trackrcnn_d2.utils.rle import decode_mask, encode_mask  # noqa: E402
 
 HEIGHT, WIDTH = 375, 1242
 OBJECTS = 7
@@ -211,13 +213,27 @@ def main(argv=None):
         error = np.median(np.abs(flow[20:-20, 20:-20] + [3, 1]))
         print(f"  DIS {preset:9s} {milliseconds:7.1f} ms   (median end-point error "
               f"{error:.2f} px on a 3,1 px pan)")
-    maps = sampling_maps(flow)
-    masks = dense[0][3]
-    start = time.perf_counter()
-    for mask in masks:
-        mots_io.encode_mask(warp_mask(mots_io.decode_mask(mots_io.encode_mask(mask)), maps))
-    warp_ms = (time.perf_counter() - start) * 1000
-    print(f"  warping {len(masks)} masks (decode, remap, encode)  {warp_ms:7.1f} ms per frame")
+    # Mask propagation's warping of the previous frame's masks, with the default (medium) flow.
+    flow = DISFlow("medium")(images[1], images[0])
+    maps, reach = sampling_maps(flow), int(np.ceil(np.abs(flow).max()))
+    rles = encode_masks(dense[0][3])
+
+    def warp_whole_images(_):
+        return [encode_mask(warp_mask(decode_mask(rle), maps)) for rle in rles]
+
+    def warp_box_regions(_):
+        return [warp_rle(rle, maps, reach) for rle in rles]
+
+    if warp_whole_images(None) != warp_box_regions(None):
+        raise RuntimeError("warp_rle differs from the whole-image warp")
+    repeats = 5 * args.repeats
+    whole_ms = best_time(warp_whole_images, repeats) * 1000
+    region_ms = best_time(warp_box_regions, repeats) * 1000
+    print(f"Warping the previous frame's {len(rles)} masks with the flow (flow reach {reach} px, "
+          f"best of {repeats}):")
+    print(f"  before: whole images (decode, remap, encode)  {whole_ms:7.1f} ms per frame")
+    print(f"  after:  box regions (warp_rle, same RLEs)     {region_ms:7.1f} ms per frame"
+          f"   ({whole_ms / region_ms:.1f}x)")
     print(f"\nReproduce: {command}")
 
 

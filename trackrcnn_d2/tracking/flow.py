@@ -15,6 +15,14 @@ from typing import Callable, Dict, Optional, Sequence, Union
 
 import cv2
 import numpy as np
+import pycocotools.mask as mask_utils
+
+from trackrcnn_d2.structures.region_rle import (
+    decode_columns,
+    region_run_boundaries,
+    rles_from_run_boundaries,
+)
+from trackrcnn_d2.utils.rle import rle_runs
 
 FLOW_METHODS = ("dis", "raft_small", "raft_large", "none")
 
@@ -172,6 +180,31 @@ def warp_mask(mask: np.ndarray, maps) -> np.ndarray:
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0,
     )
+
+
+def warp_rle(rle: dict, maps, reach: int) -> dict:
+    """:func:`warp_mask` of an RLE mask, the same RLE bytes, touching only the pixels near it.
+
+    ``reach`` bounds the flow (the largest absolute component, rounded up): a pixel of frame t
+    more than ``reach`` + 1 pixels outside the mask's bounding box samples outside it, so only
+    the box grown by that much is warped, from the mask's columns alone.
+    """
+    height, width = rle["size"]
+    x, y, w, h = mask_utils.toBbox(rle)
+    if w == 0:
+        return rle
+    x0, y0, x1, y1 = int(x), int(y), int(x + w), int(y + h)
+    left, top = max(x0 - reach - 1, 0), max(y0 - reach - 1, 0)
+    right, bottom = min(x1 + reach + 1, width), min(y1 + reach + 1, height)
+    # The source starts at an even column: the shifted sampling positions are exact and
+    # OpenCV's nearest-neighbour rounding (half to even) rounds them as the unshifted ones.
+    first = x0 - x0 % 2
+    source = decode_columns(rle_runs(rle), height, first, x1)
+    warped = warp_mask(
+        source, (maps[0][top:bottom, left:right] - first, maps[1][top:bottom, left:right])
+    )
+    boundaries = region_run_boundaries(warped.view(bool), left, top, height)
+    return rles_from_run_boundaries([boundaries], height, width)[0]
 
 
 def warp_box_by_median_flow(box: np.ndarray, maps, reach: Optional[int] = None) -> np.ndarray:

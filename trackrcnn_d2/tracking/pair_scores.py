@@ -8,10 +8,8 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from trackrcnn_d2.data import mots_io
-
 from .detections import FrameDetections
-from .flow import sampling_maps, warp_box_by_median_flow, warp_mask
+from .flow import sampling_maps, warp_box_by_median_flow, warp_rle
 from .matching import box_iou, mask_iou
 from .params import TrackerParams, usable_detections
 
@@ -48,7 +46,7 @@ class FramePairScores:
         if index not in self._warped_masks:
             rle = self.previous.masks[index]
             if self._maps is not None:
-                rle = mots_io.encode_mask(warp_mask(mots_io.decode_mask(rle), self._maps))
+                rle = warp_rle(rle, self._maps, self._flow_reach)
             self._warped_masks[index] = rle
         return self._warped_masks[index]
 
