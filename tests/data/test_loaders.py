@@ -214,20 +214,31 @@ def test_train_loader_is_deterministic_under_a_seed(synthetic_prefix):
     assert summary(_batches(cfg, 2)) != first
 
 
-def test_test_loader_order_and_look_ahead(synthetic_prefix, synthetic_spec):
-    cfg = _cfg(synthetic_prefix)
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_test_loader_order_and_look_ahead(synthetic_prefix, synthetic_spec, num_layers):
+    cfg = _cfg(synthetic_prefix, **{"MODEL.TEMPORAL.NUM_LAYERS": num_layers})
+    cfg.MODEL.BACKBONE.NAME = "build_temporal_backbone"
     frames = [batch[0] for batch in build_mots_test_loader(cfg, f"{synthetic_prefix}_train")]
     expected = [(s, f) for s in ("0000", "0001", "0002") for f in range(synthetic_spec["frames"])]
     assert [(frame["sequence"], frame["frame_idx"]) for frame in frames] == expected
-    for frame, following in zip(frames, frames[1:] + [None]):
+    for index, frame in enumerate(frames):
         assert tuple(frame["image"].shape) == (3, 96, 192)
         assert (frame["height"], frame["width"]) == (64, 128)
         assert frame["image_id"] == f"{frame['sequence']}_{frame['frame_idx']:06d}"
         assert frame["file_name"].endswith(f"{frame['frame_idx']:06d}.png")
-        if following is not None and following["sequence"] == frame["sequence"]:
-            assert torch.equal(frame["next_image"], following["image"])
-        else:
-            assert "next_image" not in frame
+        # As many look-ahead frames as the Conv3D layers reach, fewer at the sequence's end.
+        following = [
+            f for f in frames[index + 1 : index + 1 + num_layers]
+            if f["sequence"] == frame["sequence"]
+        ]
+        assert len(frame["next_images"]) == len(following)
+        assert len(following) == min(num_layers, synthetic_spec["frames"] - 1 - frame["frame_idx"])
+        for image, later in zip(frame["next_images"], following):
+            assert torch.equal(image, later["image"])
+    # A plain detectron2 backbone looks at no other frame.
+    cfg.MODEL.BACKBONE.NAME = "build_resnet_backbone"
+    frame = next(iter(build_mots_test_loader(cfg, f"{synthetic_prefix}_train")))[0]
+    assert frame["next_images"] == []
 
 
 def test_gamma_augmentation_draws_one_gamma_per_clip(synthetic_prefix):

@@ -230,3 +230,29 @@ def test_mask_rcnn_checkpoint_loads_and_gives_its_detections(features, tmp_path)
         torch.testing.assert_close(a.pred_boxes.tensor, b.pred_boxes.tensor)
         torch.testing.assert_close(a.scores, b.scores)
         assert torch.equal(a.pred_masks, b.pred_masks)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_video_predictor_feeds_the_look_ahead_the_model_needs(num_layers):
+    from trackrcnn_d2.engine import VideoTrackingPredictor
+
+    cfg = tiny_cfg("c4", "conv3d", num_layers)
+    cfg.TRACKER_HEADS.FLOW = "none"
+    model = _model(cfg)
+    frames = shapes_clip(6)
+    # BGR video frames; frame 4 is missing, so the context restarts at frame 5.
+    video = [(f["frame_idx"], f["image"].permute(1, 2, 0).numpy()) for f in frames]
+    del video[4]
+    seen = []
+    forward = model.forward
+
+    def recording_forward(batched_inputs):
+        seen.append((batched_inputs[0]["frame_idx"], len(batched_inputs[0]["next_images"])))
+        return forward(batched_inputs)
+
+    model.forward = recording_forward
+    with torch.no_grad():
+        list(VideoTrackingPredictor(cfg, model=model)(video))
+    expected = {1: [(0, 1), (1, 1), (2, 1), (3, 0), (5, 0)],
+                2: [(0, 2), (1, 2), (2, 1), (3, 0), (5, 0)]}[num_layers]  # fmt: skip
+    assert seen == expected

@@ -1,7 +1,7 @@
 """Data loaders of MOTS datasets: clips of adjacent frames for training, whole sequences in
-frame order (with one frame of look-ahead) for inference (paper Sec. 6)."""
+frame order (with the look-ahead frames the temporal layers need) for inference (Sec. 6)."""
 import contextlib
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch.utils.data as torchdata
@@ -19,6 +19,7 @@ from trackrcnn_d2.data.samplers import (
     runs_of_annotated_frames,
     sequence_runs,
 )
+from trackrcnn_d2.modeling.backbone.temporal_backbone import temporal_lookahead
 from trackrcnn_d2.utils.cli import ConfigError, UserError
 
 __all__ = [
@@ -217,33 +218,34 @@ def build_mots_train_loader(
 
 
 class NextFrameDataset(torchdata.Dataset):
-    """Map-style dataset of mapped frames, each with ``next_image``: the image of the next frame
-    of the same sequence as the mapper maps it (absent for the last frame of a sequence), for
-    the model's one frame of look-ahead. The last mapped frame is kept, so a worker that maps
-    frames in order reads each image once."""
+    """Map-style dataset of mapped frames, each with ``next_images``: the images of the next
+    ``lookahead`` frames of the same sequence as the mapper maps them (fewer at the sequence's
+    end), for the model's look-ahead (one frame per stacked Conv3D). The last ``lookahead + 1``
+    mapped frames are kept, so a worker that maps frames in order reads each image once."""
 
-    def __init__(self, dataset_dicts: List[dict], mapper: Callable):
+    def __init__(self, dataset_dicts: List[dict], mapper: Callable, lookahead: int = 1):
         self._dicts = DatasetFromList(dataset_dicts, copy=False, serialize=True)
-        self._runs = sequence_runs(dataset_dicts)
-        self._has_next = np.ones(len(dataset_dicts), dtype=bool)
-        self._has_next[[run.start + run.length - 1 for run in self._runs]] = False
+        self._sequence_end = np.zeros(len(dataset_dicts), dtype=np.int64)
+        for run in sequence_runs(dataset_dicts):
+            self._sequence_end[run.start : run.start + run.length] = run.start + run.length
+        self._lookahead = lookahead
         self._mapper = mapper
-        self._cached_index = -1
-        self._cached_output = None
+        self._cache: Dict[int, dict] = {}
 
     def __len__(self) -> int:
         return len(self._dicts)
 
     def _mapped(self, index: int) -> dict:
-        if index != self._cached_index:
-            self._cached_output = _map_naming_the_image(self._mapper, self._dicts[index])
-            self._cached_index = index
-        return self._cached_output
+        if index not in self._cache:
+            self._cache[index] = _map_naming_the_image(self._mapper, self._dicts[index])
+            for old in sorted(self._cache)[: -(self._lookahead + 1)]:
+                del self._cache[old]
+        return self._cache[index]
 
     def __getitem__(self, index: int) -> dict:
         output = dict(self._mapped(index))
-        if self._has_next[index]:
-            output["next_image"] = self._mapped(index + 1)["image"]
+        end = min(int(self._sequence_end[index]), index + 1 + self._lookahead)
+        output["next_images"] = [self._mapped(i)["image"] for i in range(index + 1, end)]
         return output
 
 
@@ -252,21 +254,25 @@ def _test_loader_from_config(cfg, dataset_name, mapper=None):
         "dataset": get_mots_dataset_dicts([dataset_name], cfg.DATASETS.MOTS.CLASSES),
         "mapper": MOTSTestDatasetMapper(cfg) if mapper is None else mapper,
         "num_workers": cfg.DATALOADER.NUM_WORKERS,
+        "lookahead": temporal_lookahead(cfg),
     }
 
 
 @configurable(from_config=_test_loader_from_config)
-def build_mots_test_loader(dataset: List[dict], *, mapper: Callable, num_workers: int = 0):
+def build_mots_test_loader(
+    dataset: List[dict], *, mapper: Callable, num_workers: int = 0, lookahead: int = 1
+):
     """Inference loader: batches of one frame, every sequence in frame order and whole on one
-    process (:class:`SequenceInferenceSampler`); each frame has ``next_image`` except the
-    last of its sequence (:class:`NextFrameDataset`).
+    process (:class:`SequenceInferenceSampler`); each frame has ``next_images``, the next
+    ``lookahead`` frames' images (with a config: as many as the model's temporal layers reach),
+    fewer at the end of its sequence (:class:`NextFrameDataset`).
 
     With a config: ``build_mots_test_loader(cfg, dataset_name, mapper=None)``; ``mapper`` maps
     one frame dict (default :class:`MOTSTestDatasetMapper`) and must be deterministic, so that
-    ``next_image`` equals the next frame's ``image``.
+    ``next_images`` equal the next frames' ``image``.
     """
     return torchdata.DataLoader(
-        NextFrameDataset(dataset, mapper),
+        NextFrameDataset(dataset, mapper, lookahead),
         batch_size=1,
         sampler=SequenceInferenceSampler(sequence_runs(dataset)),
         num_workers=num_workers,

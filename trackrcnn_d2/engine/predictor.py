@@ -1,5 +1,7 @@
 """Near-online tracking of a video with a trained model: detectron2's DefaultPredictor for MOTS."""
-from typing import Iterable, Iterator, List, Optional, Tuple
+import itertools
+from collections import deque
+from typing import Deque, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -22,12 +24,12 @@ class VideoTrackingPredictor:
     """Runs the model of ``cfg`` (weights from ``cfg.MODEL.WEIGHTS``) and the tracker
     (``cfg.TRACKER_HEADS``) over the frames of one video, frame by frame.
 
-    The model gets each frame with the next one as look-ahead (``next_image``), as the test
-    loader gives them, transformed by the test loader's mapper (:class:`MOTSTestDatasetMapper`);
-    the tracker is the per-frame :class:`~trackrcnn_d2.tracking.SequenceTracker`, with optical
-    flow between adjacent frames. Memory stays bounded on long videos: two or three frames, the
-    model's near-online buffer and the tracker's state (association vectors of selected
-    detections).
+    The model gets each frame with the frames its temporal layers reach as look-ahead
+    (``next_images``, one per stacked Conv3D), as the test loader gives them, transformed by
+    the test loader's mapper (:class:`MOTSTestDatasetMapper`); the tracker is the per-frame
+    :class:`~trackrcnn_d2.tracking.SequenceTracker`, with optical flow between adjacent frames.
+    Memory stays bounded on long videos: the frames read ahead, the model's near-online buffer
+    and the tracker's state (association vectors of selected detections).
 
     Args:
         cfg: the config; its model is built and loaded from ``MODEL.WEIGHTS`` unless ``model``
@@ -61,33 +63,40 @@ class VideoTrackingPredictor:
     ) -> Iterator[Tuple[int, np.ndarray, List[TrackedObject]]]:
         """Track ``frames`` (``(frame_idx, BGR uint8 image)`` in time order; a gap in the
         indices restarts the model's temporal context). Yields ``(frame_idx, image, objects)``
-        per frame, reading one frame ahead (the model's look-ahead)."""
+        per frame, reading as many frames ahead as the model looks ahead."""
         tracker = SequenceTracker(self.tracker_params, self.flow, sequence)
+        lookahead = getattr(self.model, "temporal_lookahead", 0)
         frames = iter(frames)
-        current = next(frames, None)
-        current_tensor = self._image_tensor(current[1]) if current is not None else None
-        while current is not None:
-            frame_idx, image = current
-            upcoming = next(frames, None)
+        # The current frame and the frames read ahead: (frame_idx, image, model input tensor).
+        window: Deque[Tuple[int, np.ndarray, torch.Tensor]] = deque()
+        for frame_idx, image in itertools.islice(frames, lookahead + 1):
+            window.append((frame_idx, image, self._image_tensor(image)))
+        while window:
+            frame_idx, image, image_tensor = window[0]
+            next_images = []
+            for offset, (upcoming_idx, _, tensor) in enumerate(
+                itertools.islice(window, 1, None), start=1
+            ):
+                if upcoming_idx != frame_idx + offset:
+                    break  # a gap in the indices: the model's context restarts there
+                next_images.append(tensor)
             inputs = {
-                "image": current_tensor,
+                "image": image_tensor,
                 "height": image.shape[0],
                 "width": image.shape[1],
                 "sequence": sequence,
                 "frame_idx": frame_idx,
+                "next_images": next_images,
             }
-            if upcoming is not None:
-                upcoming_tensor = self._image_tensor(upcoming[1])
-                inputs["next_image"] = upcoming_tensor
             with torch.no_grad():
                 instances = self.model([inputs])[0]["instances"].to("cpu")
             detections = frame_detections_from_instances(
                 instances, sequence, frame_idx, self.mask_threshold
             )
             yield frame_idx, image, tracker.step(detections, image=image)
-            current = upcoming
-            if upcoming is not None:
-                current_tensor = upcoming_tensor
+            window.popleft()
+            for upcoming_idx, upcoming in itertools.islice(frames, 1):
+                window.append((upcoming_idx, upcoming, self._image_tensor(upcoming)))
 
     def _image_tensor(self, image_bgr: np.ndarray) -> torch.Tensor:
         # Video frames are BGR (OpenCV); the model takes INPUT.FORMAT, as DefaultPredictor does.

@@ -15,7 +15,12 @@ from .temporal_layers import (
     TemporalLayerStack,
 )
 
-__all__ = ["TemporalBackbone", "build_temporal_backbone", "build_temporal_layer_stacks"]
+__all__ = [
+    "TemporalBackbone",
+    "build_temporal_backbone",
+    "build_temporal_layer_stacks",
+    "temporal_lookahead",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +75,18 @@ def build_temporal_layer_stacks(
         name: TemporalLayerStack([make_layer(channels) for _ in range(num_stacked)])
         for name, channels in feature_channels.items()
     }
+
+
+def temporal_lookahead(cfg: CfgNode) -> int:
+    """Frames after frame t that the temporal layers of ``cfg``'s model reach: the look-ahead
+    frames near-online inference needs ("next_images"); 0 without a temporal backbone."""
+    if cfg.MODEL.BACKBONE.NAME != "build_temporal_backbone":
+        return 0
+    layer_lookahead = {
+        "conv3d": Conv3dTemporalLayer.lookahead,
+        "conv3d_separable": SeparableConv3dTemporalLayer.lookahead,
+    }.get(cfg.MODEL.TEMPORAL.TYPE, 0)
+    return layer_lookahead * cfg.MODEL.TEMPORAL.NUM_LAYERS
 
 
 class TemporalBackbone(Backbone):
