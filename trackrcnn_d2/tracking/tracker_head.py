@@ -17,7 +17,15 @@ every front end of this package uses, so the tracks are those that ``MOTSEvaluat
 Optical flow needs the frame images: pass them as ``update(instances, image=frame)`` (H, W, 3
 BGR uint8). Without images the tracker falls back to no flow: mask (or box) propagation becomes
 the plain IoU with the previous frame's masks (boxes), as ``TRACKER_HEADS.FLOW = "none"`` does.
+
+As for detectron2's own trackers, the config may hold nothing but ``TRACKER_HEADS``
+(``CfgNode({"TRACKER_HEADS": {"TRACKER_NAME": "TrackRCNNTracker", ...}})``): every missing key,
+``DATASETS.MOTS.CLASSES`` included, takes trackrcnn_d2's default. Detections the tracker cannot
+use as configured are reported once per tracker (a logged warning), not silently: classes
+outside ``DATASETS.MOTS.CLASSES`` (dropped), and detections without association vectors for a
+mechanism that matches them (a model without an association head).
 """
+import logging
 from typing import Dict, Optional
 
 import numpy as np
@@ -28,10 +36,27 @@ from detectron2.tracking import TRACKER_HEADS_REGISTRY, BaseTracker
 
 from trackrcnn_d2.data import mots_io
 
-from .detections import frame_detections_from_instances
+from .detections import FrameDetections, frame_detections_from_instances
 from .flow import build_optical_flow
 from .params import TrackerParams
 from .sequence_tracker import SequenceTracker
+
+logger = logging.getLogger(__name__)
+
+
+def with_trackrcnn_defaults(cfg):
+    """A copy of ``cfg`` with trackrcnn_d2's default for every key it lacks (detectron2 builds
+    its trackers from a config that may hold only ``TRACKER_HEADS``; other keys detectron2's
+    trackers use, such as ``VIDEO_HEIGHT``, are kept)."""
+    from detectron2.config import get_cfg
+
+    from trackrcnn_d2.config import add_trackrcnn_config
+
+    completed = get_cfg()
+    add_trackrcnn_config(completed)
+    completed.set_new_allowed(True)
+    completed.merge_from_other_cfg(cfg)
+    return completed
 
 
 @TRACKER_HEADS_REGISTRY.register()
@@ -61,10 +86,12 @@ class TrackRCNNTracker(BaseTracker):
             params, build_optical_flow(flow) if params.uses_flow else None, sequence
         )
         self._mask_threshold = mask_threshold
+        self._warned = set()  # the problems reported so far (once each per tracker)
         self.reset()
 
     @classmethod
     def from_config(cls, cfg):
+        cfg = with_trackrcnn_defaults(cfg)
         return {
             "params": TrackerParams.from_config(cfg),
             "flow": cfg.TRACKER_HEADS.FLOW,
@@ -86,6 +113,7 @@ class TrackRCNNTracker(BaseTracker):
         frame = frame_detections_from_instances(
             instances.to("cpu"), self._tracker.sequence, self._frame_count, self._mask_threshold
         )
+        self._warn_once_about_unusable_detections(frame)
         objects = self._tracker.step(frame, image=image)
         self._frame_count += 1
 
@@ -106,3 +134,37 @@ class TrackRCNNTracker(BaseTracker):
         selected.lost_frame_count = [0] * len(objects)
         selected.obj_id = [obj.obj_id for obj in objects]
         return selected
+
+    def _warn_once_about_unusable_detections(self, frame: FrameDetections) -> None:
+        params = self._tracker.params
+        classes = np.asarray(frame.classes)
+        unknown = np.unique(classes[(classes < 0) | (classes >= len(params.class_names))])
+        if len(unknown) and "classes" not in self._warned:
+            self._warned.add("classes")
+            logger.warning(
+                f"TrackRCNNTracker: detections of class {unknown.tolist()} are dropped: the "
+                f"tracker's classes are {list(params.class_names)} (contiguous ids 0.."
+                f"{len(params.class_names) - 1}, DATASETS.MOTS.CLASSES); for a model trained on "
+                "other classes set DATASETS.MOTS.CLASS_MAP. (Reported once.)"
+            )
+        mechanism = params.mechanism
+        matches_vectors = mechanism.assoc_match or mechanism.threshold == "assoc_threshold"
+        if (
+            matches_vectors
+            and frame.association_vectors is None
+            and len(classes)
+            and "vectors" not in self._warned
+        ):
+            self._warned.add("vectors")
+            instead = (
+                "mask propagation alone (as 'maskprop')"
+                if mechanism.assoc_match
+                else "a new track for every detection"
+            )
+            logger.warning(
+                f"TrackRCNNTracker: TRACKER_HEADS.ASSOCIATION {params.association!r} matches "
+                "association vectors, but the detections have none (a model without an "
+                f"association head?): tracking degrades to {instead}. Set "
+                "TRACKER_HEADS.ASSOCIATION to 'maskprop', 'bbox_iou' or 'bbox_center' for such "
+                "a model. (Reported once.)"
+            )
