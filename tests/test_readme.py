@@ -98,7 +98,7 @@ def test_a_mask_rcnn_config_turned_into_trackrcnn_trains(tiny_set, monkeypatch):
             "DATASETS.TRAIN", f"('{prefix}_train',)",
             "INPUT.CLIP_LENGTH", "2",
             "SOLVER.IMS_PER_BATCH", "2",
-            "SOLVER.MAX_ITER", "2",
+            "SOLVER.MAX_ITER", "1",
             "SOLVER.BASE_LR", "0.0001",
             *SMALL_MODEL,
         ],
@@ -107,7 +107,7 @@ def test_a_mask_rcnn_config_turned_into_trackrcnn_trains(tiny_set, monkeypatch):
     assert type(namespace["model"]).__name__ == "TrackRCNN"
     assert type(namespace["model"].roi_heads).__name__ == "TrackStandardROIHeads"
     trainer = namespace["trainer"]
-    assert trainer.iter == 2  # SOLVER.MAX_ITER iterations done
+    assert trainer.iter == 1  # SOLVER.MAX_ITER iterations done
     losses = trainer.storage.histories()
     assert "loss_assoc" in losses and "loss_mask" in losses
 
@@ -148,3 +148,69 @@ def test_result_folders_are_evaluated_from_python(tiny_set, tmp_path, monkeypatc
     for name in ("car", "pedestrian"):
         assert metrics[name]["GT"] > 0 and metrics[name]["sMOTSA"] == 100.0
         assert f"{name}: sMOTSA 100.0 HOTA 100.0 IDS 0" in printed
+
+
+class PerfectDetector:
+    """Stands in for ``DefaultPredictor(cfg)`` in the tracking example: the ground truth of the
+    val sequence (0003), frame after frame, as a detector's ``Instances`` (score 1), each with
+    its ground-truth obj_id in ``gt_obj_id`` so that the test can check the tracks."""
+
+    ground_truth = {}  # {frame: [MOTSObject]}, set by the test
+
+    def __init__(self, cfg):
+        self.frame = 0
+
+    def __call__(self, image):
+        import numpy as np
+        import pycocotools.mask as mask_utils
+        import torch
+        from detectron2.structures import Boxes, Instances
+
+        objects = [o for o in self.ground_truth.get(self.frame, []) if o.class_id in (1, 2)]
+        self.frame += 1
+        instances = Instances(image.shape[:2])
+        boxes = mask_utils.toBbox([o.rle for o in objects]).reshape(-1, 4)
+        boxes[:, 2:] += boxes[:, :2]
+        instances.pred_boxes = Boxes(torch.tensor(boxes, dtype=torch.float32))
+        instances.scores = torch.ones(len(objects))
+        instances.pred_classes = torch.tensor([o.class_id - 1 for o in objects], dtype=torch.int64)
+        masks = np.stack([mask_utils.decode(o.rle) for o in objects]) if objects else np.zeros(
+            (0, *image.shape[:2]), np.uint8
+        )
+        instances.pred_masks = torch.from_numpy(masks.astype(bool))
+        instances.gt_obj_id = torch.tensor([o.obj_id for o in objects], dtype=torch.int64)
+        return {"instances": instances}
+
+
+def test_the_tracker_runs_in_detectrons_tracking_api(tiny_set, monkeypatch, capsys):
+    import detectron2.engine
+
+    from trackrcnn_d2.data import mots_io
+    from trackrcnn_d2.tracking.tracker_head import TrackRCNNTracker
+
+    root, _ = tiny_set
+    PerfectDetector.ground_truth = mots_io.read_mots_txt(str(root / "instances_txt" / "0003.txt"))
+    monkeypatch.setattr(detectron2.engine, "DefaultPredictor", PerfectDetector)
+    tracked_frames = []
+    update = TrackRCNNTracker.update
+
+    def recording_update(self, instances, image=None):
+        tracked_frames.append(update(self, instances, image=image))
+        return tracked_frames[-1]
+
+    monkeypatch.setattr(TrackRCNNTracker, "update", recording_update)
+    frames = root / "training" / "image_02" / "0003"
+    run_example("track_with_detectron2_api.py", [str(frames), *SMALL_MODEL], monkeypatch)
+    printed = capsys.readouterr().out.splitlines()
+    assert len(tracked_frames) == len(printed) == len(list(frames.glob("*.png")))
+    assert printed[0].startswith("000000.png IDs [")
+    # Perfect detections: one ID per ground-truth object while it stays in view, never shared.
+    object_of_id, id_in_previous_frame = {}, {}
+    for tracked in tracked_frames:
+        pairs = dict(zip(tracked.gt_obj_id.tolist(), tracked.ID))
+        for gt_obj_id, track_id in pairs.items():
+            assert object_of_id.setdefault(track_id, gt_obj_id) == gt_obj_id
+            if gt_obj_id in id_in_previous_frame:
+                assert id_in_previous_frame[gt_obj_id] == track_id
+        id_in_previous_frame = pairs
+    assert len(object_of_id) >= 2 and max(max(t.ID_period, default=0) for t in tracked_frames) > 1
