@@ -31,6 +31,7 @@ annotations cut to their first 300 frames per sequence (``--frames``).
 import argparse
 import contextlib
 import io
+import json
 import math
 import os
 import resource
@@ -49,6 +50,7 @@ from trackrcnn_d2.evaluation.files import load_gt_folder, load_results_folder  #
 from trackrcnn_d2.evaluation.metrics import MOTSGroundTruth, evaluate_mots  # noqa: E402
 from trackrcnn_d2.evaluation.reference import (  # noqa: E402
     evaluate_trackeval_folders,
+    trackeval_configs,
     write_trackeval_folders,
 )
 
@@ -321,28 +323,16 @@ def run_case(name, gt, results, flavour, class_names, repeat, with_motmetrics):
               f"regions, which TrackEval removes; ours {ours[class_names[0]]['IDF1']:.2f})")
 
 
-# A TrackEval command equivalent to ours: evaluate the folders, print the results.
+# A TrackEval command equivalent to ours: evaluate the folders, print the results. Its configs
+# come from the parent as JSON (trackeval_configs), so that it imports nothing of ours.
 TRACKEVAL_COMMAND = """
-import sys, trackeval
-root, flavour, classes, seq_info = sys.argv[1], sys.argv[2], sys.argv[3].split(","), {}
-for item in sys.argv[4:]:
-    name, length = item.split("=")
-    seq_info[name] = int(length)
-config = {"GT_FOLDER": root + "/gt", "TRACKERS_FOLDER": root + "/trackers",
-          "OUTPUT_FOLDER": root + "/output", "TRACKERS_TO_EVAL": ["ours"],
-          "CLASSES_TO_EVAL": classes, "SEQ_INFO": seq_info, "PRINT_CONFIG": False}
-if flavour == "kitti":
-    config["GT_LOC_FORMAT"] = "{gt_folder}/{seq}.txt"
-    dataset = trackeval.datasets.KittiMOTS(config)
-else:
-    config["SKIP_SPLIT_FOL"] = True
-    dataset = trackeval.datasets.MOTSChallenge(config)
-evaluator = trackeval.Evaluator({"USE_PARALLEL": False, "PRINT_CONFIG": False,
-                                 "TIME_PROGRESS": False, "OUTPUT_SUMMARY": False,
-                                 "OUTPUT_DETAILED": False, "PLOT_CURVES": False})
-evaluator.evaluate([dataset], [trackeval.metrics.CLEAR({"PRINT_CONFIG": False}),
-                               trackeval.metrics.HOTA(),
-                               trackeval.metrics.Identity({"PRINT_CONFIG": False})])
+import json, sys, trackeval
+dataset_name, dataset_config, evaluator_config = json.loads(sys.argv[1])
+evaluator_config["PRINT_RESULTS"] = True
+dataset = getattr(trackeval.datasets, dataset_name)(dataset_config)
+trackeval.Evaluator(evaluator_config).evaluate([dataset], [
+    trackeval.metrics.CLEAR({"PRINT_CONFIG": False}), trackeval.metrics.HOTA(),
+    trackeval.metrics.Identity({"PRINT_CONFIG": False})])
 """
 
 
@@ -363,8 +353,8 @@ def run_whole_commands(name, gt, results, flavour, class_names, repeat):
         seq_info = write_trackeval_folders(root, gt, results, flavour)
         ours = [sys.executable, "-m", "trackrcnn_d2.evaluation", os.path.join(root, "gt"),
                 os.path.join(root, "trackers", "ours", "data"), "--classes", ",".join(class_names)]
-        theirs = [sys.executable, "-c", TRACKEVAL_COMMAND, root, flavour, ",".join(class_names)]
-        theirs += [f"{s}={n}" for s, n in seq_info.items()]
+        configs = trackeval_configs(root, seq_info, class_names, flavour)
+        theirs = [sys.executable, "-c", TRACKEVAL_COMMAND, json.dumps(configs)]
         ours_times, trackeval_times = [], []
         for _ in range(repeat):
             _time_command(ours, ours_times)

@@ -14,30 +14,22 @@ from trackrcnn_d2.utils.rle import (
 )
 
 
-def _counts_of(mask):
-    return encode_mask(np.asarray(mask, dtype=np.uint8))
-
-
-def _box_mask(height, width, y0, y1, x0, x1):
-    mask = np.zeros((height, width), dtype=np.uint8)
-    mask[y0:y1, x0:x1] = 1
-    return mask
-
-
 def test_vectorised_rle_totals_equal_the_reference_decoder():
     rng = np.random.default_rng(0)
     counts = []
     for _ in range(600):
         height, width = rng.integers(1, 40, size=2)
         mask = rng.random((height, width)) < rng.random() ** 3
-        counts.append(_counts_of(mask)["counts"])
+        counts.append(encode_mask(mask)["counts"])
     counts.append(b"")
     expected = [rle_counts_total(c) for c in counts]
     np.testing.assert_array_equal(rle_counts_totals(counts), expected)
 
 
 def test_vectorised_rle_totals_flag_malformed_strings():
-    good = _counts_of(_box_mask(20, 30, 2, 9, 3, 20))["counts"]
+    mask = np.zeros((20, 30), dtype=np.uint8)
+    mask[2:9, 3:20] = 1
+    good = encode_mask(mask)["counts"]
     truncated = good + b"P"  # "P" = 48 + 0x20: a code that announces more characters
     totals = rle_counts_totals([good, truncated, b"ab!c", good + b"1"])
     assert totals[0] == 600

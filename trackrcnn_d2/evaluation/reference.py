@@ -8,13 +8,19 @@ CLEAR, HOTA and Identity metrics, single-process. The result has the layout of `
 """
 import os
 import tempfile
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from trackrcnn_d2.data.mots_io import atomic_write_text, format_mots_line
+from trackrcnn_d2.data.mots_io import format_mots_line
+from trackrcnn_d2.utils.file_io import atomic_write_text
 
-__all__ = ["run_trackeval", "write_trackeval_folders", "evaluate_trackeval_folders"]
+__all__ = [
+    "run_trackeval",
+    "write_trackeval_folders",
+    "evaluate_trackeval_folders",
+    "trackeval_configs",
+]
 
 # evaluate_mots field -> (TrackEval metric, TrackEval field); array fields are averaged over alpha.
 _FIELDS = {
@@ -76,15 +82,14 @@ def write_trackeval_folders(
     return seq_info
 
 
-def evaluate_trackeval_folders(
+def trackeval_configs(
     root: str,
     seq_info: Mapping[str, int],
     class_names: Sequence[str] = ("car", "pedestrian"),
     flavour: str = "kitti",
-) -> Dict:
-    """Run TrackEval on folders written by :func:`write_trackeval_folders` (reads the files)."""
-    import trackeval
-
+) -> Tuple[str, Dict, Dict]:
+    """``(dataset class name, dataset config, evaluator config)`` of TrackEval for folders
+    written by :func:`write_trackeval_folders`: single-process, nothing printed or written."""
     dataset_config = {
         "GT_FOLDER": os.path.join(root, "gt"),
         "TRACKERS_FOLDER": os.path.join(root, "trackers"),
@@ -96,23 +101,37 @@ def evaluate_trackeval_folders(
     }
     if flavour == "kitti":
         dataset_config["GT_LOC_FORMAT"] = "{gt_folder}/{seq}.txt"
-        dataset = trackeval.datasets.KittiMOTS(dataset_config)
     else:
         dataset_config["SKIP_SPLIT_FOL"] = True
-        dataset = trackeval.datasets.MOTSChallenge(dataset_config)
-    evaluator = trackeval.Evaluator(
-        {
-            "USE_PARALLEL": False,
-            "PRINT_RESULTS": False,
-            "PRINT_CONFIG": False,
-            "TIME_PROGRESS": False,
-            "OUTPUT_SUMMARY": False,
-            "OUTPUT_DETAILED": False,
-            "PLOT_CURVES": False,
-            "LOG_ON_ERROR": None,
-            "BREAK_ON_ERROR": True,
-        }
+    evaluator_config = {
+        "USE_PARALLEL": False,
+        "PRINT_RESULTS": False,
+        "PRINT_CONFIG": False,
+        "TIME_PROGRESS": False,
+        "OUTPUT_SUMMARY": False,
+        "OUTPUT_DETAILED": False,
+        "PLOT_CURVES": False,
+        "LOG_ON_ERROR": None,
+        "BREAK_ON_ERROR": True,
+    }
+    dataset_name = "KittiMOTS" if flavour == "kitti" else "MOTSChallenge"
+    return dataset_name, dataset_config, evaluator_config
+
+
+def evaluate_trackeval_folders(
+    root: str,
+    seq_info: Mapping[str, int],
+    class_names: Sequence[str] = ("car", "pedestrian"),
+    flavour: str = "kitti",
+) -> Dict:
+    """Run TrackEval on folders written by :func:`write_trackeval_folders` (reads the files)."""
+    import trackeval
+
+    dataset_name, dataset_config, evaluator_config = trackeval_configs(
+        root, seq_info, class_names, flavour
     )
+    dataset = getattr(trackeval.datasets, dataset_name)(dataset_config)
+    evaluator = trackeval.Evaluator(evaluator_config)
     metrics = [
         trackeval.metrics.CLEAR({"PRINT_CONFIG": False}),
         trackeval.metrics.HOTA(),

@@ -10,7 +10,7 @@ from .pairing import (
     MATCH_THRESHOLD,
     EvaluationData,
     conflicted_cells,
-    hungarian_cells,
+    hungarian_matching,
     in_cells,
 )
 
@@ -37,9 +37,6 @@ def clear(data: EvaluationData) -> Dict[str, np.ndarray]:
     candidates = pairs.select(pairs.sim >= MATCH_THRESHOLD - EPS)
     cells = conflicted_cells(candidates, gt_dets, len(tracker_dets))
     in_conflict = in_cells(cells, gt_dets.frame[candidates.gt], gt_dets.cls[candidates.gt], n_cls)
-    match_gt = [candidates.gt[~in_conflict]]
-    match_tracker = [candidates.tracker[~in_conflict]]
-    match_sim = [candidates.sim[~in_conflict]]
     # The pairing of the previous active frame biases the matching: solved in frame order.
     active_cells = np.flatnonzero(active)
     solved: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
@@ -58,16 +55,14 @@ def clear(data: EvaluationData) -> Dict[str, np.ndarray]:
         score[similarity < MATCH_THRESHOLD - EPS] = 0
         return score
 
-    for frame, cls, gt, tracker, similarity in hungarian_cells(
-        gt_dets, tracker_dets, pairs, cells, score_matrix, lambda score, _: score > 0 + EPS
-    ):
+    def remember(frame, cls, gt, tracker):
         solved[frame * n_cls + cls] = (gt, tracker)
-        match_gt.append(gt)
-        match_tracker.append(tracker)
-        match_sim.append(similarity)
-    match_gt = np.concatenate(match_gt)
-    match_tracker = np.concatenate(match_tracker)
-    match_sim = np.concatenate(match_sim)
+
+    matches = hungarian_matching(
+        gt_dets, tracker_dets, pairs, candidates.select(~in_conflict), cells, score_matrix,
+        lambda score, _: score > 0 + EPS, remember,
+    )  # fmt: skip
+    match_gt, match_tracker, match_sim = matches.gt, matches.tracker, matches.sim
 
     # l. 111-117: TP, FN, FP and MOTP's sum of IoUs.
     group_of_gt = gt_tracks.det_group

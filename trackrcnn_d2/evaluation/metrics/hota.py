@@ -4,7 +4,7 @@ from typing import Dict
 
 import numpy as np
 
-from .pairing import EPS, Detections, EvaluationData, Pairs, hungarian_cells, unique_pairs
+from .pairing import EPS, Detections, EvaluationData, Pairs, hungarian_matching, unique_pairs
 
 __all__ = ["hota", "HOTA_ALPHAS"]
 
@@ -38,23 +38,16 @@ def hota(data: EvaluationData) -> Dict[str, np.ndarray]:
     score = alignment[pair_index] * pairs.sim
     edges = pairs.select(score > 0)
     matched, cells = _star_matching(edges, score[score > 0], gt_dets, tracker_dets, data.n_cls)
-    match_gt = [edges.gt[matched]]
-    match_tracker = [edges.tracker[matched]]
-    match_sim = [edges.sim[matched]]
-    for _, _, gt, tracker, similarity in hungarian_cells(
+    matches = hungarian_matching(
         gt_dets,
         tracker_dets,
         pairs,
+        edges.select(matched),
         cells,
         lambda frame, cls, rows, cols, _: pairs.dense(frame, rows, cols, score),
         lambda _, similarity: similarity > 0,
-    ):
-        match_gt.append(gt)
-        match_tracker.append(tracker)
-        match_sim.append(similarity)
-    match_gt = np.concatenate(match_gt)
-    match_tracker = np.concatenate(match_tracker)
-    match_sim = np.concatenate(match_sim)
+    )
+    match_gt, match_tracker, match_sim = matches.gt, matches.tracker, matches.sim
 
     group = gt_tracks.det_group[match_gt]
     pair_gt, pair_tracker, match_index = unique_pairs(

@@ -7,7 +7,7 @@ classes at once.
 """
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, Mapping, Sequence, Tuple
+from typing import Callable, List, Mapping, Optional, Sequence
 
 import numpy as np
 import pycocotools.mask as mask_utils
@@ -259,28 +259,30 @@ def in_cells(cells: np.ndarray, frame: np.ndarray, cls: np.ndarray, n_cls: int) 
 CellScore = Callable[[int, int, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
-def hungarian_cells(
+def hungarian_matching(
     gt_dets: Detections,
     tracker_dets: Detections,
     pairs: Pairs,
+    direct: Pairs,
     cells: np.ndarray,
     cell_score: CellScore,
     keep: Callable[[np.ndarray, np.ndarray], np.ndarray],
-) -> Iterator[Tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
-    """TrackEval's per-time-step ``linear_sum_assignment(-score)``, for the (frame, class) cells
-    whose matching the overlaps alone do not decide, with TrackEval's matrices (rows and columns
-    in file order) so that ties are broken alike.
+    on_cell: Optional[Callable[[int, int, np.ndarray, np.ndarray], None]] = None,
+) -> Pairs:
+    """TrackEval's per-time-step ``linear_sum_assignment(-score)`` where it is needed: the
+    matches ``direct`` that the overlaps decide alone, and those of the (frame, class) ``cells``
+    solved with TrackEval's matrices (rows and columns in file order, so that ties are broken
+    alike), in frame order.
 
     ``cell_score(frame, cls, rows, cols, similarity)`` gives a cell's score matrix from its dense
-    IoUs; ``keep(score, similarity)`` of the assigned entries selects the matches. Yields
-    ``(frame, cls, gt, tracker, similarity)`` of each cell's matches, in the order of ``cells``
-    (frame order, which CLEAR's preference for the previous frame's pairs relies on).
+    IoUs; ``keep(score, similarity)`` of the assigned entries selects the matches;
+    ``on_cell(frame, cls, gt, tracker)`` sees each cell's matches before the next cell is scored
+    (CLEAR prefers the previous frame's pairs).
     """
-    if len(cells) == 0:
-        return
-    # Imported here: scipy.optimize takes longer to import than a small evaluation takes.
-    from scipy.optimize import linear_sum_assignment
-
+    parts = [(direct.gt, direct.tracker, direct.sim)]
+    if len(cells):
+        # Imported here: scipy.optimize takes longer to import than a small evaluation takes.
+        from scipy.optimize import linear_sum_assignment
     for frame, cls in cells:
         rows = gt_dets.in_cell(frame, cls)
         cols = tracker_dets.in_cell(frame, cls)
@@ -289,7 +291,12 @@ def hungarian_cells(
         match_rows, match_cols = linear_sum_assignment(-score)
         matched = keep(score[match_rows, match_cols], similarity[match_rows, match_cols])
         match_rows, match_cols = match_rows[matched], match_cols[matched]
-        yield frame, cls, rows[match_rows], cols[match_cols], similarity[match_rows, match_cols]
+        gt, tracker = rows[match_rows], cols[match_cols]
+        if on_cell is not None:
+            on_cell(frame, cls, gt, tracker)
+        parts.append((gt, tracker, similarity[match_rows, match_cols]))
+    gt, tracker, sim = (np.concatenate(values) for values in zip(*parts))
+    return Pairs(gt, tracker, sim, gt_dets.frame[gt])
 
 
 def _not_in_ignore_regions(gt_dets, tracker_dets, tracker_ioa, pairs: Pairs, n_cls) -> np.ndarray:
@@ -301,18 +308,18 @@ def _not_in_ignore_regions(gt_dets, tracker_dets, tracker_ioa, pairs: Pairs, n_c
     in_conflict = in_cells(
         cells, gt_dets.frame[candidates.gt], gt_dets.cls[candidates.gt], n_cls
     )
-    matched = np.zeros(len(tracker_dets), dtype=bool)
-    matched[candidates.tracker[~in_conflict]] = True
 
     def matching_scores(frame, cls, rows, cols, similarity):
         scores = similarity.copy()  # l. 331-332
         scores[scores < MATCH_THRESHOLD - EPS] = -10000
         return scores
 
-    for _, _, _, tracker, _ in hungarian_cells(
-        gt_dets, tracker_dets, pairs, cells, matching_scores, lambda score, _: score > 0 + EPS
-    ):
-        matched[tracker] = True
+    matches = hungarian_matching(
+        gt_dets, tracker_dets, pairs, candidates.select(~in_conflict), cells, matching_scores,
+        lambda score, _: score > 0 + EPS,
+    )  # fmt: skip
+    matched = np.zeros(len(tracker_dets), dtype=bool)
+    matched[matches.tracker] = True
     return matched | ~(tracker_ioa > MATCH_THRESHOLD + EPS)
 
 
