@@ -1,14 +1,18 @@
 """Near-online tracking of a video with a trained model: detectron2's DefaultPredictor for MOTS."""
 import itertools
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Deque, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.modeling import build_model
+from detectron2.structures import Instances
 
 from trackrcnn_d2.data.dataset_mapper import MOTSTestDatasetMapper
+from trackrcnn_d2.engine.precision import inference_precision, set_matmul_precision
+from trackrcnn_d2.structures.mask_rle import detector_postprocess_unpasted
 from trackrcnn_d2.tracking import (
     SequenceTracker,
     TrackedObject,
@@ -57,6 +61,9 @@ class VideoTrackingPredictor:
             build_optical_flow(cfg.TRACKER_HEADS.FLOW) if self.tracker_params.uses_flow else None
         )
         self.mask_threshold = cfg.TRACKER_HEADS.MASK_THRESHOLD
+        set_matmul_precision(self.cfg)
+        # Frame t's optical flow runs here while the model runs frame t (OpenCV releases the GIL).
+        self._flow_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="optical-flow")
 
     def __call__(
         self, frames: Iterable[Tuple[int, np.ndarray]], sequence: str = "video"
@@ -65,6 +72,7 @@ class VideoTrackingPredictor:
         indices restarts the model's temporal context). Yields ``(frame_idx, image, objects)``
         per frame, reading as many frames ahead as the model looks ahead."""
         tracker = SequenceTracker(self.tracker_params, self.flow, sequence)
+        previous_image: Optional[np.ndarray] = None
         lookahead = getattr(self.model, "temporal_lookahead", 0)
         frames = iter(frames)
         # The current frame and the frames read ahead: (frame_idx, image, model input tensor).
@@ -88,15 +96,39 @@ class VideoTrackingPredictor:
                 "frame_idx": frame_idx,
                 "next_images": next_images,
             }
-            with torch.no_grad():
-                instances = self.model([inputs])[0]["instances"].to("cpu")
+            flow = None
+            if self.flow is not None and previous_image is not None:
+                flow = self._flow_worker.submit(self.flow, image, previous_image)
+            instances = self._detect(inputs)
             detections = frame_detections_from_instances(
                 instances, sequence, frame_idx, self.mask_threshold
             )
-            yield frame_idx, image, tracker.step(detections, image=image)
+            flow = None if flow is None else flow.result()
+            yield frame_idx, image, tracker.step(detections, image=image, flow=flow)
+            previous_image = image
             window.popleft()
             for upcoming_idx, upcoming in itertools.islice(frames, 1):
                 window.append((upcoming_idx, upcoming, self._image_tensor(upcoming)))
+
+    def _detect(self, inputs: dict) -> Instances:
+        """The detections of one frame that the tracker can use (score >= MIN_SCORE, and above
+        the lowest confidence threshold unless assoc_match takes low-confidence ones), at image
+        resolution. Models with detectron2's ``inference(do_postprocess=False)`` (TrackRCNN,
+        GeneralizedRCNN) give their masks unpasted: they go straight to RLEs, pasted into
+        their boxes only."""
+        unpasted = hasattr(self.model, "inference")
+        with torch.no_grad(), inference_precision(self.cfg):
+            if unpasted:
+                raw = self.model.inference([inputs], do_postprocess=False)[0]
+            else:
+                raw = self.model([inputs])[0]["instances"]
+        params, scores = self.tracker_params, raw.scores
+        usable = scores >= params.min_score
+        if not (params.mechanism.assoc_match and raw.has("association_vectors")):
+            usable &= scores > min(params.detection_confidence)
+        if unpasted:
+            return detector_postprocess_unpasted(raw[usable], inputs["height"], inputs["width"])
+        return raw[usable]
 
     def _image_tensor(self, image_bgr: np.ndarray) -> torch.Tensor:
         # Video frames are BGR (OpenCV); the model takes INPUT.FORMAT, as DefaultPredictor does.

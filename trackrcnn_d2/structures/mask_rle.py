@@ -24,11 +24,14 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 import torch
+from detectron2.modeling.postprocessing import detector_postprocess
+from detectron2.structures import Instances
 from torch.nn import functional as F
 
 from .region_rle import column_run_boundaries, rles_from_run_boundaries
 
 __all__ = [
+    "detector_postprocess_unpasted",
     "masks_to_rles",
     "paste_and_encode_batched",
     "paste_and_encode_cpu",
@@ -157,3 +160,17 @@ def masks_to_rles(
     if masks.device.type == "cpu":
         return paste_and_encode_cpu(masks, boxes, (height, width), threshold)
     return paste_and_encode_batched(masks, boxes, (height, width), threshold)
+
+
+def detector_postprocess_unpasted(results: Instances, height: int, width: int) -> Instances:
+    """detectron2's ``detector_postprocess`` (boxes scaled to the output size and clipped,
+    empty boxes dropped) without pasting the masks: the mask head's (N, 1, M, M)
+    probabilities stay as they are, as ``pred_mask_probs`` (:func:`masks_to_rles` pastes and
+    encodes them; ``frame_detections_from_instances`` does). ``results`` is left unchanged."""
+    fields = dict(results.get_fields())
+    probabilities = fields.pop("pred_masks", None)
+    raw = Instances(results.image_size, **fields)
+    raw.pred_boxes = raw.pred_boxes.clone()  # detector_postprocess scales them in place
+    if probabilities is not None:
+        raw.pred_mask_probs = probabilities
+    return detector_postprocess(raw, height, width)

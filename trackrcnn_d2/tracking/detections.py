@@ -109,7 +109,9 @@ def frame_detections_from_instances(
     """Convert a detectron2 ``Instances`` of one frame (at image resolution) to FrameDetections.
 
     Uses ``pred_boxes``, ``scores``, ``pred_classes``, ``pred_masks`` (N x H x W, bool or soft
-    masks binarised at ``mask_threshold``) and, when present, ``association_vectors`` (N x D).
+    masks binarised at ``mask_threshold``; or ``pred_mask_probs``, the mask head's unpasted
+    probabilities, see ``detector_postprocess_unpasted``) and, when present,
+    ``association_vectors`` (N x D).
     A model without a mask head gets its boxes as masks, so the IoU mechanisms still apply.
     """
     import torch
@@ -118,13 +120,20 @@ def frame_detections_from_instances(
     boxes = instances.pred_boxes.tensor.detach().to("cpu", torch.float32).numpy()
     scores = instances.scores.detach().to("cpu", torch.float32).numpy()
     classes = instances.pred_classes.detach().to("cpu", torch.int64).numpy()
-    if instances.has("pred_masks"):
+    if instances.has("pred_mask_probs"):
+        # Unpasted M x M probabilities (structures.mask_rle): pasted into each box only.
+        from trackrcnn_d2.structures.mask_rle import masks_to_rles
+
+        rles = masks_to_rles(
+            instances.pred_mask_probs, instances.pred_boxes.tensor, (height, width), mask_threshold
+        )
+    elif instances.has("pred_masks"):
         masks = instances.pred_masks.detach().to("cpu")
         if masks.dtype != torch.bool:
             masks = masks >= mask_threshold
-        masks = masks.numpy()
+        rles = encode_masks(masks.numpy())
     else:
-        masks = boxes_to_masks(boxes, height, width)
+        rles = encode_masks(boxes_to_masks(boxes, height, width))
     vectors = None
     if instances.has("association_vectors"):
         vectors = instances.association_vectors.detach().to("cpu", torch.float32).numpy()
@@ -136,7 +145,7 @@ def frame_detections_from_instances(
         boxes=boxes,
         scores=scores,
         classes=classes,
-        masks=encode_masks(masks),
+        masks=rles,
         association_vectors=vectors,
     )
 
