@@ -138,3 +138,66 @@ def test_the_evaluation_commands_run_as_written(tmp_path, program):
     run = subprocess.run(tokens, capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "100.0" in run.stdout  # the results are the ground truth
+
+
+def test_the_threshold_search_steps_chain_as_written(tmp_path):
+    """The README's three tuning steps: step 1 (an evaluation of kitti_mots_train, which needs
+    a model and the data) writes its detections where step 2 reads them; step 2 runs as
+    written (fewer trials) on a tiny stand-in for KITTI MOTS with perfect cached detections;
+    step 3's config is the one step 2 writes and it loads."""
+    import cv2
+    from test_tuning import synthetic_sequence
+
+    from trackrcnn_d2.data import mots_io
+    from trackrcnn_d2.tracking import write_detection_cache
+
+    commands = readme_commands()
+    (evaluate_train,) = [c for c in commands if "DATASETS.TEST \"('kitti_mots_train',)\"" in c]
+    (tune,) = [c for c in commands if c.startswith("python tools/tune_tracker.py")]
+    (evaluate_tuned,) = [c for c in commands if "--config-file output/tracker_search/" in c]
+
+    from detectron2.config import get_cfg
+
+    import trackrcnn_d2
+
+    tokens = shlex.split(evaluate_train)
+    cfg = get_cfg()
+    trackrcnn_d2.add_trackrcnn_config(cfg)
+    cfg.merge_from_file(os.path.join(REPO, tokens[tokens.index("--config-file") + 1]))
+    cfg.merge_from_list(config_overrides(tokens))
+    # MOTSEvaluator's folder (OUTPUT_DIR/inference/<dataset>) and its detection cache.
+    written = os.path.join(cfg.OUTPUT_DIR, "inference", cfg.DATASETS.TEST[0], "detections")
+    tokens = shlex.split(tune)
+    read = tokens[tokens.index("--detections") + 1]
+    assert os.path.normpath(written) == os.path.normpath(read)
+
+    kitti = tmp_path / "datasets" / "kitti_mots"
+    for index, name in enumerate(("0000", "0001")):  # two sequences of kitti_mots_train
+        gt, images, detections = synthetic_sequence(name, index, frames=6, height=48, width=96)
+        mots_io.write_mots_txt(
+            str(kitti / "instances_txt" / f"{name}.txt"), [o for f in gt.values() for o in f]
+        )
+        (kitti / "training" / "image_02" / name).mkdir(parents=True)
+        for frame, image in enumerate(images):
+            path = kitti / "training" / "image_02" / name / f"{frame:06d}.png"
+            cv2.imwrite(str(path), image[:, :, ::-1])
+        write_detection_cache(str(tmp_path / read / f"{name}.npz"), detections)
+    for folder in ("configs", "tools"):  # the command's relative paths, from tmp_path
+        (tmp_path / folder).symlink_to(os.path.join(REPO, folder))
+    tokens[0] = sys.executable
+    environment = dict(os.environ, DETECTRON2_DATASETS=str(tmp_path / "datasets"))
+    run = subprocess.run(
+        [*tokens, "--iterations", "4", "--workers", "2", "--no-progress"],
+        capture_output=True, text=True, cwd=tmp_path, env=environment,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "all classes together (as evaluated)" in run.stdout
+
+    tokens = shlex.split(evaluate_tuned)
+    tuned = tokens[tokens.index("--config-file") + 1]
+    cfg = get_cfg()
+    trackrcnn_d2.add_trackrcnn_config(cfg)
+    cfg.merge_from_file(str(tmp_path / tuned))
+    cfg.merge_from_list(config_overrides(tokens))
+    assert cfg.DATASETS.TEST == ("kitti_mots_val",)  # from its _BASE_, the given config
+    assert "# car: sMOTSA" in (tmp_path / tuned).read_text()
