@@ -167,50 +167,48 @@ def collect(ground_truth: MOTSGroundTruth, results, class_ids, validate):
                 stacklevel=4,
             )
             sequence_results = {}
-        image_size = sequence_gt.image_size
-        # Masks of the current chunk: pycocotools RLEs, frames, hypothesis indices.
-        rles: List[dict] = []
-        frames: List[int] = []
-        indices: List[int] = []
         frame_list = sorted(f for f, objects in sequence_results.items() if objects)
-        for position, frame in enumerate(frame_list):
-            objects = sequence_results[frame]
-            if validate:
+        if validate:
+            image_size = sequence_gt.image_size
+            for frame in frame_list:
+                objects = sequence_results[frame]
                 check_frame_number(sequence, frame, sequence_gt.frame_range, "results")
                 if image_size is None:
                     image_size = (objects[0].rle["size"][0], objects[0].rle["size"][1])
                 check_sizes(sequence, frame, objects, image_size, "results")
                 check_unique_ids(sequence, frame, objects, "results")
                 overlaps.add(sequence, frame, objects)
-            evaluated = [o for o in objects if o.class_id in class_index]
-            first = len(tracker_key)
-            indices.extend(range(first, first + len(evaluated)))
-            tracker_key.extend([sequence_index * FRAME_STRIDE + frame] * len(evaluated))
-            tracker_cls.extend(class_index[o.class_id] for o in evaluated)
-            tracker_ids.extend(o.obj_id for o in evaluated)
-            rles.extend(chunk_rle(o.rle, frame) for o in evaluated)
-            frames.extend([frame] * len(evaluated))
-            chunk = frame // CHUNK_FRAMES
-            next_frame = frame_list[position + 1] if position + 1 < len(frame_list) else None
-            if (next_frame is not None and next_frame // CHUNK_FRAMES == chunk) or not rles:
+        # The hypotheses of the evaluated classes, in frame then file order.
+        keyed = [
+            (frame, o)
+            for frame in frame_list
+            for o in sequence_results[frame]
+            if o.class_id in class_index
+        ]
+        first = len(tracker_key)
+        frames = np.fromiter((frame for frame, _ in keyed), np.int64, len(keyed))
+        tracker_key.extend((sequence_index * FRAME_STRIDE + frames).tolist())
+        tracker_cls.extend(class_index[o.class_id] for _, o in keyed)
+        tracker_ids.extend(o.obj_id for _, o in keyed)
+        rles = [chunk_rle(o.rle, frame) for frame, o in keyed]
+        chunks = frames // CHUNK_FRAMES
+        bounds = (np.flatnonzero(np.diff(chunks)) + 1).tolist()
+        for begin, end in zip([0, *bounds], [*bounds, len(keyed)] if keyed else []):
+            gt_rles, iscrowd, gt_frames, gt_indices = gt_chunks.get(int(chunks[begin]), _NO_GT)
+            if not gt_rles:
                 continue
-            gt_rles, iscrowd, gt_frames, gt_indices = gt_chunks.get(chunk, _NO_GT)
-            row_frames = np.asarray(frames, dtype=np.int64)
-            row_indices = np.asarray(indices, dtype=np.int64)
-            if gt_rles:
-                ious = np.asarray(mask_utils.iou(rles, gt_rles, iscrowd))
-                rows, cols = np.nonzero(ious > 0)
-                # pycocotools gives -1 for masks of different frames (widths); kept explicit.
-                keep = row_frames[rows] == gt_frames[cols]
-                rows, cols = rows[keep], cols[keep]
-                gt_index = gt_indices[cols]
-                is_ignore = gt_index < 0
-                ioa_index.append(row_indices[rows[is_ignore]])
-                ioa_value.append(ious[rows[is_ignore], cols[is_ignore]])
-                pair_tracker.append(row_indices[rows[~is_ignore]])
-                pair_gt.append(gt_index[~is_ignore])
-                pair_sim.append(ious[rows[~is_ignore], cols[~is_ignore]])
-            rles, frames, indices = [], [], []
+            ious = np.asarray(mask_utils.iou(rles[begin:end], gt_rles, iscrowd))
+            rows, cols = np.nonzero(ious > 0)
+            # pycocotools gives -1 for masks of different frames (widths); kept explicit.
+            keep = frames[begin + rows] == gt_frames[cols]
+            rows, cols = rows[keep], cols[keep]
+            gt_index = gt_indices[cols]
+            is_ignore = gt_index < 0
+            ioa_index.append(first + begin + rows[is_ignore])
+            ioa_value.append(ious[rows[is_ignore], cols[is_ignore]])
+            pair_tracker.append(first + begin + rows[~is_ignore])
+            pair_gt.append(gt_index[~is_ignore])
+            pair_sim.append(ious[rows[~is_ignore], cols[~is_ignore]])
     overlaps.check()
 
     tracker_key = np.asarray(tracker_key, dtype=np.int64)
