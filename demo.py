@@ -1,34 +1,63 @@
 #!/usr/bin/env python
-"""Track the objects of a video (or a folder of frames) with a trained TrackR-CNN.
+"""Track the objects of a video (or a folder of frames) with a Mask R-CNN and TrackR-CNN's tracker.
+
+    python demo.py --config-file configs/coco_mask_rcnn_R_50_FPN_maskprop.yaml \
+        --input video.mp4 --output output/video
+
+tracks people and cars with detectron2's COCO Mask R-CNN (downloaded on first use) linked by
+mask propagation; a trained TrackR-CNN works the same way:
 
     python demo.py --config-file configs/demo_synthetic.yaml --input video.mp4 \
         --output output/video_tracks MODEL.WEIGHTS output/demo/model_final.pth
 
 Writes into ``--output``: ``<name>.txt``, the tracks in the KITTI MOTS txt format (frames
-numbered as the input's images, or from 0 for a video), and the rendered frames, masks coloured
-by track with class and track number drawn: ``frames/<frame:06d>.png`` (default for a folder)
-or ``<name>.mp4`` (default for a video); ``--render`` chooses. An existing, non-empty output
-folder is refused unless ``--overwrite``; then it is replaced as a whole once the new results
-are complete.
+numbered as the input's images, or from 0 for a video, also with ``--start``), and the rendered
+frames, masks coloured by track with class and track number drawn: ``frames/<frame:06d>.png``
+(default for a folder) or ``<name>.mp4`` (default for a video); ``--render`` chooses. An
+existing output (a non-empty folder, or a file) is refused unless ``--overwrite``; then it is
+replaced as a whole once the new results are complete. A mistake in the input, the config, the
+weights or the output path ends in one message and exit status 2.
 """
 import argparse
 import contextlib
+import itertools
 import logging
 import os
+import time
+import urllib.error
 
 from detectron2.utils.logger import setup_logger
 from tqdm import tqdm
 
 import trackrcnn_d2
 from trackrcnn_d2.data import mots_io
-from trackrcnn_d2.engine import VideoTrackingPredictor
-from trackrcnn_d2.tracking import tracks_to_mots_objects
-from trackrcnn_d2.utils.cli import load_config
+from trackrcnn_d2.tracking import TrackNumberOverflow, tracks_to_mots_objects
+from trackrcnn_d2.utils.cli import (
+    CheckpointError,
+    ConfigError,
+    OutputDirError,
+    UserError,
+    exit_on_user_error,
+    load_config,
+)
 from trackrcnn_d2.utils.file_io import replace_folder_atomically
 from trackrcnn_d2.utils.video import FrameWriter, open_frames
 from trackrcnn_d2.utils.visualizer import draw_tracks
 
-trackrcnn_d2.register_all()
+logger = logging.getLogger("demo")
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,35 +83,104 @@ def build_parser() -> argparse.ArgumentParser:
         help="size of the rendered frames relative to the input (e.g. 3 for small frames)",
     )
     parser.add_argument(
+        "--start", type=_count(0), default=0, metavar="N",
+        help="skip the first N frames (frame numbers stay those of the whole input)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-frames", type=_count(1), default=None, metavar="N",
+        help="track at most N frames (from --start), to try a long video quickly",
+    )  # fmt: skip
+    parser.add_argument(
         "--overwrite", action="store_true", help="replace the output folder if it has files"
     )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
     return parser
 
 
-def run(args) -> str:
-    """Track ``args.input`` into ``args.output``; returns the txt file's path."""
-    if os.path.isdir(args.output) and os.listdir(args.output) and not args.overwrite:
-        raise SystemExit(
-            f"{args.output} already holds files; pass --overwrite to replace them, or choose "
+def check_output(output: str, input_path: str, overwrite: bool) -> None:
+    """Refuse an output that would destroy something: an existing file or non-empty folder
+    (unless ``overwrite``), the input itself or a folder holding it, or a place that cannot
+    be written."""
+    if os.path.lexists(output) and not os.path.isdir(output) and not overwrite:
+        raise OutputDirError(
+            f"--output {output} is an existing file, not a folder; pass --overwrite to replace "
+            "it by the results folder, or choose another --output"
+        )
+    if os.path.isdir(output) and os.listdir(output) and not overwrite:
+        raise OutputDirError(
+            f"{output} already holds files; pass --overwrite to replace them, or choose "
             "another --output"
         )
-    try:
-        source = open_frames(args.input)
-    except (FileNotFoundError, ValueError) as e:
-        raise SystemExit(f"demo.py: {e}") from None
+    real_output, real_input = os.path.realpath(output), os.path.realpath(input_path)
+    if os.path.commonpath([real_output, real_input]) == real_output:
+        raise OutputDirError(
+            f"--output {output} is or holds the --input {input_path}; replacing it would delete "
+            "the input: choose another --output"
+        )
+    parent = os.path.dirname(os.path.abspath(output))
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputDirError(f"--output {output}: cannot create a folder in {parent}")
+
+
+def setup_config(args):
+    """The config, on the CPU when it asks for a GPU that this machine does not have."""
+    import torch
+
     cfg = load_config(args.config_file, args.opts)
     if not cfg.MODEL.WEIGHTS:
-        raise SystemExit(
-            "demo.py: MODEL.WEIGHTS is empty; give a trained model, e.g. "
+        raise ConfigError(
+            "MODEL.WEIGHTS is empty; give a trained model, e.g. "
             "MODEL.WEIGHTS output/demo/model_final.pth"
         )
-    predictor = VideoTrackingPredictor(cfg)
+    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        logger.warning(f"MODEL.DEVICE {cfg.MODEL.DEVICE}, but there is no CUDA GPU: using the CPU")
+        cfg.defrost()
+        cfg.MODEL.DEVICE = "cpu"
+        cfg.freeze()
+    return cfg
+
+
+def build_predictor(cfg, config_file: str):
+    """The model of ``cfg`` with its weights, and the tracker. Config mistakes that show only
+    when the model and tracker are built, and weights that cannot be had, are user errors."""
+    from trackrcnn_d2.engine import VideoTrackingPredictor
+
+    try:
+        return VideoTrackingPredictor(cfg)
+    except UserError:  # weights (CheckpointError), tracker keys that do not fit the model
+        raise
+    except urllib.error.URLError as e:
+        raise CheckpointError(
+            f"cannot download MODEL.WEIGHTS {cfg.MODEL.WEIGHTS} ({e.reason}); without internet "
+            "access, download it elsewhere and pass MODEL.WEIGHTS /path/to/the/file"
+        ) from None
+    except (KeyError, ValueError, AssertionError) as e:  # registries, layer shapes, tracker
+        message = e.args[0] if e.args else type(e).__name__
+        raise ConfigError(f"{config_file}: {message}") from None
+
+
+def run(args) -> str:
+    """Track ``args.input`` into ``args.output``; returns the txt file's path."""
+    check_output(args.output, args.input, args.overwrite)
+    source = open_frames(args.input)
+    if args.start >= source.num_frames:
+        raise UserError(f"--start {args.start}: {args.input} has {source.num_frames} frames")
+    num_frames = source.num_frames - args.start
+    if args.max_frames is not None:
+        num_frames = min(num_frames, args.max_frames)
+    frames = itertools.islice(source.frames, args.start, args.start + num_frames)
+    cfg = setup_config(args)
+    predictor = build_predictor(cfg, args.config_file)
     render = args.render
     if render == "auto":
         render = "video" if source.fps is not None else "png"
 
-    with replace_folder_atomically(args.output) as folder, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
+        folder = stack.enter_context(
+            replace_folder_atomically(args.output, replace_file=args.overwrite)
+        )
         txt = stack.enter_context(
             open(os.path.join(folder, f"{source.name}.txt"), "w", encoding="ascii")
         )
@@ -91,16 +189,30 @@ def run(args) -> str:
             writer = stack.enter_context(
                 FrameWriter(folder, render, source.name, source.fps or 10.0)
             )
-        tracked = predictor(source.frames, sequence=source.name)
-        for frame_idx, image, objects in tqdm(
-            tracked, total=source.num_frames, unit="frame", desc=source.name
-        ):
+        progress = tqdm(
+            predictor(frames, sequence=source.name),
+            total=num_frames,
+            desc=source.name,
+            unit=" frames",
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+            "[{elapsed}<{remaining}, {rate_noinv_fmt}]",
+        )
+        started, tracked, track_ids = time.perf_counter(), 0, set()
+        for frame_idx, image, objects in progress:
             lines = tracks_to_mots_objects({frame_idx: objects})[frame_idx]
             for line in sorted(lines, key=lambda o: o.obj_id):
                 txt.write(mots_io.format_mots_line(line) + "\n")
             if writer is not None:
                 writer.write(frame_idx, draw_tracks(image, objects, args.render_scale))
-    logger = logging.getLogger("demo")
+            tracked += 1
+            track_ids.update(o.obj_id for o in objects)
+        if tracked == 0:
+            raise UserError(f"{args.input}: no frame could be read from --start {args.start}")
+    seconds = time.perf_counter() - started
+    logger.info(
+        f"Tracked {tracked} frames in {seconds:.1f} s ({tracked / seconds:.2f} frames/s): "
+        f"{len(track_ids)} tracks"
+    )
     logger.info(f"Tracks: {os.path.join(args.output, source.name + '.txt')}")
     if writer is not None:
         logger.info(f"Rendered: {os.path.join(args.output, os.path.basename(writer.path))}")
@@ -113,7 +225,14 @@ def main(argv=None) -> None:
     setup_logger(name="demo")
     setup_logger(name="trackrcnn_d2")
     setup_logger()
-    run(args)
+    trackrcnn_d2.register_all()
+    with exit_on_user_error("demo.py"):
+        try:
+            run(args)
+        except TrackNumberOverflow as e:  # too many tracks for the MOTS format's obj_ids
+            raise UserError(str(e)) from None
+        except KeyboardInterrupt:
+            raise UserError(f"interrupted; {args.output} is left as it was") from None
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-"""demo.py on short synthetic clips: tracks in KITTI MOTS txt, rendered frames or video, bad input.
+"""demo.py on short synthetic clips: tracks in KITTI MOTS txt, rendered frames or video, the
+COCO Mask R-CNN + maskprop config, and every kind of bad input ending in one message.
 
-The model is the demo config's at 64 x 128 pixels with random weights saved as a checkpoint:
-with every score threshold at 0 it reports detections, which is what the plumbing needs.
+Two models with random weights saved as checkpoints, at 64 x 128 pixels: the demo config's
+TrackR-CNN and the COCO config's plain Mask R-CNN (80 classes). With the score thresholds at 0
+they report detections, which is what the plumbing needs.
 """
 import os
+import subprocess
 import sys
 
 import cv2
@@ -22,12 +25,19 @@ sys.path.insert(0, REPO)
 import demo  # noqa: E402
 
 CONFIG = os.path.join(REPO, "configs", "demo_synthetic.yaml")
+COCO_CONFIG = os.path.join(REPO, "configs", "coco_mask_rcnn_R_50_FPN_maskprop.yaml")
 NUM_FRAMES = 5
 OPTS = [
     "INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "128",
     "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0", "TEST.DETECTIONS_PER_IMAGE", "4",
     "TRACKER_HEADS.DETECTION_CONFIDENCE", "[0.0, 0.0]",
 ]  # fmt: skip
+COCO_OPTS = OPTS + [
+    "MODEL.RPN.PRE_NMS_TOPK_TEST", "100", "MODEL.RPN.POST_NMS_TOPK_TEST", "20",
+    "TEST.DETECTIONS_PER_IMAGE", "20",
+]  # fmt: skip
+# COCO's contiguous ids (detectron2's thing_classes order).
+PERSON, CAR, DOG = 0, 2, 16
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +47,33 @@ def weights(tmp_path_factory):
     model = build_model(load_config(CONFIG, OPTS))
     DetectionCheckpointer(model, save_dir=str(folder)).save("random")
     return str(folder / "random.pth")
+
+
+@pytest.fixture(scope="module")
+def coco_weights(tmp_path_factory):
+    """A random COCO-shaped Mask R-CNN (R50-FPN, 80 classes) whose detections are persons, cars
+    and dogs: the dogs are what the class map must drop."""
+    folder = tmp_path_factory.mktemp("coco_model")
+    torch.manual_seed(0)
+    model = build_model(load_config(COCO_CONFIG, COCO_OPTS + ["MODEL.DEVICE", "cpu"]))
+    with torch.no_grad():
+        # Zero-initialised residual branches: FrozenBN with random convolutions would grow the
+        # activations by orders of magnitude per block (slow denormal arithmetic, saturated
+        # scores).
+        for name, module in model.named_modules():
+            if name.endswith("conv3.norm"):
+                module.weight.zero_()
+        # Scores dominated by three classes, the boxes' features deciding between them.
+        classifier = model.roi_heads.box_predictor.cls_score
+        classifier.weight.mul_(0.1)
+        classifier.bias[[PERSON, CAR]] += 6.0
+        classifier.bias[DOG] += 5.0
+        # Masks filling their boxes (random ones have a few pixels, below MIN_MASK_AREA).
+        masks = model.roi_heads.mask_head.predictor
+        masks.weight.mul_(0.01)
+        masks.bias += 4.0
+    DetectionCheckpointer(model, save_dir=str(folder)).save("coco_random")
+    return str(folder / "coco_random.pth")
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +103,25 @@ def frame_folder(images, tmp_path_factory):
     return str(folder)
 
 
-def _demo(input_path, output, weights, *flags):
+def _demo(input_path, output, weights, *flags, config=CONFIG, opts=OPTS):
     demo.main(
-        ["--config-file", CONFIG, "--input", input_path, "--output", str(output), *flags,
-         *OPTS, "MODEL.WEIGHTS", weights]
+        ["--config-file", config, "--input", input_path, "--output", str(output), *flags,
+         *opts, "MODEL.WEIGHTS", weights]
     )  # fmt: skip
+
+
+def _refused(capsys, run, *args, **kwargs) -> str:
+    """Run ``run``; it must stop with exit status 2 and one message, no traceback (after the
+    progress bar when the mistake shows while tracking). Returns the message."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        run(*args, **kwargs)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    message = err.rstrip("\n").split("\n")[-1]
+    assert message.startswith("demo.py: error: "), err
+    return message
 
 
 def _check_tracks(txt_path, frame_numbers):
@@ -88,16 +139,20 @@ def _check_tracks(txt_path, frame_numbers):
     return tracks
 
 
+def _count_video_frames(path):
+    rendered = cv2.VideoCapture(str(path))
+    count = 0
+    while rendered.read()[0]:
+        count += 1
+    return count
+
+
 def test_video_gives_tracks_and_a_rendered_video(video, weights, tmp_path):
     output = tmp_path / "out"
     _demo(video, output, weights)
     assert sorted(os.listdir(output)) == ["street.mp4", "street.txt"]
     _check_tracks(output / "street.txt", range(NUM_FRAMES))
-    rendered = cv2.VideoCapture(str(output / "street.mp4"))
-    count = 0
-    while rendered.read()[0]:
-        count += 1
-    assert count == NUM_FRAMES
+    assert _count_video_frames(output / "street.mp4") == NUM_FRAMES
 
 
 def test_frame_folder_keeps_frame_numbers_and_renders_png_frames(frame_folder, weights, tmp_path):
@@ -116,27 +171,127 @@ def test_frame_folder_keeps_frame_numbers_and_renders_png_frames(frame_folder, w
     assert np.abs(drawn[mask].astype(int) - original[mask].astype(int)).mean() > 10
 
 
-def test_existing_output_is_refused_unless_overwrite(frame_folder, weights, tmp_path):
+def test_coco_mask_rcnn_tracks_a_video_part_as_pedestrians_and_cars(
+    video, coco_weights, tmp_path, capsys
+):
+    """The README's command with the COCO config, on frames 1-3 of the video (--start 1
+    --max-frames 3): the frames keep their numbers in the video, the masks are tracked by mask
+    propagation, and only persons and cars come out (as MOTS pedestrians and cars)."""
+    output = tmp_path / "out"
+    _demo(video, output, coco_weights, "--start", "1", "--max-frames", "3",
+          config=COCO_CONFIG, opts=COCO_OPTS)  # fmt: skip
+    tracks = _check_tracks(output / "street.txt", range(1, 4))
+    assert set(tracks) == {1, 2, 3}
+    # COCO person (0) and car (2) became MOTS pedestrian (2) and car (1), not car and nothing.
+    assert {o.class_id for objects in tracks.values() for o in objects} == {1, 2}
+    assert _count_video_frames(output / "street.mp4") == 3
+    assert "frames/s" in capsys.readouterr().err  # the progress bar's speed
+
+
+def test_association_without_an_association_head_is_refused_at_start(
+    video, coco_weights, tmp_path, capsys
+):
+    for mechanism in ("maskprop_assoc", "assoc"):
+        err = _refused(
+            capsys, _demo, video, tmp_path / "out", coco_weights, config=COCO_CONFIG,
+            opts=COCO_OPTS + ["TRACKER_HEADS.ASSOCIATION", mechanism],
+        )  # fmt: skip
+        assert f"TRACKER_HEADS.ASSOCIATION {mechanism!r}" in err
+        assert "no association head" in err
+        assert not (tmp_path / "out").exists()
+
+
+def test_existing_output_is_refused_unless_overwrite(frame_folder, weights, tmp_path, capsys):
     output = tmp_path / "out"
     output.mkdir()
     (output / "old.txt").write_text("an earlier result\n")
-    with pytest.raises(SystemExit, match="--overwrite"):
-        _demo(frame_folder, output, weights)
+    assert "--overwrite" in _refused(capsys, _demo, frame_folder, output, weights)
     assert os.listdir(output) == ["old.txt"]
     _demo(frame_folder, output, weights, "--overwrite", "--render", "none")
     assert os.listdir(output) == ["0042.txt"]
 
 
-def test_unreadable_video_is_reported(weights, tmp_path):
+def test_output_that_is_a_file_is_refused_unless_overwrite(frame_folder, weights, tmp_path, capsys):
+    """Issue 12, worst case 1: the file was deleted and replaced by a folder, with exit 0."""
+    output = tmp_path / "o8"
+    output.write_text("not a folder\n")
+    assert "is an existing file" in _refused(capsys, _demo, frame_folder, output, weights)
+    assert output.read_text() == "not a folder\n"
+    _demo(frame_folder, output, weights, "--overwrite", "--render", "none")
+    assert os.listdir(output) == ["0042.txt"]
+
+
+def test_output_holding_the_input_is_refused_even_with_overwrite(
+    frame_folder, weights, capsys
+):
+    parent = os.path.dirname(frame_folder)
+    for output in (frame_folder, parent):
+        err = _refused(capsys, _demo, frame_folder, output, weights, "--overwrite")
+        assert "would delete the input" in err
+    assert len(os.listdir(frame_folder)) == NUM_FRAMES
+
+
+def test_bad_inputs_end_in_one_message(frame_folder, video, weights, tmp_path, capsys):
+    out = tmp_path / "out"
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"this is not a video")
-    with pytest.raises(SystemExit, match="broken.mp4: cannot open this video"):
-        _demo(str(broken), tmp_path / "out", weights)
-    with pytest.raises(SystemExit, match="no such folder of frames or video file"):
-        _demo(str(tmp_path / "missing.mp4"), tmp_path / "out", weights)
+    corrupt_weights = tmp_path / "model.pth"
+    corrupt_weights.write_bytes(b"PK\x03\x04 truncated")
+    bad_png = tmp_path / "bad_frames"
+    bad_png.mkdir()
+    with open(os.path.join(frame_folder, "000001.png"), "rb") as good:
+        (bad_png / "000000.png").write_bytes(good.read())
+    (bad_png / "000001.png").write_bytes(b"\x89PNG truncated")
+    cases = [
+        ((str(broken), out, weights), "broken.mp4: cannot open this video"),
+        ((str(tmp_path / "missing.mp4"), out, weights), "no such folder of frames or video file"),
+        ((str(bad_png), out, weights), "000001.png: cannot read this image"),
+        ((frame_folder, out, str(tmp_path / "missing.pth")), "missing.pth not found"),
+        ((frame_folder, out, str(corrupt_weights)), "model.pth cannot be read as a checkpoint"),
+        ((frame_folder, out, ""), "MODEL.WEIGHTS is empty"),
+        ((video, out, weights, "--start", "5"), "--start 5: "),
+        ((frame_folder, tmp_path / "broken.mp4" / "out", weights), "cannot create a folder in"),
+    ]
+    for args, message in cases:
+        assert message in _refused(capsys, _demo, *args), message
+        assert not out.exists()
+    for config, message in [
+        (str(tmp_path / "missing.yaml"), "missing.yaml not found"),
+        (str(broken), "broken.mp4"),
+    ]:
+        assert message in _refused(capsys, _demo, frame_folder, out, weights, config=config)
+    opts = OPTS + ["TRACKER_HEADS.ASSOCIATION", "hungarian"]
+    assert "Unknown association mechanism" in _refused(
+        capsys, _demo, frame_folder, out, weights, opts=opts
+    )
+    assert not out.exists()
+
+
+def test_a_video_ending_before_its_stated_length_is_an_error(weights, tmp_path, capsys):
+    """Issue 12, worst case 5: the frames that could be read were tracked and reported as
+    success."""
+    whole = tmp_path / "whole.avi"
+    # MJPG in AVI: the header states the frame count, so a cut file still opens.
+    writer = cv2.VideoWriter(str(whole), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (128, 64))
+    for i in range(10):
+        writer.write(np.full((64, 128, 3), 20 * i, np.uint8))
+    writer.release()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.8)])
+    err = _refused(capsys, _demo, str(cut), tmp_path / "out", weights, "--render", "none")
+    assert "cut.avi: the video ends after frame" in err and "states 10 frames" in err
     assert not (tmp_path / "out").exists()
 
 
-def test_missing_weights_are_reported(frame_folder, tmp_path):
-    with pytest.raises(SystemExit, match="MODEL.WEIGHTS is empty"):
-        demo.main(["--config-file", CONFIG, "--input", frame_folder, "--output", str(tmp_path)])
+def test_leftovers_of_killed_runs_are_removed(frame_folder, weights, tmp_path):
+    """A run killed by SIGKILL leaves its hidden folder beside --output; the next run removes
+    it (the process that wrote it is gone), not those of a run still going."""
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    dead = tmp_path / f".out.new-{finished.pid}-0123abcd"
+    alive = tmp_path / f".out.new-{os.getpid()}-4567cdef"
+    for leftover in (dead, alive):
+        leftover.mkdir()
+        (leftover / "0042.txt").write_text("partial\n")
+    _demo(frame_folder, tmp_path / "out", weights, "--render", "none")
+    assert sorted(os.listdir(tmp_path)) == [alive.name, "out"]

@@ -6,12 +6,13 @@ from typing import Deque, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.modeling import build_model
 from detectron2.structures import Instances
 
+from trackrcnn_d2.checkpoint import MOTSCheckpointer
 from trackrcnn_d2.data.dataset_mapper import MOTSTestDatasetMapper
 from trackrcnn_d2.engine.precision import inference_precision, set_matmul_precision
+from trackrcnn_d2.modeling.roi_heads.track_roi_heads import AssociationHead
 from trackrcnn_d2.structures.mask_rle import detector_postprocess_unpasted
 from trackrcnn_d2.tracking import (
     SequenceTracker,
@@ -20,8 +21,14 @@ from trackrcnn_d2.tracking import (
     build_optical_flow,
     frame_detections_from_instances,
 )
+from trackrcnn_d2.tracking.class_map import class_map_from_config
 
-__all__ = ["VideoTrackingPredictor"]
+__all__ = ["VideoTrackingPredictor", "has_association_head"]
+
+
+def has_association_head(model: torch.nn.Module) -> bool:
+    """Whether ``model`` predicts association vectors (TrackR-CNN; a plain Mask R-CNN does not)."""
+    return any(isinstance(m, AssociationHead) for m in model.modules())
 
 
 class VideoTrackingPredictor:
@@ -35,10 +42,17 @@ class VideoTrackingPredictor:
     Memory stays bounded on long videos: the frames read ahead, the model's near-online buffer
     and the tracker's state (association vectors of selected detections).
 
+    A plain Mask R-CNN works as well (e.g. ``configs/coco_mask_rcnn_R_50_FPN_maskprop.yaml``):
+    its classes are mapped by ``DATASETS.MOTS.CLASS_MAP``, and a ``TRACKER_HEADS.ASSOCIATION``
+    that needs association vectors is refused before any frame is tracked.
+
     Args:
         cfg: the config; its model is built and loaded from ``MODEL.WEIGHTS`` unless ``model``
             is given.
         model: an already built model in eval mode (e.g. shared between predictors).
+
+    Raises:
+        ValueError: the tracker keys do not fit the model (mechanism, class map).
 
     Example::
 
@@ -49,13 +63,17 @@ class VideoTrackingPredictor:
 
     def __init__(self, cfg, model: Optional[torch.nn.Module] = None):
         self.cfg = cfg.clone()
+        self.tracker_params = TrackerParams.from_config(cfg)
+        self.class_map = class_map_from_config(cfg)
         if model is None:
             model = build_model(self.cfg)
-            DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+            # Before the weights are loaded (maybe downloaded); a given model is checked on
+            # its first output.
+            self.tracker_params.check_association_head(has_association_head(model))
+            MOTSCheckpointer(model).load(cfg.MODEL.WEIGHTS)
         self.model = model.eval()
         self.mapper = MOTSTestDatasetMapper(cfg)
         self.input_format = cfg.INPUT.FORMAT
-        self.tracker_params = TrackerParams.from_config(cfg)
         # Built once: RAFT loads its weights here, not per video.
         self.flow = (
             build_optical_flow(cfg.TRACKER_HEADS.FLOW) if self.tracker_params.uses_flow else None
@@ -100,8 +118,10 @@ class VideoTrackingPredictor:
             if self.flow is not None and previous_image is not None:
                 flow = self._flow_worker.submit(self.flow, image, previous_image)
             instances = self._detect(inputs)
+            if not instances.has("association_vectors"):  # a given model without the head
+                self.tracker_params.check_association_head(False)
             detections = frame_detections_from_instances(
-                instances, sequence, frame_idx, self.mask_threshold
+                instances, sequence, frame_idx, self.mask_threshold, self.class_map
             )
             flow = None if flow is None else flow.result()
             yield frame_idx, image, tracker.step(detections, image=image, flow=flow)

@@ -21,6 +21,7 @@ import os
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence
 
+import numpy as np
 from detectron2.config import configurable
 from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
@@ -39,6 +40,7 @@ from trackrcnn_d2.tracking import (
     write_detection_cache,
     write_tracking_result,
 )
+from trackrcnn_d2.tracking.class_map import class_map_from_config
 from trackrcnn_d2.utils.file_io import replace_folder_atomically
 
 __all__ = ["MOTSEvaluator", "REPORTED_METRICS", "flat_mots_results", "format_mots_table"]
@@ -56,7 +58,9 @@ class MOTSEvaluator(DatasetEvaluator):
     The data loader must give each sequence's frames in order, whole sequences per worker
     (``build_mots_test_loader``); the model's outputs must be at image resolution
     (``Instances`` with ``pred_boxes``, ``scores``, ``pred_classes``, ``pred_masks`` and,
-    for TrackR-CNN, ``association_vectors``).
+    for TrackR-CNN, ``association_vectors``). A plain Mask R-CNN works with a mechanism
+    without association vectors (``maskprop``, the paper's "Mask R-CNN + maskprop"), its
+    classes mapped to the MOTS classes by ``DATASETS.MOTS.CLASS_MAP``.
     """
 
     @configurable
@@ -70,6 +74,7 @@ class MOTSEvaluator(DatasetEvaluator):
         mask_threshold: float = 0.5,
         write_detection_cache: bool = True,
         distributed: bool = True,
+        class_map: Optional[np.ndarray] = None,
     ):
         """
         Args:
@@ -83,6 +88,8 @@ class MOTSEvaluator(DatasetEvaluator):
             mask_threshold: binarisation threshold of soft ``pred_masks``.
             write_detection_cache: also write the per-sequence detection cache.
             distributed: gather the detections of all workers and evaluate on the main one.
+            class_map: the tracker's class of each model class, -1 to drop its detections
+                (see ``trackrcnn_d2.tracking.class_map``); None: the same classes.
         """
         self._dataset_name = dataset_name
         self._metadata = MetadataCatalog.get(dataset_name)
@@ -99,6 +106,7 @@ class MOTSEvaluator(DatasetEvaluator):
         self._mask_threshold = mask_threshold
         self._write_detection_cache = write_detection_cache
         self._distributed = distributed
+        self._class_map = class_map
         self._frames: List[dict] = []
 
     @classmethod
@@ -111,6 +119,7 @@ class MOTSEvaluator(DatasetEvaluator):
             "mask_threshold": cfg.TRACKER_HEADS.MASK_THRESHOLD,
             "write_detection_cache": cfg.TEST.MOTS.WRITE_DETECTION_CACHE,
             "distributed": distributed,
+            "class_map": class_map_from_config(cfg),
         }
 
     def reset(self):
@@ -123,7 +132,11 @@ class MOTSEvaluator(DatasetEvaluator):
                 sequence=frame_input["sequence"],
                 frame_idx=frame_input["frame_idx"],
                 mask_threshold=self._mask_threshold,
+                class_map=self._class_map,
             )
+            if not output["instances"].has("association_vectors"):
+                # Refused at the first frame, not tracked without the vectors it asks for.
+                self._tracker_params.check_association_head(False)
             self._frames.append({"detections": detections, "file_name": frame_input["file_name"]})
 
     def evaluate(self):

@@ -7,6 +7,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from trackrcnn_d2.utils.cli import ConfigError
+
 __all__ = ["build_class_map", "class_map_from_config"]
 
 KEY = "DATASETS.MOTS.CLASS_MAP"
@@ -17,28 +19,29 @@ def build_class_map(
 ) -> np.ndarray:
     """(len(model_classes),) int64 lookup table: the contiguous MOTS class (index in
     ``mots_classes``) of each contiguous model class, -1 for a class whose detections are
-    dropped. ``pairs``: ``[[model class name, MOTS class name], ...]``."""
+    dropped. ``pairs``: ``[[model class name, MOTS class name], ...]``. A bad entry raises
+    :class:`~trackrcnn_d2.utils.cli.ConfigError` (a ValueError) naming the key."""
     model_index = {name: i for i, name in enumerate(model_classes)}
     mots_index = {name: i for i, name in enumerate(mots_classes)}
     table = np.full(len(model_classes), -1, dtype=np.int64)
     for pair in pairs:
         if len(pair) != 2 or not all(isinstance(name, str) for name in pair):
-            raise ValueError(
+            raise ConfigError(
                 f"{KEY}: entry {pair!r} is not a [model class, MOTS class] pair of names, e.g. "
                 "['person', 'pedestrian']"
             )
         model_class, mots_class = pair
         if model_class not in model_index:
-            raise ValueError(
+            raise ConfigError(
                 f"{KEY}: {model_class!r} is not one of the model's {len(model_classes)} classes "
                 f"({', '.join(model_classes[:12])}{', ...' if len(model_classes) > 12 else ''})"
             )
         if mots_class not in mots_index:
-            raise ValueError(
+            raise ConfigError(
                 f"{KEY}: {mots_class!r} is not one of DATASETS.MOTS.CLASSES {list(mots_classes)}"
             )
         if table[model_index[model_class]] >= 0:
-            raise ValueError(f"{KEY}: the model class {model_class!r} is mapped twice")
+            raise ConfigError(f"{KEY}: the model class {model_class!r} is mapped twice")
         table[model_index[model_class]] = mots_index[mots_class]
     return table
 
@@ -53,19 +56,19 @@ def class_map_from_config(cfg) -> Optional[np.ndarray]:
     from detectron2.data import MetadataCatalog
 
     if not cfg.DATASETS.TRAIN:
-        raise ValueError(
+        raise ConfigError(
             f"{KEY} names the model's classes, which come from the thing_classes of "
             "DATASETS.TRAIN[0]; DATASETS.TRAIN is empty (e.g. set it to ('coco_2017_train',))"
         )
     dataset = cfg.DATASETS.TRAIN[0]
     model_classes = MetadataCatalog.get(dataset).get("thing_classes")
     if model_classes is None:
-        raise ValueError(
+        raise ConfigError(
             f"{KEY}: the dataset {dataset!r} (DATASETS.TRAIN[0]) has no thing_classes to name "
             "the model's classes; is it registered?"
         )
     if len(model_classes) != cfg.MODEL.ROI_HEADS.NUM_CLASSES:
-        raise ValueError(
+        raise ConfigError(
             f"{KEY}: {dataset!r} (DATASETS.TRAIN[0]) has {len(model_classes)} classes but the "
             f"model has MODEL.ROI_HEADS.NUM_CLASSES = {cfg.MODEL.ROI_HEADS.NUM_CLASSES}"
         )

@@ -104,7 +104,11 @@ class FrameDetections:
 
 
 def frame_detections_from_instances(
-    instances, sequence: str = "", frame_idx: int = 0, mask_threshold: float = 0.5
+    instances,
+    sequence: str = "",
+    frame_idx: int = 0,
+    mask_threshold: float = 0.5,
+    class_map: Optional[np.ndarray] = None,
 ) -> FrameDetections:
     """Convert a detectron2 ``Instances`` of one frame (at image resolution) to FrameDetections.
 
@@ -113,9 +117,23 @@ def frame_detections_from_instances(
     probabilities, see ``detector_postprocess_unpasted``) and, when present,
     ``association_vectors`` (N x D).
     A model without a mask head gets its boxes as masks, so the IoU mechanisms still apply.
+    ``class_map`` (``DATASETS.MOTS.CLASS_MAP``, see :mod:`.class_map`): the tracker's class of
+    each model class, -1 to drop its detections (a COCO model's other classes).
     """
     import torch
 
+    if class_map is not None:
+        model_classes = instances.pred_classes.to("cpu").numpy()
+        if len(model_classes) and model_classes.max() >= len(class_map):
+            raise ValueError(
+                f"sequence {sequence!r} frame {frame_idx}: the model predicts class "
+                f"{model_classes.max()}, but DATASETS.MOTS.CLASS_MAP is for "
+                f"{len(class_map)} classes"
+            )
+        keep = class_map[model_classes] >= 0
+        device = instances.pred_classes.device
+        instances = instances[torch.from_numpy(keep).to(device)]
+        instances.pred_classes = torch.from_numpy(class_map[model_classes[keep]]).to(device)
     height, width = (int(s) for s in instances.image_size)
     boxes = instances.pred_boxes.tensor.detach().to("cpu", torch.float32).numpy()
     scores = instances.scores.detach().to("cpu", torch.float32).numpy()

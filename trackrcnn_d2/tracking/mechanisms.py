@@ -82,6 +82,11 @@ class AssociationMechanism:
     def allowed(self, scores: np.ndarray, threshold: float) -> np.ndarray:
         return scores > threshold if self.maximize else scores < threshold
 
+    @property
+    def uses_association_vectors(self) -> bool:
+        """It needs a model with an association head (TrackR-CNN, not a plain Mask R-CNN)."""
+        return self.assoc_match or self.pair_score is _association_distance
+
 
 MECHANISMS: Dict[str, AssociationMechanism] = {
     # Algorithm 1: maskprop_match on Eq. 5, then assoc_match (the paper's tracker).

@@ -5,6 +5,8 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from trackrcnn_d2.utils.cli import ConfigError
+
 from .detections import FrameDetections
 from .mechanisms import ASSOCIATION_MECHANISMS, MECHANISMS, AssociationMechanism
 
@@ -77,6 +79,19 @@ class TrackerParams:
     @property
     def uses_flow(self) -> bool:
         return self.mechanism.uses_flow
+
+    def check_association_head(self, has_association_head: bool) -> None:
+        """Raise :class:`~trackrcnn_d2.utils.cli.ConfigError` (a ValueError), before any
+        tracking, when the mechanism matches association vectors that the model cannot predict
+        (a plain Mask R-CNN): without them Algorithm 1 would silently degrade to mask
+        propagation, and ``assoc`` would start a track per detection."""
+        if self.mechanism.uses_association_vectors and not has_association_head:
+            raise ConfigError(
+                f"TRACKER_HEADS.ASSOCIATION {self.association!r} matches association vectors, "
+                "but the model has no association head (a plain Mask R-CNN); set "
+                "TRACKER_HEADS.ASSOCIATION to maskprop (mask propagation only, the paper's "
+                '"Mask R-CNN + maskprop"), bbox_iou or bbox_center'
+            )
 
     def replace(self, **changes) -> "TrackerParams":
         return dataclasses.replace(self, **changes)
