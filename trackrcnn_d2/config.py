@@ -29,6 +29,9 @@ def add_trackrcnn_config(cfg):
     # Train only on clips whose every frame has an annotated object (the paper states nothing;
     # released code: such clips are skipped, datasets/util/Detection.py SKIP_EXAMPLE).
     _C.DATALOADER.SKIP_CLIPS_WITH_EMPTY_FRAMES = False
+    # With MODEL.PROPOSAL_GENERATOR.NAME "IgnoreRegionRPN" (released code; detectron2's "RPN" is
+    # the paper's): negative anchors more than this fraction on ignore regions are not trained.
+    _C.MODEL.RPN.IGNORE_REGION_OVERLAP = 0.7
 
     # ---------------------------------------------------------------------------------------- #
     # Temporal backbone (Sec. 5 "Integrating temporal context", Sec. 6, Table 4)

@@ -304,3 +304,24 @@ def test_clips_with_a_frame_without_objects_can_be_skipped():
     assert ("a", 4) not in {frame for clip in skipped for frame in clip}
     assert {clip[0] for clip in skipped} >= {("a", 0), ("a", 5), ("b", 0)}
     assert ("a", 4) in {frame for clip in _first_frames_of_clips(False) for frame in clip}
+
+
+def test_ignore_masks_are_given_for_the_ignore_region_rpn(synthetic_prefix):
+    import pycocotools.mask as mask_utils
+
+    records = {
+        (d["sequence"], d["frame_idx"]): d for d in DatasetCatalog.get(f"{synthetic_prefix}_train")
+    }
+    cfg = _cfg(synthetic_prefix, **{"INPUT.RANDOM_FLIP": "none"})
+    assert not any("ignore_mask" in f for batch in _batches(cfg, 3) for f in batch)
+    cfg.MODEL.PROPOSAL_GENERATOR.NAME = "IgnoreRegionRPN"
+    with_regions = 0
+    for frame in (f for batch in _batches(cfg, 6) for f in batch):
+        regions = records[(frame["sequence"], frame["frame_idx"])]["ignore_regions"]
+        if not regions:
+            assert "ignore_mask" not in frame
+            continue
+        with_regions += 1
+        expected = mask_utils.decode(regions).any(axis=2)
+        np.testing.assert_array_equal(frame["ignore_mask"].numpy(), expected)
+    assert with_regions > 0

@@ -14,6 +14,7 @@ from test_configs import CONFIG_DIR, _load, _shrink
 from trackrcnn_d2.data.build import build_mots_train_loader
 from trackrcnn_d2.data.builtin import register_synthetic_mots
 from trackrcnn_d2.data.synthetic import generate_synthetic_mots
+from trackrcnn_d2.modeling import IgnoreRegionRPN
 from trackrcnn_d2.modeling.backbone import SeparableConv3dTemporalLayer
 
 CONFIG = os.path.join(CONFIG_DIR, "ablations", "official_release_conv3d_sep2.yaml")
@@ -30,6 +31,8 @@ def test_official_release_config_selects_the_released_choices():
     )  # fmt: skip
     assert cfg.INPUT.GAMMA_AUGMENTATION == pytest.approx(0.1)
     assert cfg.DATALOADER.SKIP_CLIPS_WITH_EMPTY_FRAMES
+    assert cfg.MODEL.PROPOSAL_GENERATOR.NAME == "IgnoreRegionRPN"
+    assert cfg.MODEL.RPN.IGNORE_REGION_OVERLAP == pytest.approx(0.7)
     assert cfg.TRACKER_HEADS.DISJOINT == "score"
 
 
@@ -51,6 +54,7 @@ def test_official_release_config_trains_two_iterations_on_the_synthetic_set(tmp_
     assert len(layers) == 2 and all(isinstance(x, SeparableConv3dTemporalLayer) for x in layers)
     assert model.roi_heads.box_predictor.bbox_pred.out_features == 4  # class-agnostic
     assert model.roi_heads.mask_head.predictor.out_channels == 1
+    assert isinstance(model.proposal_generator, IgnoreRegionRPN)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     before = {k: v.clone() for k, v in model.backbone.temporal_layers.state_dict().items()}
     with EventStorage():

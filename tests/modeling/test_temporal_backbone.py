@@ -37,7 +37,7 @@ def test_identity_init_reproduces_wrapped_backbone_features_exactly(features, nu
     images = _images()
     with torch.no_grad():
         wrapped = backbone.frame_backbone(images)
-        temporal = backbone(images)
+        temporal = backbone(images, clip_length=len(images))
     assert set(temporal) == set(wrapped) == set(backbone.temporal_layers)
     if features == "fpn":
         # FPN outputs are signed: "auto" leaves the ReLU out so that identity stays identity.
@@ -87,9 +87,9 @@ def test_clips_of_a_batch_are_padded_separately():
     images = _images(6)
     with torch.no_grad():
         two_clips = backbone(images, clip_length=3)
-        first = backbone(images[:3])
-        second = backbone(images[3:])
-        one_clip = backbone(images)
+        first = backbone(images[:3], clip_length=3)
+        second = backbone(images[3:], clip_length=3)
+        one_clip = backbone(images, clip_length=6)
     torch.testing.assert_close(two_clips["res4"], torch.cat([first["res4"], second["res4"]]))
     # As one clip of 6, frames 2 and 3 see each other: different from two clips of 3.
     assert not torch.allclose(one_clip["res4"][2:4], two_clips["res4"][2:4])
@@ -104,7 +104,7 @@ def test_sliding_windows_give_the_clip_outputs(temporal, num_layers):
     images = _images(6)
     with torch.no_grad():
         frame_features = backbone.frame_features(images)
-        clip = backbone(images)
+        clip = backbone(images, clip_length=6)
         lookback, lookahead = backbone.temporal_lookback, backbone.temporal_lookahead
         state = None
         for t in range(6):
@@ -151,7 +151,7 @@ def test_gradients_reach_the_backbone_through_the_temporal_layers(temporal):
     # A later frame's features reach frame 0's image only through the temporal layers: the
     # Conv3D's output at frame 1 reads frame 0, the ConvLSTM's at frame 2 carries it in state.
     target = 1 if temporal == "conv3d" else 2
-    backbone(images)["res4"][target].sum().backward()
+    backbone(images, clip_length=3)["res4"][target].sum().backward()
     assert backbone.frame_backbone.stem.conv1.weight.grad.abs().sum() > 0
     reaches_frame_0 = images.grad[0].abs().sum() > 0
     assert reaches_frame_0 == (temporal != "none")
@@ -178,3 +178,19 @@ def test_temporal_backbone_wraps_any_registered_backbone_and_validates_features(
     images = _images(2)
     with torch.no_grad():
         torch.testing.assert_close(none(images)["res4"], none.frame_backbone(images)["res4"])
+
+
+def test_temporal_layers_refuse_detectron2s_generalized_rcnn():
+    """Issue 14: under GeneralizedRCNN the layers would run across clips and without context."""
+    from detectron2.modeling import build_model
+
+    cfg = tiny_cfg("fpn")
+    cfg.MODEL.META_ARCHITECTURE = "GeneralizedRCNN"
+    with pytest.raises(ValueError, match="META_ARCHITECTURE: 'TrackRCNN'"):
+        build_model(cfg)
+    cfg.MODEL.TEMPORAL.TYPE = "none"  # no temporal layer: a plain wrapped backbone is fine
+    build_model(cfg)
+    # Built without a config, the backbone refuses a call without the clip structure.
+    backbone = _backbone("c4")
+    with pytest.raises(ValueError, match="TrackRCNN"):
+        backbone(_images(2))

@@ -85,21 +85,25 @@ class MOTSClipDatasetMapper:
     (``gt_boxes`` tight boxes of the transformed masks, ``gt_classes``, ``gt_masks``
     (BitMasks), ``gt_track_ids`` (int64, on-disk obj_id); objects whose mask the augmentation
     removed entirely are dropped), ``sequence``, ``frame_idx``, ``height``, ``width``,
-    ``file_name``. Ignore regions are not passed on: training treats them as background
-    neither more nor less than the rest of the image, as the paper does not say otherwise.
+    ``file_name``. Ignore regions are passed on only with ``ignore_masks`` (for
+    :class:`~trackrcnn_d2.modeling.IgnoreRegionRPN`, the released code's rule), as
+    ``ignore_mask`` (H x W bool tensor, the union of the frame's ignore regions; absent without
+    any); otherwise training treats them as background, as the paper does not say otherwise.
 
     The augmentation draws from numpy's global RNG; the training loader seeds it per clip.
     """
 
     @configurable
-    def __init__(self, *, augmentations: List, image_format: str):
+    def __init__(self, *, augmentations: List, image_format: str, ignore_masks: bool = False):
         """
         Args:
             augmentations: detectron2 augmentations, drawn once per clip.
             image_format: ``cfg.INPUT.FORMAT``, e.g. "BGR".
+            ignore_masks: output each frame's ``ignore_mask``.
         """
         self.augmentations = T.AugmentationList(augmentations)
         self.image_format = image_format
+        self.ignore_masks = ignore_masks
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True):
@@ -109,7 +113,11 @@ class MOTSClipDatasetMapper:
         if cfg.INPUT.GAMMA_AUGMENTATION > 0 and is_train:
             # After the resize, as the released code.
             augmentations.append(GammaAugmentation(cfg.INPUT.GAMMA_AUGMENTATION))
-        return {"augmentations": augmentations, "image_format": cfg.INPUT.FORMAT}
+        return {
+            "augmentations": augmentations,
+            "image_format": cfg.INPUT.FORMAT,
+            "ignore_masks": cfg.MODEL.PROPOSAL_GENERATOR.NAME == "IgnoreRegionRPN",
+        }
 
     def __call__(self, clip: List[dict]) -> List[dict]:
         images = []
@@ -145,7 +153,7 @@ class MOTSClipDatasetMapper:
             [a["track_id"] for a in annotations], dtype=torch.int64
         )
         instances = instances[instances.gt_masks.nonempty()]
-        return {
+        mapped = {
             "image": _image_tensor(image),
             "instances": instances,
             "sequence": record["sequence"],
@@ -154,6 +162,10 @@ class MOTSClipDatasetMapper:
             "width": record["width"],
             "file_name": record["file_name"],
         }
+        if self.ignore_masks and record.get("ignore_regions"):
+            ignore = transform_rle_masks(record["ignore_regions"], transforms, image_shape)
+            mapped["ignore_mask"] = torch.from_numpy(ignore.any(axis=0))
+        return mapped
 
 
 class MOTSTestDatasetMapper:
@@ -161,7 +173,7 @@ class MOTSTestDatasetMapper:
     ``width`` (of the original image, where outputs are resized to), ``file_name``,
     ``image_id``, ``sequence``, ``frame_idx``. The transform is deterministic (resize to
     ``INPUT.MIN_SIZE_TEST``), so every frame of a sequence gets the same one; the test loader
-    adds ``next_image`` by mapping the next frame too."""
+    adds ``next_images`` by mapping the following frames too."""
 
     @configurable
     def __init__(self, *, augmentations: List, image_format: str):

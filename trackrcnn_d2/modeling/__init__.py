@@ -3,6 +3,7 @@
 - ``build_temporal_backbone`` (BACKBONE_REGISTRY): any backbone + Conv3D/ConvLSTM layers.
 - ``TrackStandardROIHeads``, ``TrackRes5ROIHeads`` (ROI_HEADS_REGISTRY): + association head.
 - ``TrackRCNN`` (META_ARCH_REGISTRY): clip training, near-online inference.
+- ``IgnoreRegionRPN`` (PROPOSAL_GENERATOR_REGISTRY): no negatives on ignore regions (release).
 """
 from .backbone import TemporalBackbone, build_temporal_backbone
 from .losses import (
@@ -12,11 +13,13 @@ from .losses import (
     contrastive_loss,
 )
 from .meta_arch import TrackRCNN
+from .proposal_generator import IgnoreRegionRPN
 from .roi_heads import AssociationHead, TrackRes5ROIHeads, TrackStandardROIHeads
 
 __all__ = [
     "ASSOCIATION_LOSSES",
     "AssociationHead",
+    "IgnoreRegionRPN",
     "TemporalBackbone",
     "TrackRCNN",
     "TrackRes5ROIHeads",

@@ -5,7 +5,7 @@ from typing import Dict, Optional, Tuple
 import torch
 from detectron2.config import CfgNode, configurable
 from detectron2.layers import ShapeSpec
-from detectron2.modeling import BACKBONE_REGISTRY, Backbone, ResNet
+from detectron2.modeling import BACKBONE_REGISTRY, META_ARCH_REGISTRY, Backbone, ResNet
 from torch import nn
 
 from .temporal_layers import (
@@ -77,6 +77,14 @@ def build_temporal_layer_stacks(
     }
 
 
+_NEEDS_TRACK_RCNN = (
+    "TemporalBackbone: the temporal layers need the frames' clip structure, which detectron2's "
+    "GeneralizedRCNN and DefaultPredictor do not give (they would mix the clips of a batch in "
+    "training and see no neighbour frames in inference). Use MODEL.META_ARCHITECTURE: "
+    "'TrackRCNN' (clips in training, near-online inference), or MODEL.TEMPORAL.TYPE: 'none'."
+)
+
+
 def temporal_lookahead(cfg: CfgNode) -> int:
     """Frames after frame t that the temporal layers of ``cfg``'s model reach: the look-ahead
     frames near-online inference needs ("next_images"); 0 without a temporal backbone."""
@@ -129,6 +137,14 @@ class TemporalBackbone(Backbone):
 
     @classmethod
     def from_config(cls, cfg: CfgNode, input_shape: ShapeSpec):
+        from ..meta_arch.track_rcnn import TrackRCNN  # the meta-architecture imports this module
+
+        meta_arch = META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE)
+        has_layers = cfg.MODEL.TEMPORAL.TYPE != "none" and cfg.MODEL.TEMPORAL.NUM_LAYERS > 0
+        if has_layers and not issubclass(meta_arch, TrackRCNN):
+            raise ValueError(
+                f"MODEL.META_ARCHITECTURE is {cfg.MODEL.META_ARCHITECTURE!r}. {_NEEDS_TRACK_RCNN}"
+            )
         frame_backbone_name = cfg.MODEL.TEMPORAL.BACKBONE_NAME
         if frame_backbone_name == "build_temporal_backbone":
             raise ValueError("MODEL.TEMPORAL.BACKBONE_NAME must name the wrapped backbone.")
@@ -237,11 +253,17 @@ class TemporalBackbone(Backbone):
     def forward(
         self, x: torch.Tensor, clip_length: Optional[int] = None
     ) -> Dict[str, torch.Tensor]:
-        """(N, C, H, W) frames of N / clip_length consecutive clips -> name -> (N, C', H', W')."""
+        """(N, C, H, W) frames of N / clip_length consecutive clips -> name -> (N, C', H', W').
+
+        ``clip_length`` is required when there are temporal layers: without it the frames'
+        clip structure is unknown (detectron2's GeneralizedRCNN gives none), and the layers
+        would mix clips in training and see no neighbour frames in inference.
+        """
         frame_features = self.frame_features(x)
         if not self.temporal_layers:
             return frame_features
-        clip_length = clip_length or x.shape[0]
+        if clip_length is None:
+            raise ValueError(_NEEDS_TRACK_RCNN)
         if x.shape[0] % clip_length != 0:
             raise ValueError(
                 f"TemporalBackbone got {x.shape[0]} frames, not a multiple of the clip length "

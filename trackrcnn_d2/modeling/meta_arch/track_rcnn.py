@@ -10,6 +10,7 @@ from detectron2.structures import ImageList
 from detectron2.utils.events import get_event_storage
 
 from ..backbone.temporal_backbone import TemporalBackbone, TemporalState
+from ..proposal_generator import IgnoreRegionRPN
 
 __all__ = ["TrackRCNN"]
 
@@ -94,7 +95,13 @@ class TrackRCNN(GeneralizedRCNN):
         images = self.preprocess_image(batched_inputs)
         gt_instances = [x["instances"].to(self.device) for x in batched_inputs]
         features = self.backbone(images.tensor, clip_length=self.clip_length)
-        proposals, proposal_losses = self.proposal_generator(images, features, gt_instances)
+        if isinstance(self.proposal_generator, IgnoreRegionRPN):
+            ignore_masks = [x.get("ignore_mask") for x in batched_inputs]
+            proposals, proposal_losses = self.proposal_generator(
+                images, features, gt_instances, ignore_masks=ignore_masks
+            )
+        else:
+            proposals, proposal_losses = self.proposal_generator(images, features, gt_instances)
         _, detector_losses = self.roi_heads(images, features, proposals, gt_instances)
         if self.vis_period > 0 and get_event_storage().iter % self.vis_period == 0:
             self.visualize_training(batched_inputs, proposals)
@@ -142,7 +149,7 @@ class TrackRCNN(GeneralizedRCNN):
         """
         assert not self.training
         images = self.preprocess_image(batched_inputs)
-        features = self.backbone(images.tensor)
+        features = self.backbone(images.tensor, clip_length=len(batched_inputs))
         return self._detect(images, features, batched_inputs, do_postprocess)
 
     def _detect(self, images: ImageList, features, batched_inputs, do_postprocess):
