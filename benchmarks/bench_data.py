@@ -4,8 +4,8 @@ Ours: ``mots_io.load_mots_ground_truth`` with every check (RLE sizes against hea
 ids, duplicate ids, overlapping masks) plus the per-frame detectron2 annotations (boxes from
 the masks) that the dataset dicts hold. Peer: TrackEval's ``MOTSChallenge._load_raw_file`` on
 the same files (it parses, merges ignore regions and checks overlaps; it does not check RLE
-sizes). Also shown: our reader without checks, and the pure-python RLE size check that
-``mots_io`` used before (one ``rle_counts_total`` per mask).
+sizes). Also shown: our reader without checks, and the RLE size check one mask at a time
+(``utils.rle.rle_counts_total``, the reference decoder that the bulk check is tested against).
 
 Data: the real MOTSChallenge annotations (2,862 frames, 29,721 masks of up to 1080x1920) when
 present, else a synthetic set at KITTI's image size written to a temporary folder.
@@ -53,7 +53,7 @@ def ours_unchecked(annotation_root, sequences):
     return sum(len(o) for frames in ground_truth.values() for o in frames.values())
 
 
-def pure_python_size_check(annotation_root, sequences):
+def per_mask_size_check(annotation_root, sequences):
     masks = 0
     for sequence in sequences:
         path, _ = mots_io.find_sequence_annotations(annotation_root, sequence, "txt")
@@ -155,8 +155,8 @@ def main():
         ("ours: load_mots_ground_truth(check=False)",
          lambda: ours_unchecked(annotation_root, sequences)),
         ("peer: TrackEval MOTSChallenge._load_raw_file", peer),
-        ("pure-python RLE size check alone (mots_io before)",
-         lambda: pure_python_size_check(annotation_root, sequences)),
+        ("RLE size check alone, one rle_counts_total per mask",
+         lambda: per_mask_size_check(annotation_root, sequences)),
     ]
     results = {}
     print(f"{'reader':<66} {'best s':>8} {'median s':>9} {'masks':>7}")
