@@ -20,13 +20,12 @@ import os
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
-import pycocotools.mask as mask_utils
 
 from trackrcnn_d2.utils.file_io import atomic_open, atomic_write_text
 from trackrcnn_d2.utils.rle import (
     decode_mask,
     encode_mask,
-    rle_areas,
+    find_overlap,
     rle_counts_total,
     rle_counts_totals,
 )
@@ -415,31 +414,6 @@ def find_duplicate_id(objects: Sequence[MOTSObject]) -> Optional[Tuple[int, int]
             return seen[obj.obj_id], i
         seen[obj.obj_id] = i
     return None
-
-
-def find_overlap(groups: Sequence[Sequence[dict]]) -> Optional[Tuple[int, int, int]]:
-    """The first pair of overlapping masks within a group (e.g. the RLEs of one frame):
-    ``(group, i, j)``, or None when the masks of every group are disjoint.
-
-    A group is disjoint iff the area of its union equals the sum of its masks' areas: one
-    pycocotools merge per group of two or more masks and the areas of all masks in bulk, no
-    decoding to pixels; only the first failing group's pairs are looked at.
-    """
-    crowded = [g for g, rles in enumerate(groups) if len(rles) > 1]
-    if not crowded:
-        return None
-    sizes = np.array([len(groups[g]) for g in crowded])
-    areas = rle_areas([rle for g in crowded for rle in groups[g]])
-    unions = rle_areas([mask_utils.merge(list(groups[g]), intersect=False) for g in crowded])
-    bad = np.flatnonzero(unions != np.add.reduceat(areas, np.cumsum(sizes) - sizes))
-    if len(bad) == 0:
-        return None
-    group = crowded[bad[0]]
-    rles = list(groups[group])
-    ious = np.asarray(mask_utils.iou(rles, rles, [0] * len(rles)))
-    np.fill_diagonal(ious, 0)
-    first, second = np.argwhere(ious > 0)[0]
-    return group, int(first), int(second)
 
 
 def load_mots_ground_truth(

@@ -1,6 +1,6 @@
 """The one codec of COCO compressed RLE masks (column-major, as pycocotools writes them), torch-
-free: encoding and decoding, run lengths, set difference, and size checks of RLE strings against
-their headers that never decode a mask.
+free: encoding and decoding, run lengths, set difference, overlap search, and size checks of RLE
+strings against their headers that never decode a mask.
 
 pycocotools offers union and intersection (``merge``) but no difference, and no way to check a
 string before it decodes it (a string that covers more pixels than its header says makes it read
@@ -9,7 +9,7 @@ each number is 5-bit groups, least significant first; bit 0x20 of a character sa
 follow", bit 0x10 of the last group is the sign; from the fourth number on, each is stored as the
 difference to the number two before.
 """
-from typing import Sequence
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import pycocotools.mask as mask_utils
@@ -21,6 +21,7 @@ __all__ = [
     "rle_from_runs",
     "rle_complement",
     "rle_difference",
+    "find_overlap",
     "rle_areas",
     "rle_counts_total",
     "rle_counts_totals",
@@ -160,3 +161,28 @@ def rle_counts_total(counts: bytes) -> int:
     if (runs < 0).any():
         raise ValueError("negative run length in RLE string")
     return int(runs.sum())
+
+
+def find_overlap(groups: Sequence[Sequence[dict]]) -> Optional[Tuple[int, int, int]]:
+    """The first pair of overlapping masks within a group (e.g. the RLEs of one frame):
+    ``(group, i, j)``, or None when the masks of every group are disjoint.
+
+    A group is disjoint iff the area of its union equals the sum of its masks' areas: one
+    pycocotools merge per group of two or more masks and the areas of all masks in bulk, no
+    decoding to pixels; only the first failing group's pairs are looked at.
+    """
+    crowded = [g for g, rles in enumerate(groups) if len(rles) > 1]
+    if not crowded:
+        return None
+    sizes = np.array([len(groups[g]) for g in crowded])
+    areas = rle_areas([rle for g in crowded for rle in groups[g]])
+    unions = rle_areas([mask_utils.merge(list(groups[g]), intersect=False) for g in crowded])
+    bad = np.flatnonzero(unions != np.add.reduceat(areas, np.cumsum(sizes) - sizes))
+    if len(bad) == 0:
+        return None
+    group = crowded[bad[0]]
+    rles = list(groups[group])
+    ious = np.asarray(mask_utils.iou(rles, rles, [0] * len(rles)))
+    np.fill_diagonal(ious, 0)
+    first, second = np.argwhere(ious > 0)[0]
+    return group, int(first), int(second)

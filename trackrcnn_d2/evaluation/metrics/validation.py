@@ -7,7 +7,8 @@ check, kitti_mots.py l. 244-252); its message names the sequence and time step o
 """
 from typing import List, Optional, Sequence, Tuple
 
-from trackrcnn_d2.data.mots_io import MAX_FRAME, MOTSObject, find_duplicate_id, find_overlap
+from trackrcnn_d2.data.mots_io import MAX_FRAME, MOTSObject, find_duplicate_id
+from trackrcnn_d2.utils.rle import find_overlap
 
 __all__ = [
     "MOTSEvaluationError",
@@ -79,7 +80,7 @@ _OVERLAP_ADVICE = (
 
 class OverlapChecker:
     """Collects the masks of frames, then refuses the first pair that overlaps
-    (:func:`mots_io.find_overlap`: one merge per frame, all areas in bulk)."""
+    (:func:`trackrcnn_d2.utils.rle.find_overlap`: one merge per frame, all areas in bulk)."""
 
     def __init__(self, what: str):
         self.what = what
