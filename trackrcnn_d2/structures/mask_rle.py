@@ -51,11 +51,16 @@ def paste_regions(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.stack([x0, y0, x1, y1], axis=1).astype(np.int64)
 
 
-def _sampling_coordinates(start: int, stop: int, low: np.float32, high: np.float32):
-    """detectron2's grid coordinates of pixel centres start..stop-1 for a box side low..high:
-    its float32 operations in its order (IEEE, so each value is the same to the bit)."""
+def _sampling_coordinates(starts: np.ndarray, stops: np.ndarray, lows, highs):
+    """detectron2's grid coordinates of the pixel centres starts[i]..stops[i]-1 for box sides
+    lows[i]..highs[i] (float32), all boxes concatenated, and each box's offset in them: its
+    float32 operations in its order (IEEE, so each value is the same to the bit)."""
+    lengths = np.maximum(stops - starts, 0)
+    offsets = np.r_[0, np.cumsum(lengths)]
+    box = np.repeat(np.arange(len(lengths)), lengths)
+    pixels = (np.arange(offsets[-1]) - offsets[box] + starts[box]).astype(np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):  # an empty box, as in detectron2
-        return (np.arange(start, stop, dtype=np.float32) + 0.5 - low) / (high - low) * 2 - 1
+        return (pixels + 0.5 - lows[box]) / (highs[box] - lows[box]) * 2 - 1, offsets
 
 
 # A grid coordinate far outside the mask: grid_sample's zero padding gives exactly 0 there.
@@ -78,17 +83,23 @@ def paste_and_encode_cpu(
     masks = masks.detach().to("cpu", torch.float32)
     boxes_np = boxes.detach().to("cpu", torch.float32).numpy()
     regions = paste_regions(boxes_np, height, width)
+    x0s, y0s, x1s, y1s = regions.T
+    valid = (x1s > x0s) & (y1s > y0s)
+    # Each region is sampled column by column (column-major, as RLEs run), each column with
+    # one row of 0s above and below it (sampled far outside the mask): changes of value are
+    # the boundaries of the runs.
+    gx, x_offsets = _sampling_coordinates(x0s, x1s, boxes_np[:, 0], boxes_np[:, 2])
+    y1s_padded = np.where(valid, y1s + 1, y0s - 1)
+    gy, y_offsets = _sampling_coordinates(y0s - 1, y1s_padded, boxes_np[:, 1], boxes_np[:, 3])
+    gy[y_offsets[:-1][valid]] = gy[y_offsets[1:][valid] - 1] = _OUTSIDE
     runs = []
     for i, (x0, y0, x1, y1) in enumerate(regions.tolist()):
-        if x1 <= x0 or y1 <= y0:
+        if not valid[i]:
             runs.append((np.zeros(0, dtype=np.int64),) * 2)
             continue
-        box = boxes_np[i]
-        # The region sampled column by column (column-major, as RLEs run), each column with
-        # one pixel of 0 above and below it: changes of value are the boundaries of the runs.
-        grid = np.full((1, x1 - x0, y1 - y0 + 2, 2), _OUTSIDE, dtype=np.float32)
-        grid[0, :, 1:-1, 0] = _sampling_coordinates(x0, x1, box[0], box[2])[:, None]
-        grid[0, :, 1:-1, 1] = _sampling_coordinates(y0, y1, box[1], box[3])[None, :]
+        grid = np.empty((1, x1 - x0, y1 - y0 + 2, 2), dtype=np.float32)
+        grid[0, :, :, 0] = gx[x_offsets[i] : x_offsets[i + 1], None]
+        grid[0, :, :, 1] = gy[y_offsets[i] : y_offsets[i + 1]]
         # F.grid_sample(mode="bilinear", padding_mode="zeros", align_corners=False).
         pasted = torch.grid_sampler(masks[i][None, None], torch.from_numpy(grid), 0, 0, False)
         binary = (pasted.ravel() >= threshold).numpy()

@@ -46,26 +46,33 @@ def rles_from_run_boundaries(
     """Compressed COCO RLEs (as ``pycocotools.mask.encode`` gives them) of masks given by their
     runs of 1s in column-major pixel order: per mask, ``(starts, stops)`` with run k covering
     pixels ``starts[k]:stops[k]`` (sorted, not overlapping)."""
-    uncompressed = []
-    for starts, stops in runs:
-        starts = np.asarray(starts, dtype=np.int64)
-        stops = np.asarray(stops, dtype=np.int64)
-        # A run that ends at the bottom of a column and one that starts at the top of the next
-        # are one run of the image.
-        joined = stops[:-1] == starts[1:]
-        if joined.any():
-            starts = starts[np.r_[True, ~joined]]
-            stops = stops[np.r_[~joined, True]]
-        boundaries = np.empty(2 * len(starts) + 2, dtype=np.int64)
-        boundaries[0], boundaries[-1] = 0, height * width
-        boundaries[1:-1:2], boundaries[2:-1:2] = starts, stops
-        counts = np.diff(boundaries)
-        # pycocotools ends with the last run, never with an empty run of 0s.
-        if len(counts) > 1 and counts[-1] == 0:
-            counts = counts[:-1]
-        uncompressed.append({"size": [height, width], "counts": counts.tolist()})
-    if not uncompressed:
+    if not runs:
         return []
+    area = height * width
+    starts = np.concatenate([np.asarray(s, dtype=np.int64) for s, _ in runs])
+    stops = np.concatenate([np.asarray(s, dtype=np.int64) for _, s in runs])
+    masks = np.repeat(np.arange(len(runs)), [len(s) for s, _ in runs])
+    # A run that ends at the bottom of a column and one that starts at the top of the next are
+    # one run of the image.
+    joined = np.flatnonzero((stops[:-1] == starts[1:]) & (masks[:-1] == masks[1:]))
+    if len(joined):
+        starts, masks = np.delete(starts, joined + 1), np.delete(masks, joined + 1)
+        stops = np.delete(stops, joined)
+    # Counts: per run, the 0s before it (since the mask's previous run) and its 1s.
+    previous_stop = np.r_[0, stops[:-1]]
+    previous_stop[np.r_[True, masks[1:] != masks[:-1]]] = 0
+    counts = np.empty(2 * len(starts), dtype=np.int64)
+    counts[0::2], counts[1::2] = starts - previous_stop, stops - starts
+    counts = counts.tolist()
+    bounds = (2 * np.searchsorted(masks, np.arange(len(runs) + 1))).tolist()
+    uncompressed = []
+    for first, last in zip(bounds[:-1], bounds[1:]):
+        mask_counts = counts[first:last]
+        tail = area - (stops[last // 2 - 1] if last > first else 0)
+        # pycocotools ends with the last run, never with an empty run of 0s.
+        if tail or not mask_counts:
+            mask_counts.append(int(tail))
+        uncompressed.append({"size": [height, width], "counts": mask_counts})
     return mask_utils.frPyObjects(uncompressed, height, width)
 
 
