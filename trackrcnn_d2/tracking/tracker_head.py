@@ -59,6 +59,56 @@ def with_trackrcnn_defaults(cfg):
     return completed
 
 
+class UnusableDetectionWarnings:
+    """Reports, once each (a logged warning), detections that a tracker with ``params`` cannot
+    use as configured, instead of dropping or degrading silently: classes outside
+    ``params.class_names`` (dropped), and no association vectors for a mechanism that matches
+    them (Algorithm 1 degrades to mask propagation, ``assoc`` to a new track per detection).
+
+    Args:
+        params: the tracker's parameters.
+        owner: who reports (the start of each message).
+    """
+
+    def __init__(self, params: TrackerParams, owner: str):
+        self._params = params
+        self._owner = owner
+        self._reported = set()
+
+    def check(self, frame: FrameDetections) -> None:
+        params = self._params
+        classes = np.asarray(frame.classes)
+        unknown = np.unique(classes[(classes < 0) | (classes >= len(params.class_names))])
+        if len(unknown) and "classes" not in self._reported:
+            self._reported.add("classes")
+            logger.warning(
+                f"{self._owner}: detections of class {unknown.tolist()} are dropped: the "
+                f"tracker's classes are {list(params.class_names)} (contiguous ids 0.."
+                f"{len(params.class_names) - 1}, DATASETS.MOTS.CLASSES); for a model trained on "
+                "other classes set DATASETS.MOTS.CLASS_MAP. (Reported once.)"
+            )
+        mechanism = params.mechanism
+        if (
+            mechanism.uses_association_vectors
+            and frame.association_vectors is None
+            and len(classes)
+            and "vectors" not in self._reported
+        ):
+            self._reported.add("vectors")
+            instead = (
+                "mask propagation alone (as 'maskprop')"
+                if mechanism.assoc_match
+                else "a new track for every detection"
+            )
+            logger.warning(
+                f"{self._owner}: TRACKER_HEADS.ASSOCIATION {params.association!r} matches "
+                "association vectors, but the detections have none (a model without an "
+                f"association head?): tracking degrades to {instead}. Set "
+                "TRACKER_HEADS.ASSOCIATION to 'maskprop', 'bbox_iou' or 'bbox_center' for such "
+                "a model. (Reported once.)"
+            )
+
+
 @TRACKER_HEADS_REGISTRY.register()
 class TrackRCNNTracker(BaseTracker):
     """Algorithm 1 of TrackR-CNN (mask propagation + association vectors) and the Table 5
@@ -86,7 +136,7 @@ class TrackRCNNTracker(BaseTracker):
             params, build_optical_flow(flow) if params.uses_flow else None, sequence
         )
         self._mask_threshold = mask_threshold
-        self._warned = set()  # the problems reported so far (once each per tracker)
+        self._unusable_detections = UnusableDetectionWarnings(params, "TrackRCNNTracker")
         self.reset()
 
     @classmethod
@@ -113,7 +163,7 @@ class TrackRCNNTracker(BaseTracker):
         frame = frame_detections_from_instances(
             instances.to("cpu"), self._tracker.sequence, self._frame_count, self._mask_threshold
         )
-        self._warn_once_about_unusable_detections(frame)
+        self._unusable_detections.check(frame)
         objects = self._tracker.step(frame, image=image)
         self._frame_count += 1
 
@@ -134,37 +184,3 @@ class TrackRCNNTracker(BaseTracker):
         selected.lost_frame_count = [0] * len(objects)
         selected.obj_id = [obj.obj_id for obj in objects]
         return selected
-
-    def _warn_once_about_unusable_detections(self, frame: FrameDetections) -> None:
-        params = self._tracker.params
-        classes = np.asarray(frame.classes)
-        unknown = np.unique(classes[(classes < 0) | (classes >= len(params.class_names))])
-        if len(unknown) and "classes" not in self._warned:
-            self._warned.add("classes")
-            logger.warning(
-                f"TrackRCNNTracker: detections of class {unknown.tolist()} are dropped: the "
-                f"tracker's classes are {list(params.class_names)} (contiguous ids 0.."
-                f"{len(params.class_names) - 1}, DATASETS.MOTS.CLASSES); for a model trained on "
-                "other classes set DATASETS.MOTS.CLASS_MAP. (Reported once.)"
-            )
-        mechanism = params.mechanism
-        matches_vectors = mechanism.assoc_match or mechanism.threshold == "assoc_threshold"
-        if (
-            matches_vectors
-            and frame.association_vectors is None
-            and len(classes)
-            and "vectors" not in self._warned
-        ):
-            self._warned.add("vectors")
-            instead = (
-                "mask propagation alone (as 'maskprop')"
-                if mechanism.assoc_match
-                else "a new track for every detection"
-            )
-            logger.warning(
-                f"TrackRCNNTracker: TRACKER_HEADS.ASSOCIATION {params.association!r} matches "
-                "association vectors, but the detections have none (a model without an "
-                f"association head?): tracking degrades to {instead}. Set "
-                "TRACKER_HEADS.ASSOCIATION to 'maskprop', 'bbox_iou' or 'bbox_center' for such "
-                "a model. (Reported once.)"
-            )
