@@ -99,7 +99,8 @@ def add_trackrcnn_config(cfg):
     # Registered tracker (detectron2.tracking.TRACKER_HEADS_REGISTRY): Algorithm 1 (Supp. A).
     _C.TRACKER_HEADS.TRACKER_NAME = "TrackRCNNTracker"
     # Association mechanism (Table 5): "maskprop_assoc" (the paper's, Alg. 1), "maskprop",
-    # "bbox_iou", "assoc" or "bbox_center" (the last four: Hungarian, adjacent frames only).
+    # "bbox_iou", "assoc" or "bbox_center" (the last four: Hungarian, adjacent frames only), or
+    # "release_assoc" (released code: Hungarian on association distance, KEEP_ALIVE frames back).
     _C.TRACKER_HEADS.ASSOCIATION = "maskprop_assoc"
     # Optical flow for mask propagation (Sec. 5, Eq. 5): "dis" (OpenCV, CPU), "raft_small",
     # "raft_large" (torchvision, weights from the torch hub cache) or "none" (plain IoU).
@@ -118,6 +119,9 @@ def add_trackrcnn_config(cfg):
     _C.TRACKER_HEADS.ASSOC_THRESHOLD = [1.2, 1.2]
     # Per class: maximum distance of box centres in pixels for "bbox_center" (Table 5).
     _C.TRACKER_HEADS.CENTER_DISTANCE_THRESHOLD = [50.0, 50.0]
+    # Per class: frames a track without detection stays matchable for ASSOCIATION
+    # "release_assoc" (released code, configs/conv3d_sep2: keep_alive_car 4, _pedestrian 6).
+    _C.TRACKER_HEADS.KEEP_ALIVE = [4, 6]
     # Detections below this score are ignored, even by assoc_match (Alg. 1's D_t); 0 = all
     # that the detector outputs (MODEL.ROI_HEADS.SCORE_THRESH_TEST), as the original code.
     _C.TRACKER_HEADS.MIN_SCORE = 0.0

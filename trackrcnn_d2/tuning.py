@@ -302,7 +302,12 @@ def config_snippet(
         lines.append(line)
     if base is not None:
         lines.append(f"_BASE_: {json.dumps(base)}")
-    lines += ["TRACKER_HEADS:", f"  ASSOCIATION: {params.association}"]
+    # The overlap rule the trials used (the released code tunes and evaluates with "score").
+    lines += [
+        "TRACKER_HEADS:",
+        f"  ASSOCIATION: {params.association}",
+        f"  DISJOINT: {params.disjoint}",
+    ]
     for name in SEARCHED_PARAMETERS[params.association]:
         values = ", ".join(f"{v:.4f}" for v in getattr(tuned, name))
         lines.append(f"  {CONFIG_KEYS[name]}: [{values}]")

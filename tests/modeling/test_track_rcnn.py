@@ -244,13 +244,13 @@ def test_video_predictor_feeds_the_look_ahead_the_model_needs(num_layers):
     video = [(f["frame_idx"], f["image"].permute(1, 2, 0).numpy()) for f in frames]
     del video[4]
     seen = []
-    forward = model.forward
+    infer_frame = model._infer_frame
 
-    def recording_forward(batched_inputs):
-        seen.append((batched_inputs[0]["frame_idx"], len(batched_inputs[0]["next_images"])))
-        return forward(batched_inputs)
+    def recording_infer_frame(frame, do_postprocess):
+        seen.append((frame["frame_idx"], len(frame["next_images"])))
+        return infer_frame(frame, do_postprocess)
 
-    model.forward = recording_forward
+    model._infer_frame = recording_infer_frame
     with torch.no_grad():
         list(VideoTrackingPredictor(cfg, model=model)(video))
     expected = {1: [(0, 1), (1, 1), (2, 1), (3, 0), (5, 0)],

@@ -31,7 +31,11 @@ confident detections are used, matched with the Hungarian algorithm to the detec
 the previous frame, on the mask propagation score (> delta_maskprop), the IoU of boxes shifted by
 the median flow inside them (> delta_maskprop), the association distance (< delta_assoc) or the
 distance of box centres in pixels (< ``CENTER_DISTANCE_THRESHOLD``); the others start new tracks.
-Each mechanism is one row of :data:`~.mechanisms.MECHANISMS`.
+Each mechanism is one row of :data:`~.mechanisms.MECHANISMS`. ``"release_assoc"``, the
+released code's tracker, matches the confident detections by association distance
+(< delta_assoc) to the last detection of every track seen within the last ``KEEP_ALIVE`` frames
+(a track missed for up to ``KEEP_ALIVE`` frames can continue); the low-confidence detections
+are dropped.
 
 This is the per-class core; :class:`~.sequence_tracker.SequenceTracker` wraps it into the MOTS
 output (obj_ids, disjoint masks) that every front end uses.
@@ -39,7 +43,7 @@ output (obj_ids, disjoint masks) that every front end uses.
 Without association vectors (plain Mask R-CNN) assoc_match finds nothing, so ``maskprop_assoc``
 reduces to ``maskprop`` plus the new tracks, and ``assoc`` starts a new track for every detection.
 """
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -69,6 +73,8 @@ class _ClassState:
         # res_dets_all: association vectors of every selected detection and its track number.
         self.gallery = _Gallery()
         self.next_track = 1
+        # release_assoc: track number -> (association vector, step) of its last detection.
+        self.last_detections: Dict[int, Tuple[np.ndarray, int]] = {}
 
     def new_tracks(self, count: int) -> np.ndarray:
         numbers = np.arange(self.next_track, self.next_track + count, dtype=np.int64)
@@ -122,6 +128,7 @@ class Algorithm1Tracker:
         )
         self._states = {c: _ClassState() for c in self.categories}
         self._previous_frame: Optional[FrameDetections] = None
+        self._step_number = 0
 
     def step(
         self,
@@ -143,6 +150,7 @@ class Algorithm1Tracker:
                 Selection(int(i), category, int(n)) for i, n in zip(selected, tracks)
             )
         self._previous_frame = frame
+        self._step_number += 1
         return sorted(selections)
 
     def _needs_pair_scores(self) -> bool:
@@ -156,7 +164,9 @@ class Algorithm1Tracker:
         prev_idx, prev_tracks = state.previous_selected, state.previous_tracks
 
         matched_rows: List[Tuple[int, int]] = []
-        if len(high_conf) and len(prev_idx):
+        if params.mechanism.keep_alive:
+            prev_tracks, matched_rows = self._match_alive_tracks(frame, category, high_conf)
+        elif len(high_conf) and len(prev_idx):
             mechanism = params.mechanism
             scores = mechanism.pair_score(
                 pair_scores, frame, self._previous_frame, high_conf, prev_idx
@@ -185,7 +195,29 @@ class Algorithm1Tracker:
         state.previous_selected, state.previous_tracks = selected_arr, tracks_arr
         if frame.association_vectors is not None and len(selected_arr):
             state.gallery.append(frame.association_vectors[selected_arr], tracks_arr)
+            if params.mechanism.keep_alive:
+                for index, track in zip(selected_arr, tracks_arr):
+                    vector = frame.association_vectors[index]
+                    state.last_detections[int(track)] = (vector, self._step_number)
         return selected_arr, tracks_arr
+
+    def _match_alive_tracks(
+        self, frame: FrameDetections, category: int, high_conf: np.ndarray
+    ) -> Tuple[np.ndarray, List[Tuple[int, int]]]:
+        """release_assoc: Hungarian matching of the confident detections to the tracks whose
+        last detection is at most ``keep_alive`` + 1 steps old, on association distance <
+        delta_assoc. Returns the candidate tracks' numbers and the matched (row, column)s."""
+        state = self._states[category]
+        oldest = self._step_number - 1 - self.params.keep_alive[category]
+        for track in [t for t, (_, step) in state.last_detections.items() if step < oldest]:
+            del state.last_detections[track]
+        tracks = np.array(sorted(state.last_detections), dtype=np.int64)
+        if len(high_conf) == 0 or len(tracks) == 0 or frame.association_vectors is None:
+            return tracks, []
+        vectors = np.stack([state.last_detections[int(t)][0] for t in tracks])
+        distances = association_distance(frame.association_vectors[high_conf], vectors)
+        allowed = distances < self.params.assoc_threshold[category]
+        return tracks, hungarian_match(distances, allowed, maximize=False)
 
     def _assoc_match(
         self,

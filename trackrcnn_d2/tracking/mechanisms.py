@@ -71,6 +71,8 @@ class AssociationMechanism:
             better and a pair needs score < threshold.
         uses_flow: the score warps frame t-1 by optical flow (needs pair scores).
         assoc_match: Algorithm 1's assoc_match on association vectors follows the first match.
+        keep_alive: match against the last detection of every track seen in the last
+            ``keep_alive`` frames (per class), not only the previous frame's (released code).
     """
 
     pair_score: PairScoreFunction
@@ -78,6 +80,7 @@ class AssociationMechanism:
     maximize: bool
     uses_flow: bool = False
     assoc_match: bool = False
+    keep_alive: bool = False
 
     def allowed(self, scores: np.ndarray, threshold: float) -> np.ndarray:
         return scores > threshold if self.maximize else scores < threshold
@@ -97,6 +100,12 @@ MECHANISMS: Dict[str, AssociationMechanism] = {
     "bbox_iou": AssociationMechanism(_warped_box_iou, "maskprop_threshold", True, True),
     "assoc": AssociationMechanism(_association_distance, "assoc_threshold", False),
     "bbox_center": AssociationMechanism(_box_center_distance, "center_distance_threshold", False),
+    # The released code's tracker (forwarding/tracking/Util_tracking.py, tracker_per_class, as
+    # its configs set it): Hungarian on association distance against the tracks alive within
+    # KEEP_ALIVE frames; not in the paper.
+    "release_assoc": AssociationMechanism(
+        _association_distance, "assoc_threshold", False, keep_alive=True
+    ),
 }
 ASSOCIATION_MECHANISMS = tuple(MECHANISMS)
 # Mechanisms whose scores use optical flow (Table 5: mask IoU and box IoU are flow-warped).

@@ -30,6 +30,8 @@ class TrackerParams:
         min_mask_area: detections with at most this many mask pixels are ignored.
         disjoint: which object keeps a pixel claimed by several masks: ``"bottom"`` (the one
             whose mask reaches lowest in the image, paper Sec. 5) or ``"score"``.
+        keep_alive: per class, frames a track without detection stays matchable for
+            ``release_assoc`` (the released code's keep_alive).
     """
 
     class_names: Tuple[str, ...]
@@ -41,6 +43,7 @@ class TrackerParams:
     min_score: float = 0.0
     min_mask_area: int = 10
     disjoint: str = "bottom"
+    keep_alive: Tuple[int, ...] = (4, 6)
 
     def __post_init__(self):
         num_classes = len(self.class_names)
@@ -70,6 +73,14 @@ class TrackerParams:
                     "(in DATASETS.MOTS.CLASSES order) or a single value for all"
                 )
             object.__setattr__(self, name, values)
+        keep_alive = tuple(int(v) for v in self.keep_alive)
+        keep_alive = keep_alive * num_classes if len(keep_alive) == 1 else keep_alive
+        if len(keep_alive) != num_classes:
+            raise ValueError(
+                f"Tracker parameter keep_alive has {len(keep_alive)} values but there are "
+                f"{num_classes} classes {list(self.class_names)}"
+            )
+        object.__setattr__(self, "keep_alive", keep_alive)
 
     @property
     def mechanism(self) -> AssociationMechanism:
@@ -110,6 +121,7 @@ class TrackerParams:
             min_score=t.MIN_SCORE,
             min_mask_area=t.MIN_MASK_AREA,
             disjoint=t.DISJOINT,
+            keep_alive=tuple(t.KEEP_ALIVE),
         )
 
 
