@@ -63,13 +63,6 @@ def add_trackrcnn_config(cfg):
     # "shared_skip" (released code, configs/lstm_stacked2: the second LSTM reads the first's
     # hidden state; one projection and skip after the stack).
     _C.MODEL.TEMPORAL.CONVLSTM_STACKING = "per_layer_skip"
-    # Added to the ConvLSTM forget gate's pre-activation (not in the paper; released code,
-    # network/layer_implementations/ConvLSTMCell.py: 1.0).
-    _C.MODEL.TEMPORAL.CONVLSTM_FORGET_BIAS = 0.0
-    # NUM_LAYERS ConvLSTMs: "per_layer_skip" (each with its own projection and skip) or
-    # "shared_skip" (released code, configs/lstm_stacked2: the second LSTM reads the first's
-    # hidden state; one projection and skip after the stack).
-    _C.MODEL.TEMPORAL.CONVLSTM_STACKING = "per_layer_skip"
 
     # ---------------------------------------------------------------------------------------- #
     # Association head (Sec. 5 "Association Head", Supplement B, Table 7)
