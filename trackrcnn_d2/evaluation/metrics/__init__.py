@@ -42,11 +42,16 @@ frame get their own width in the size header, so that pycocotools skips pairs of
 and shared by the preprocessing, CLEAR, HOTA and Identity; everything after that is vectorised over
 all frames, sequences and classes at once. Only frames where the Hungarian algorithm's choice is
 not determined by the overlaps alone (a detection with two candidate partners that do not form a
-star with a strict best edge) are solved as TrackEval does, with the same matrices. For repeated
-evaluation against the same GT (a threshold search), build a :class:`MOTSGroundTruth` once and
-pass it instead of the dict; pass ``validate=False`` for results known to be valid.
+star with a strict best edge) are solved as TrackEval does, with the same matrices (scipy is
+imported only then); Identity needs only the optimum's value, found per connected component of
+the track pairs. For repeated evaluation against the same GT (a threshold search), build a
+:class:`MOTSGroundTruth` once and pass it instead of the dict; pass ``validate=False`` for
+results known to be valid.
 
-This module imports neither torch nor detectron2.
+Modules, as TrackEval's ``trackeval/metrics/``: ``validation`` (input checks), ``ground_truth``
+(GT prepared once), ``pairing`` (IoUs, ignore regions, per-frame matching, the
+:class:`~.pairing.EvaluationData` every metric reads), ``clear``, ``hota``, ``identity``; this
+module combines them. None imports torch or detectron2.
 """
 from typing import Dict, Mapping, Sequence
 
