@@ -19,8 +19,10 @@ import json
 import logging
 import os
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence
 
+import cv2
 import numpy as np
 from detectron2.config import configurable
 from detectron2.data import MetadataCatalog
@@ -32,6 +34,8 @@ from trackrcnn_d2.evaluation.metrics import evaluate_mots
 from trackrcnn_d2.evaluation.table import format_mots_table
 from trackrcnn_d2.tracking import (
     FrameDetections,
+    FramePairScores,
+    PrecomputedPairScores,
     SequenceFlowProvider,
     TrackerParams,
     build_optical_flow,
@@ -112,6 +116,11 @@ class MOTSEvaluator(DatasetEvaluator):
             tracker_params, f"MOTSEvaluator ({dataset_name})"
         )
         self._frames: List[dict] = []
+        # Each frame's flow and mask propagation scores are computed on a worker thread while
+        # the model runs the next frames (OpenCV releases the GIL); tracking then only matches.
+        self._pair_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="optical-flow")
+        self._previous_frame: Optional[dict] = None
+        self._worker_images: Dict[str, np.ndarray] = {}
 
     @classmethod
     def from_config(cls, cfg, dataset_name, output_dir=None, distributed=True):
@@ -128,6 +137,7 @@ class MOTSEvaluator(DatasetEvaluator):
 
     def reset(self):
         self._frames = []
+        self._previous_frame = None
 
     def process(self, inputs, outputs):
         for frame_input, output in zip(inputs, outputs):
@@ -143,9 +153,51 @@ class MOTSEvaluator(DatasetEvaluator):
                 # Refused at the first frame, not tracked without the vectors it asks for.
                 self._tracker_params.check_association_head(False)
             self._unusable_detections.check(detections)
-            self._frames.append({"detections": detections, "file_name": frame_input["file_name"]})
+            frame = {"detections": detections, "file_name": frame_input["file_name"]}
+            self._submit_pair_scores(frame)
+            self._frames.append(frame)
+
+    def _submit_pair_scores(self, frame: dict) -> None:
+        """Starts the pair scores of ``frame`` and the frame processed before it, if that is
+        the previous frame of its sequence (the loader gives each sequence in order)."""
+        previous, self._previous_frame = self._previous_frame, frame
+        current = frame["detections"]
+        if (
+            previous is not None
+            and self._tracker_params.uses_flow
+            and self._flow_method != "none"
+            and previous["detections"].sequence == current.sequence
+            and previous["detections"].frame_idx < current.frame_idx
+        ):
+            frame["pair_scores"] = self._pair_worker.submit(self._pair_scores, previous, frame)
+
+    def _pair_scores(self, previous: dict, frame: dict):
+        """On the worker thread: (previous frame_idx, PrecomputedPairScores) of two frames."""
+        if self._optical_flow is None:
+            self._optical_flow = build_optical_flow(self._flow_method)
+        flow = self._optical_flow(
+            self._read_image(frame["file_name"]), self._read_image(previous["file_name"])
+        )
+        scores = FramePairScores(previous["detections"], frame["detections"], flow)
+        return previous["detections"].frame_idx, PrecomputedPairScores.compute(
+            scores, self._tracker_params
+        )
+
+    def _read_image(self, path: str) -> np.ndarray:
+        """An image, read once (the last two are kept: frame t's is frame t+1's previous)."""
+        if path not in self._worker_images:
+            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            if image is None:
+                raise FileNotFoundError(f"{path}: cannot read the image (for optical flow)")
+            self._worker_images[path] = image
+            while len(self._worker_images) > 2:
+                del self._worker_images[next(iter(self._worker_images))]
+        return self._worker_images[path]
 
     def evaluate(self):
+        for frame in self._frames:  # the worker's results, before they are gathered
+            if isinstance(frame.get("pair_scores"), Future):
+                frame["pair_scores"] = frame["pair_scores"].result()
         if self._distributed:
             comm.synchronize()
             frames = list(itertools.chain(*comm.gather(self._frames, dst=0)))
@@ -165,7 +217,10 @@ class MOTSEvaluator(DatasetEvaluator):
             for sequence, sequence_frames in sequences.items():
                 detections = [f["detections"] for f in sequence_frames]
                 tracks = track_sequence(
-                    detections, self._tracker_params, self._flow_provider(sequence_frames)
+                    detections,
+                    self._tracker_params,
+                    self._flow_provider(sequence_frames),
+                    pair_scores=_adjacent_pair_scores(sequence_frames),
                 )
                 write_tracking_result(os.path.join(folder, f"{sequence}.txt"), tracks)
                 if self._write_detection_cache:
@@ -218,6 +273,17 @@ def _check_frame_input(frame_input: dict) -> None:
             "every input. Build the loader with trackrcnn_d2.data.build_mots_test_loader(cfg, "
             "dataset_name) (detectron2's build_detection_test_loader gives none of them)."
         )
+
+
+def _adjacent_pair_scores(sequence_frames: Sequence[dict]) -> List[Optional[PrecomputedPairScores]]:
+    """Per frame, the pair scores computed during ``process`` with the frame before it; None
+    where there are none (the flow provider computes them then)."""
+    scores = [None] * len(sequence_frames)
+    for t in range(1, len(sequence_frames)):
+        previous_idx, pair_scores = sequence_frames[t].get("pair_scores", (None, None))
+        if previous_idx == sequence_frames[t - 1]["detections"].frame_idx:
+            scores[t] = pair_scores
+    return scores
 
 
 def _group_by_sequence(frames: Sequence[dict]) -> Dict[str, List[dict]]:
