@@ -30,25 +30,16 @@ __all__ = [
 RecurrentState = Optional[Tuple[Tuple[torch.Tensor, torch.Tensor], ...]]
 
 
-class Conv3dTemporalLayer(nn.Module):
-    """3x3x3 convolution over (time, height, width), then ReLU (Sec. 6).
-
-    Initialised to the identity (the centre tap is the identity matrix, all other taps and the
-    bias-free rest zero), so a pretrained detector's features pass unchanged at step 0 - exactly
-    so if ``relu`` is off or the inputs are non-negative (post-ReLU ResNet stages).
-    """
+class _Conv3dOverTime(nn.Module):
+    """A 3x3x3 convolution over (time, height, width), then an optional ReLU: zero padding in
+    time at sequence boundaries, "valid" in time elsewhere (see the module docstring)."""
 
     lookback = 1
     lookahead = 1
 
-    def __init__(self, channels: int, relu: bool = True):
+    def __init__(self, relu: bool):
         super().__init__()
-        # No bias, as in the original implementation: it would only shift the identity init.
-        self.conv = nn.Conv3d(channels, channels, kernel_size=3, padding=(0, 1, 1), bias=False)
         self.relu = relu
-        with torch.no_grad():
-            self.conv.weight.zero_()
-            self.conv.weight[:, :, 1, 1, 1] = torch.eye(channels)
 
     def forward(
         self,
@@ -60,19 +51,42 @@ class Conv3dTemporalLayer(nn.Module):
     ) -> Tuple[torch.Tensor, RecurrentState]:
         """(T, C, H, W) -> (T - [not starts_sequence] - [not ends_sequence], C, H, W)."""
         padded = F.pad(x, (0, 0, 0, 0, 0, 0, int(starts_sequence), int(ends_sequence)))
-        num_frames = padded.shape[0] - 2
+        y = self._convolve(padded, padded.shape[0] - 2)
+        if self.relu:
+            y = F.relu(y)
+        return y, None
+
+    def _convolve(self, padded: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """(num_frames + 2, C, H, W) padded frames -> (num_frames, C, H, W), before the ReLU."""
+        raise NotImplementedError
+
+
+class Conv3dTemporalLayer(_Conv3dOverTime):
+    """3x3x3 convolution over (time, height, width), then ReLU (Sec. 6).
+
+    Initialised to the identity (the centre tap is the identity matrix, all other taps and the
+    bias-free rest zero), so a pretrained detector's features pass unchanged at step 0 - exactly
+    so if ``relu`` is off or the inputs are non-negative (post-ReLU ResNet stages).
+    """
+
+    def __init__(self, channels: int, relu: bool = True):
+        super().__init__(relu)
+        # No bias, as in the original implementation: it would only shift the identity init.
+        self.conv = nn.Conv3d(channels, channels, kernel_size=3, padding=(0, 1, 1), bias=False)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.weight[:, :, 1, 1, 1] = torch.eye(channels)
+
+    def _convolve(self, padded: torch.Tensor, num_frames: int) -> torch.Tensor:
         # self.conv as one 2D convolution over frames t-1, t, t+1 stacked on the channel axis:
         # the same weights and result, several times faster on the CPU than nn.Conv3d.
         stacked = torch.cat([padded[dt : dt + num_frames] for dt in range(3)], dim=1)
         out_channels, in_channels = self.conv.weight.shape[:2]
         weight = self.conv.weight.transpose(1, 2).reshape(out_channels, 3 * in_channels, 3, 3)
-        y = F.conv2d(stacked, weight, padding=1)
-        if self.relu:
-            y = F.relu(y)
-        return y, None
+        return F.conv2d(stacked, weight, padding=1)
 
 
-class SeparableConv3dTemporalLayer(nn.Module):
+class SeparableConv3dTemporalLayer(_Conv3dOverTime):
     """Depthwise-separable 3x3x3 convolution, then ReLU: the released code's
     ``SepConv3DOverBatch`` (configs/conv3d_sep2), not the paper's dense Conv3D.
 
@@ -83,34 +97,20 @@ class SeparableConv3dTemporalLayer(nn.Module):
     of 27 * C^2.
     """
 
-    lookback = 1
-    lookahead = 1
-
     def __init__(self, channels: int, relu: bool = True):
-        super().__init__()
+        super().__init__(relu)
         self.depthwise = nn.Conv3d(
             channels, channels, kernel_size=3, padding=(0, 1, 1), groups=channels, bias=False
         )
         self.pointwise = nn.Conv3d(channels, channels, kernel_size=1, bias=False)
-        self.relu = relu
         with torch.no_grad():
             self.depthwise.weight.zero_()
             self.depthwise.weight[:, :, 1, 1, 1] = 1.0
             self.pointwise.weight.copy_(torch.eye(channels)[:, :, None, None, None])
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        *,
-        starts_sequence: bool = True,
-        ends_sequence: bool = True,
-        state: RecurrentState = None,
-    ) -> Tuple[torch.Tensor, RecurrentState]:
-        """(T, C, H, W) -> (T - [not starts_sequence] - [not ends_sequence], C, H, W)."""
-        padded = F.pad(x, (0, 0, 0, 0, 0, 0, int(starts_sequence), int(ends_sequence)))
-        num_frames = padded.shape[0] - 2
-        channels = x.shape[1]
+    def _convolve(self, padded: torch.Tensor, num_frames: int) -> torch.Tensor:
         # The depthwise 3x3x3 filter as three grouped 2D convolutions over frames t-1, t, t+1.
+        channels = padded.shape[1]
         y = sum(
             F.conv2d(
                 padded[dt : dt + num_frames],
@@ -120,10 +120,7 @@ class SeparableConv3dTemporalLayer(nn.Module):
             )
             for dt in range(3)
         )
-        y = F.conv2d(y, self.pointwise.weight[:, :, 0])
-        if self.relu:
-            y = F.relu(y)
-        return y, None
+        return F.conv2d(y, self.pointwise.weight[:, :, 0])
 
 
 class ConvLSTMTemporalLayer(nn.Module):
