@@ -15,6 +15,8 @@ import numpy as np
 from trackrcnn_d2.data.mots_io import format_mots_line
 from trackrcnn_d2.utils.file_io import atomic_write_text
 
+from .metrics import PERCENT_FIELDS
+
 __all__ = [
     "run_trackeval",
     "write_trackeval_folders",
@@ -53,10 +55,6 @@ _FIELDS = {
     "IDFP": ("Identity", "IDFP"),
     "IDFN": ("Identity", "IDFN"),
 }
-_PERCENT = {
-    "sMOTSA", "MOTSA", "MOTSP", "Recall", "Precision", "HOTA", "DetA", "AssA", "LocA", "DetRe",
-    "DetPr", "AssRe", "AssPr", "IDF1", "IDP", "IDR",
-}  # fmt: skip
 
 
 def write_trackeval_folders(
@@ -172,7 +170,7 @@ def _convert(metric_results: Dict) -> Dict:
     report = {}
     for name, (metric, field) in _FIELDS.items():
         value = np.mean(metric_results[metric][field])
-        if name in _PERCENT:
+        if name in PERCENT_FIELDS:
             report[name] = 100.0 * float(value)
         elif name == "soft_TP":
             report[name] = float(value)
