@@ -282,8 +282,12 @@ def test_the_tool_writes_outside_the_evaluation_folder_and_keeps_earlier_results
     assert "with all classes tracked together (as evaluated)" in config.read_text()
 
     config.write_text("# an earlier search\n")
-    with pytest.raises(SystemExit, match="tracker_thresholds.yaml exists .* --overwrite"):
+    with pytest.raises(SystemExit) as exit_info:
         run_tool(tool_inputs)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("tune_tracker.py: error: ") and error.count("\n") == 1
+    assert "tracker_thresholds.yaml exists (an earlier search); pass --overwrite" in error
     assert config.read_text() == "# an earlier search\n"
     run_tool(tool_inputs, "--overwrite")
     assert "TRACKER_HEADS:" in config.read_text()

@@ -35,7 +35,6 @@ override the config.
 import argparse
 import json
 import os
-import sys
 import time
 
 import numpy as np
@@ -60,6 +59,13 @@ from trackrcnn_d2.tuning import (
     run_trials,
     sample_settings,
     tuned_params,
+)
+from trackrcnn_d2.utils.cli import (
+    ConfigError,
+    OutputDirError,
+    UserError,
+    exit_on_user_error,
+    load_config,
 )
 from trackrcnn_d2.utils.file_io import atomic_write_text
 
@@ -128,19 +134,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def load_config(args):
-    from detectron2.config import get_cfg
-
-    from trackrcnn_d2 import add_trackrcnn_config
-
-    cfg = get_cfg()
-    add_trackrcnn_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
-    cfg.freeze()
-    return cfg
-
-
 def find_dataset(cfg, args, sequences):
     """Metadata of the dataset that holds every cached sequence (None with --gt and no
     --dataset)."""
@@ -160,14 +153,14 @@ def find_dataset(cfg, args, sequences):
         metadata = MetadataCatalog.get(name)
         if set(sequences) <= set(metadata.get("sequences", [])):
             return metadata
-    sys.exit(
-        f"tune_tracker: no dataset among {candidates} holds all cached sequences {sequences}; "
-        "name one with --dataset or give the annotations with --gt"
+    raise UserError(
+        f"no dataset among {candidates} holds all cached sequences {sequences}; name one with "
+        "--dataset or give the annotations with --gt"
     )
 
 
 def output_paths(cfg, args, metadata):
-    """The config and trials paths to write; exits when an earlier result is there (unless
+    """The config and trials paths to write; refuses an earlier result there (unless
     --overwrite), before any work is done."""
     if args.output:
         output = args.output
@@ -183,9 +176,9 @@ def output_paths(cfg, args, metadata):
     trials = os.path.splitext(output)[0] + "_trials.jsonl"
     existing = [path for path in (output, trials) if os.path.exists(path)]
     if existing and not args.overwrite:
-        sys.exit(
-            f"tune_tracker: {existing[0]} exists (an earlier search); pass --overwrite to "
-            "replace it, or --output to write elsewhere"
+        raise OutputDirError(
+            f"{existing[0]} exists (an earlier search); pass --overwrite to replace it, or "
+            "--output to write elsewhere"
         )
     return output, trials
 
@@ -223,14 +216,19 @@ def format_metrics(metrics):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = load_config(args)
+    with exit_on_user_error("tune_tracker.py"):
+        search_thresholds(args)
+
+
+def search_thresholds(args):
+    cfg = load_config(args.config_file, args.opts)
     sequences = read_detection_cache_folder(args.detections)
     names = list(sequences)
     params = TrackerParams.from_config(cfg)
     classes = args.classes or list(params.class_names)
     unknown = [c for c in classes if c not in params.class_names]
     if unknown:
-        sys.exit(f"tune_tracker: unknown classes {unknown}; the config has {params.class_names}")
+        raise ConfigError(f"unknown classes {unknown}; the config has {params.class_names}")
     metadata = find_dataset(cfg, args, names)
     output, trials_path = output_paths(cfg, args, metadata)
     ground_truth = load_ground_truth(args, metadata, names)
