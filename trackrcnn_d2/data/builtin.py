@@ -110,7 +110,9 @@ def register_mots_dataset(
     (height, width)}), ``image_root``, ``annotation_root``, ``annotation_format`` ("txt" or
     "png"), ``gt_format`` ("kitti_mots" or "mots_challenge", the TrackEval dataset class and
     frame numbering), ``seqmap``, plus ``metadata``. Dataset dicts and bad-input errors:
-    :func:`trackrcnn_d2.data.datasets.load_mots_dataset_dicts`.
+    :func:`trackrcnn_d2.data.datasets.load_mots_dataset_dicts`. Their masks are COCO RLEs:
+    detectron2's own ``DatasetMapper`` needs ``INPUT.MASK_FORMAT bitmask`` for them (its
+    default, polygon, fails); ``build_mots_train_loader``/``build_mots_test_loader`` need nothing.
     """
     class_names = list(class_names)
     if sequences is not None:
