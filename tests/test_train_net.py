@@ -231,6 +231,26 @@ def test_unknown_dataset_names_the_key(dataset, tmp_path, capsys, datasets, mess
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    "opts, message",
+    [
+        (["OUTPUT_DIR", "{file}"], "OUTPUT_DIR {file} is a file"),
+        (["DATASETS.MOTS.CLASSES", "['truck']"], "DATASETS.MOTS.CLASSES: Unknown MOTS class"),
+        (["INPUT.CLIP_LENGTH", "0"], "INPUT.CLIP_LENGTH must be at least 1"),
+        (["SOLVER.IMS_PER_BATCH", "3"], "must be a multiple of INPUT.CLIP_LENGTH (2)"),
+        (["SOLVER.OPTIMIZER", "adamw"], "SOLVER.OPTIMIZER must be one of SGD, ADAM"),
+    ],
+)
+def test_bad_config_values_name_the_key(dataset, tmp_path, capsys, opts, message):
+    file = tmp_path / "a_file"
+    file.write_text("")
+    opts = [o.format(file=file) for o in opts]
+    err = _run_expecting_user_error(
+        capsys, "--config-file", CONFIG, *_opts(dataset, tmp_path / "out"), *opts
+    )
+    assert message.format(file=file) in err
+
+
 def test_missing_and_corrupt_weights_name_the_file(dataset, tmp_path, capsys):
     good = tmp_path / "good.pth"
     torch.save({"model": {}}, good)
@@ -269,14 +289,29 @@ def test_checkpoint_of_another_architecture_reports_missing_and_unexpected_keys(
     assert "classifier.weight" in log
 
 
+def test_a_truncated_image_stops_training_naming_the_file(tmp_path, capsys):
+    """The issue's scenario: `OSError: image file is truncated`, no file named."""
+    root = tmp_path / "set"
+    generate_synthetic_mots(str(root), sequences=2, frames=3, height=64, width=128)
+    truncated = root / "training" / "image_02" / "0000" / "000001.png"
+    truncated.write_bytes(truncated.read_bytes()[:300])
+    prefix = f"truncated_{uuid.uuid4().hex[:6]}"
+    register_synthetic_mots(prefix, str(root))
+    opts = _opts((str(root), prefix), tmp_path / "out") + ["DATASETS.TEST", "()"]
+    err = _run_expecting_user_error(capsys, "--config-file", CONFIG, *opts)
+    assert f"{truncated}: cannot read this image (image file is truncated" in err
+    assert not (tmp_path / "out" / "last_checkpoint").exists()
+
+
 def test_missing_dataset_folder_says_where_it_looked(tmp_path):
     """The built-in datasets live under $DETECTRON2_DATASETS; a missing one names the place,
-    in one line, not under detectron2's environment and config dump."""
+    in one line (once, not by each of the processes), not under detectron2's environment and
+    config dump."""
     environment = dict(os.environ, DETECTRON2_DATASETS=str(tmp_path / "nowhere"))
     run = subprocess.run(
         [
             sys.executable, os.path.join(REPO, "train_net.py"), "--config-file", CONFIG,
-            "OUTPUT_DIR", str(tmp_path / "out"),
+            "--num-gpus", "2", "OUTPUT_DIR", str(tmp_path / "out"),
         ],
         env=environment, capture_output=True, text=True, cwd=str(tmp_path),
     )  # fmt: skip

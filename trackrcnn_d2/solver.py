@@ -4,7 +4,11 @@ from detectron2.solver import build_optimizer as build_sgd_optimizer
 from detectron2.solver import get_default_optimizer_params
 from detectron2.solver.build import maybe_add_gradient_clipping
 
+from trackrcnn_d2.utils.cli import ConfigError
+
 __all__ = ["build_optimizer"]
+
+OPTIMIZERS = ("SGD", "ADAM")
 
 
 def build_optimizer(cfg, model: torch.nn.Module) -> torch.optim.Optimizer:
@@ -13,8 +17,8 @@ def build_optimizer(cfg, model: torch.nn.Module) -> torch.optim.Optimizer:
     name = cfg.SOLVER.OPTIMIZER.upper()
     if name == "SGD":
         return build_sgd_optimizer(cfg, model)
-    if name != "ADAM":
-        raise ValueError(f"SOLVER.OPTIMIZER must be 'SGD' or 'ADAM', got {name!r}")
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"SOLVER.OPTIMIZER must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
     params = get_default_optimizer_params(
         model,
         base_lr=cfg.SOLVER.BASE_LR,

@@ -147,6 +147,8 @@ def clips_per_gpu(ims_per_batch: int, clip_length: int, world_size: int) -> int:
     """Clips per process and iteration: ``SOLVER.IMS_PER_BATCH`` is the number of frames per
     iteration over all GPUs (detectron2's rule), a multiple of ``INPUT.CLIP_LENGTH`` x GPUs;
     raises :class:`ConfigError` otherwise, with the two ways out."""
+    if clip_length < 1:
+        raise ConfigError(f"INPUT.CLIP_LENGTH must be at least 1, got {clip_length}")
     frames_per_round = clip_length * world_size
     if ims_per_batch < frames_per_round or ims_per_batch % frames_per_round:
         scaling = (
