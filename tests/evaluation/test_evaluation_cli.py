@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from mots_eval_cases import box, random_case
 
-from trackrcnn_d2.data.mots_io import atomic_write_text, read_mots_txt, write_mots_txt
+from trackrcnn_d2.data.mots_io import read_mots_txt, write_mots_txt
 from trackrcnn_d2.evaluation.__main__ import main
 from trackrcnn_d2.evaluation.metrics import evaluate_mots
+from trackrcnn_d2.utils.file_io import atomic_write_text
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -46,7 +46,7 @@ from trackrcnn_d2.tracking import (
 )
 from trackrcnn_d2.tracking.class_map import class_map_from_config
 from trackrcnn_d2.tracking.tracker_head import UnusableDetectionWarnings
-from trackrcnn_d2.utils.file_io import replace_folder_atomically
+from trackrcnn_d2.utils.file_io import atomic_write_text, replace_folder_atomically
 
 __all__ = ["MOTSEvaluator", "REPORTED_METRICS", "flat_mots_results", "format_mots_table"]
 
@@ -238,7 +238,7 @@ class MOTSEvaluator(DatasetEvaluator):
                 self._metadata.annotation_format,
             )
             metrics = evaluate_mots(ground_truth, results, class_names)
-            mots_io.atomic_write_text(
+            atomic_write_text(
                 os.path.join(folder, "mots_metrics.json"), json.dumps(metrics, indent=1) + "\n"
             )
         logger.info(
