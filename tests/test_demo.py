@@ -19,6 +19,7 @@ from detectron2.modeling import build_model
 from trackrcnn_d2.data import mots_io
 from trackrcnn_d2.data.synthetic import render_sequence
 from trackrcnn_d2.utils.cli import load_config
+from trackrcnn_d2.utils.rle import decode_mask
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -134,7 +135,7 @@ def _check_tracks(txt_path, frame_numbers):
         assert all(o.rle["size"] == [64, 128] for o in objects)
         assert len({o.obj_id for o in objects}) == len(objects)
         # MOTS requires disjoint masks (paper Sec. 4).
-        masks = np.stack([mots_io.decode_mask(o.rle) for o in objects])
+        masks = np.stack([decode_mask(o.rle) for o in objects])
         assert masks.sum(axis=0).max() <= 1
     return tracks
 
@@ -167,7 +168,7 @@ def test_frame_folder_keeps_frame_numbers_and_renders_png_frames(frame_folder, w
     drawn = cv2.imread(str(output / "frames" / f"{frame:06d}.png"))
     assert drawn.shape == (128, 256, 3)
     drawn = cv2.resize(drawn, (128, 64), interpolation=cv2.INTER_AREA)
-    mask = mots_io.decode_mask(objects[0].rle).astype(bool)
+    mask = decode_mask(objects[0].rle).astype(bool)
     assert np.abs(drawn[mask].astype(int) - original[mask].astype(int)).mean() > 10
 
 

@@ -14,6 +14,7 @@ from trackrcnn_d2.tracking import (
 )
 from trackrcnn_d2.tracking.detections import boxes_to_masks, encode_masks
 from trackrcnn_d2.tracking.matching import greedy_match, hungarian_match
+from trackrcnn_d2.utils.rle import decode_mask
 
 PARAMS = TrackerParams(
     class_names=("car", "pedestrian"),
@@ -45,7 +46,7 @@ def test_maskprop_match_extends_a_track_and_new_objects_start_tracks(frame_facto
     first_mask = {o.obj_id: o for o in tracks[1]}[1001]
     assert first_mask.score == pytest.approx(0.99)
     expected = boxes_to_masks(np.array([[13, 10, 33, 40]]), 60, 100)[0]
-    np.testing.assert_array_equal(mots_io.decode_mask(first_mask.rle), expected)
+    np.testing.assert_array_equal(decode_mask(first_mask.rle), expected)
 
 
 def test_reidentification_after_a_gap_through_the_association_vector(frame_factory):
@@ -181,11 +182,11 @@ def test_make_disjoint_gives_overlap_to_the_lower_object():
         TrackedObject(0, 1001, 0, rles[0], 0.9),
         TrackedObject(0, 1002, 0, rles[1], 0.5),
     ]
-    by_bottom = {o.obj_id: mots_io.decode_mask(o.rle) for o in make_disjoint(objects, "bottom")}
+    by_bottom = {o.obj_id: decode_mask(o.rle) for o in make_disjoint(objects, "bottom")}
     assert by_bottom[1002].sum() == 30 * 30
     assert by_bottom[1001].sum() == 30 * 30 - 20 * 20
     assert not (by_bottom[1001] & by_bottom[1002]).any()
-    by_score = {o.obj_id: mots_io.decode_mask(o.rle) for o in make_disjoint(objects, "score")}
+    by_score = {o.obj_id: decode_mask(o.rle) for o in make_disjoint(objects, "score")}
     assert by_score[1001].sum() == 30 * 30
     assert by_score[1002].sum() == 30 * 30 - 20 * 20
 

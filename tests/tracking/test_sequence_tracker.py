@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-from trackrcnn_d2.data import mots_io
 from trackrcnn_d2.tracking import (
     ASSOCIATION_MECHANISMS,
     MECHANISMS,
@@ -12,6 +11,7 @@ from trackrcnn_d2.tracking import (
     build_optical_flow,
     track_sequence,
 )
+from trackrcnn_d2.utils.rle import decode_mask, encode_mask
 
 torch = pytest.importorskip("torch")
 
@@ -129,14 +129,14 @@ def test_evaluator_predictor_and_tracker_head_give_identical_tracks(flow):
     head_tracks = {}
     for t, (inst, image) in enumerate(zip(instances, images)):
         out = head.update(inst, image=image)
-        rles = [mots_io.encode_mask(m) for m in out.pred_masks.numpy()]
+        rles = [encode_mask(m) for m in out.pred_masks.numpy()]
         head_tracks[t] = sorted((i, r["counts"]) for i, r in zip(out.obj_id, rles))
 
     assert evaluator_tracks == predictor_tracks == head_tracks
     # Not trivially equal: the objects keep their tracks, and two masks overlap (disjoint).
     assert [obj_id for obj_id, _ in evaluator_tracks[count - 1]] == [1001, 1002, 2001]
     first = {
-        obj_id: mots_io.decode_mask({"size": [HEIGHT, WIDTH], "counts": counts})
+        obj_id: decode_mask({"size": [HEIGHT, WIDTH], "counts": counts})
         for obj_id, counts in evaluator_tracks[0]
     }
     assert not (first[1001] & first[1002]).any()

@@ -34,7 +34,7 @@ from detectron2.config import configurable
 from detectron2.structures import Instances
 from detectron2.tracking import TRACKER_HEADS_REGISTRY, BaseTracker
 
-from trackrcnn_d2.data import mots_io
+from trackrcnn_d2.utils.rle import decode_mask
 
 from .detections import FrameDetections, frame_detections_from_instances
 from .flow import build_optical_flow
@@ -177,7 +177,7 @@ class TrackRCNNTracker(BaseTracker):
         height, width = frame.height, frame.width
         masks = np.zeros((len(objects), height, width), dtype=bool)
         for mask, obj in zip(masks, objects):
-            mask[:] = mots_io.decode_mask(obj.rle)
+            mask[:] = decode_mask(obj.rle)
         selected.pred_masks = torch.from_numpy(masks).to(instances.scores.device)
         selected.ID = ids
         selected.ID_period = periods
