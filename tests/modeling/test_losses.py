@@ -217,3 +217,43 @@ def test_missing_track_ids_name_the_training_loader():
     frame.remove("gt_track_ids")
     with pytest.raises(ValueError, match="build_mots_train_loader"):
         head.losses(torch.zeros(4, 1), [frame, frame], num_classes=2)
+
+
+def _reference_head_loss(head, vectors, proposals, num_classes):
+    """loss_assoc as the head computed it before it was vectorised: foreground proposals
+    selected frame by frame, the batch-hard loss on them (Eq. 4 normalisation)."""
+    chosen, ids, groups = [], [], []
+    for index, (image_vectors, frame) in enumerate(zip(vectors.split([len(p) for p in proposals]),
+                                                       proposals)):  # fmt: skip
+        foreground = frame.gt_classes < num_classes
+        if not foreground.any():
+            continue
+        classes = frame.gt_classes[foreground]
+        clip = index // head.clip_length
+        chosen.append(image_vectors[foreground])
+        ids.append(frame.gt_track_ids[foreground])
+        groups.append(clip * num_classes + (classes if head.same_class_only else 0 * classes))
+    return batch_hard_triplet_loss(torch.cat(chosen), torch.cat(ids), head.margin,
+                                   torch.cat(groups))  # fmt: skip
+
+
+@pytest.mark.parametrize("same_class_only", [False, True])
+def test_vectorised_association_loss_equals_the_per_frame_loss(same_class_only):
+    generator = torch.Generator().manual_seed(3)
+    proposals = []
+    for frame in range(6):  # two clips of three frames; frame 4 has no object
+        classes = torch.randint(0, 3, (10,), generator=generator)
+        if frame == 4:
+            classes[:] = 2
+        track_ids = torch.where(classes < 2, 1000 * (classes + 1) + torch.randint(1, 4, (10,),
+                                generator=generator), torch.zeros_like(classes))  # fmt: skip
+        proposals.append(_sampled_frame(classes.tolist(), track_ids.tolist()))
+    proposals[4].remove("gt_track_ids")  # as detectron2 leaves a frame without objects
+    vectors = torch.randn(60, 4, generator=generator, requires_grad=True)
+    head = _association_head("foreground", same_class_only, clip_length=3)
+    got = head.losses(vectors, proposals, num_classes=2)["loss_assoc"]
+    expected = _reference_head_loss(head, vectors, proposals, num_classes=2)
+    torch.testing.assert_close(got, expected)
+    got_grad, = torch.autograd.grad(got, vectors)
+    expected_grad, = torch.autograd.grad(expected, vectors)
+    torch.testing.assert_close(got_grad, expected_grad)

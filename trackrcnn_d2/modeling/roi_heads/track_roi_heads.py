@@ -20,7 +20,7 @@ from detectron2.modeling.roi_heads import (
 from detectron2.structures import Boxes, ImageList, Instances
 from torch import nn
 
-from ..losses import ASSOCIATION_LOSSES, batch_hard_triplet_per_anchor
+from ..losses import ASSOCIATION_LOSSES, batch_hard_triplet_loss, batch_hard_triplet_per_anchor
 
 __all__ = ["AssociationHead", "TrackStandardROIHeads", "TrackRes5ROIHeads"]
 
@@ -110,53 +110,70 @@ class AssociationHead(nn.Module):
             proposals: per image, sampled proposals with ``gt_classes`` and, where any is
                 foreground, ``gt_track_ids``.
         """
-        vectors, ids, groups, weights = [], [], [], []
+        # Built on the device for all R proposals at once: boolean indexing and .any() would
+        # wait for the GPU (host syncs) in every training step.
+        sizes = [len(p) for p in proposals]
+        device = association_vectors.device
+        classes = torch.cat([p.gt_classes for p in proposals])
+        foreground = (classes >= 0) & (classes < num_classes)
+        ids = torch.cat([self._track_ids(p, num_classes) for p in proposals])
         clip_length = self.clip_length or len(proposals)
-        num_clips = -(-len(proposals) // clip_length)
-        sampled_per_clip = [
-            sum(len(p) for p in proposals[start : start + clip_length])
-            for start in range(0, len(proposals), clip_length)
-        ]
-        for image_index, (image_vectors, image_proposals) in enumerate(
-            zip(association_vectors.split([len(p) for p in proposals]), proposals)
-        ):
-            foreground = (image_proposals.gt_classes >= 0) & (
-                image_proposals.gt_classes < num_classes
-            )
-            if not foreground.any():
-                continue
-            if not image_proposals.has("gt_track_ids"):
-                raise ValueError(
-                    "The association loss needs instances.gt_track_ids in every training frame "
-                    "with objects; the dataset mapper did not provide them. Train with "
-                    "trackrcnn_d2.data.build_mots_train_loader (MOTSClipDatasetMapper), or give "
-                    "each frame's Instances a gt_track_ids tensor."
-                )
-            clip_index = image_index // clip_length
-            # One group per (clip, class) or per clip; only detections of a group are compared.
-            classes = image_proposals.gt_classes[foreground]
-            group = clip_index * num_classes + (
-                classes if self.same_class_only else torch.zeros_like(classes)
-            )
-            vectors.append(image_vectors[foreground])
-            ids.append(image_proposals.gt_track_ids[foreground])
-            groups.append(group)
-            # sampled_rois: 1 / (the clip's sampled proposals x its frames x the clips).
-            frames_in_clip = min(clip_length, len(proposals) - clip_index * clip_length)
-            weight = 1.0 / (sampled_per_clip[clip_index] * frames_in_clip * num_clips)
-            weights.append(torch.full_like(classes, weight, dtype=association_vectors.dtype))
-        if not vectors:
-            return {"loss_assoc": association_vectors.sum() * 0.0}
-        if self.normalization == "sampled_rois":
-            per_anchor = batch_hard_triplet_per_anchor(
-                torch.cat(vectors), torch.cat(ids), self.margin, groups=torch.cat(groups)
-            )
-            loss = (per_anchor * torch.cat(weights)).sum()
+        image_of = torch.repeat_interleave(
+            torch.arange(len(proposals), device=device), torch.tensor(sizes, device=device)
+        )
+        # One group per (clip, class) or per clip; only detections of a group are compared.
+        # A background proposal is a group of its own, so it is compared with nothing.
+        group = (image_of // clip_length) * num_classes + (
+            classes if self.same_class_only else torch.zeros_like(classes)
+        )
+        background_group = -1 - torch.arange(len(classes), device=device)
+        group = torch.where(foreground, group, background_group)
+        if self.normalization == "sampled_rois" or self.loss_fn is batch_hard_triplet_loss:
+            # Background anchors have no negative: their hinge term is 0.
+            per_anchor = batch_hard_triplet_per_anchor(association_vectors, ids, self.margin, group)
+            loss = (per_anchor * self._anchor_weights(foreground, sizes, clip_length)).sum()
         else:
             loss = self.loss_fn(
-                torch.cat(vectors), torch.cat(ids), self.margin, groups=torch.cat(groups)
+                association_vectors[foreground], ids[foreground], self.margin, group[foreground]
             )
         return {"loss_assoc": loss * self.loss_weight}
+
+
+    def _anchor_weights(
+        self, foreground: torch.Tensor, sizes: List[int], clip_length: int
+    ) -> torch.Tensor:
+        """(R,) factor of each proposal's batch-hard hinge term in loss_assoc; 0 for the
+        background. "foreground": 1 / (foreground proposals); "sampled_rois": 1 / (its clip's
+        sampled proposals x the clip's frames x the clips)."""
+        if self.normalization == "foreground":
+            return foreground / foreground.sum().clamp(min=1)
+        clip_starts = range(0, len(sizes), clip_length)
+        num_clips = len(clip_starts)
+        per_image = []
+        for start in clip_starts:
+            clip_sizes = sizes[start : start + clip_length]
+            weight = 1.0 / (max(sum(clip_sizes), 1) * len(clip_sizes) * num_clips)
+            per_image += [weight] * len(clip_sizes)
+        weights = torch.repeat_interleave(
+            torch.tensor(per_image, device=foreground.device),
+            torch.tensor(sizes, device=foreground.device),
+        )
+        return weights * foreground
+
+    @staticmethod
+    def _track_ids(proposals: Instances, num_classes: int) -> torch.Tensor:
+        """The proposals' gt_track_ids; zeros for a frame without objects, where detectron2
+        sets no gt_* fields but gt_boxes (and gt_classes, all background)."""
+        if proposals.has("gt_track_ids"):
+            return proposals.gt_track_ids
+        if (proposals.gt_classes < num_classes).any():
+            raise ValueError(
+                "The association loss needs instances.gt_track_ids in every training frame "
+                "with objects; the dataset mapper did not provide them. Train with "
+                "trackrcnn_d2.data.build_mots_train_loader (MOTSClipDatasetMapper), or give "
+                "each frame's Instances a gt_track_ids tensor."
+            )
+        return torch.zeros_like(proposals.gt_classes)
 
 
 def _attach_association_vectors(
