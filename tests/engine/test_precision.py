@@ -59,3 +59,36 @@ def test_unknown_precision_is_refused(cfg):
     cfg.TEST.PRECISION = "fp16"
     with pytest.raises(ValueError, match="TEST.PRECISION"):
         inference_precision(cfg)
+
+
+def test_train_net_applies_both_keys(monkeypatch, tmp_path, restore_flags):
+    """train_net.py: MODEL.ALLOW_TF32 at set-up (every process), TEST.PRECISION around test()."""
+    import os
+    import sys
+
+    from detectron2.engine import DefaultTrainer
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path.insert(0, repo)
+    import train_net
+
+    config = os.path.join(repo, "configs", "demo_synthetic.yaml")
+    opts = ["OUTPUT_DIR", str(tmp_path), "MODEL.ALLOW_TF32", "False"]
+    opts += ["DATASETS.TRAIN", "()", "DATASETS.TEST", "()"]
+    args = train_net.parse_args(["--config-file", config, *opts])
+    torch.backends.cudnn.allow_tf32 = True
+    cfg = train_net.setup(args)
+    assert torch.backends.cudnn.allow_tf32 is False
+
+    entered = []
+
+    @contextlib.contextmanager
+    def recording_precision(cfg):
+        entered.append(cfg.TEST.PRECISION)
+        yield
+
+    monkeypatch.setattr(train_net, "inference_precision", recording_precision)
+    monkeypatch.setattr(
+        DefaultTrainer, "test", classmethod(lambda cls, cfg, model, evaluators=None: entered)
+    )
+    assert train_net.Trainer.test(cfg, model=None) == ["fp32"]
