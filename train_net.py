@@ -46,12 +46,14 @@ from trackrcnn_d2.data.build import (
     check_mots_datasets,
     clips_per_gpu,
 )
+from trackrcnn_d2.data.mots_io import mots_class_to_contiguous
 from trackrcnn_d2.engine.precision import inference_precision, set_matmul_precision
 from trackrcnn_d2.evaluation import MOTSEvaluator
 from trackrcnn_d2.solver import build_optimizer
 from trackrcnn_d2.utils.cli import (
     USER_ERRORS,
     CheckpointError,
+    ConfigError,
     exit_on_user_error,
     load_config,
     refuse_to_mix_runs,
@@ -145,20 +147,27 @@ def parse_args(argv=None):
     return args
 
 
-def check_inputs(cfg, args) -> None:
+def check_inputs(cfg, args, world_size: int) -> None:
     """The checks of what the user gave, before anything is written or logged (so that a
     mistake is not buried under detectron2's environment and config dump)."""
+    if os.path.exists(cfg.OUTPUT_DIR) and not os.path.isdir(cfg.OUTPUT_DIR):
+        raise ConfigError(f"OUTPUT_DIR {cfg.OUTPUT_DIR} is a file; give a folder")
+    try:
+        mots_class_to_contiguous(cfg.DATASETS.MOTS.CLASSES)
+    except ValueError as e:
+        raise ConfigError(f"DATASETS.MOTS.CLASSES: {e}") from None
     if not args.eval_only:
         refuse_to_mix_runs(cfg, args.resume)
         check_mots_datasets(cfg.DATASETS.TRAIN, "DATASETS.TRAIN")
-        scaled = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
-        clips_per_gpu(scaled.SOLVER.IMS_PER_BATCH, cfg.INPUT.CLIP_LENGTH, comm.get_world_size())
+        scaled = DefaultTrainer.auto_scale_workers(cfg, world_size)
+        clips_per_gpu(scaled.SOLVER.IMS_PER_BATCH, cfg.INPUT.CLIP_LENGTH, world_size)
     check_mots_datasets(cfg.DATASETS.TEST, "DATASETS.TEST")
     resuming = args.resume and os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "last_checkpoint"))
     weights = cfg.MODEL.WEIGHTS
     if not resuming and weights and "://" not in weights and not os.path.isfile(weights):
+        what = "is a folder" if os.path.isdir(weights) else "not found"
         raise CheckpointError(
-            f"MODEL.WEIGHTS {weights} not found: give an existing .pth/.pkl file or a URL; "
+            f"MODEL.WEIGHTS {weights} {what}: give an existing .pth/.pkl file or a URL; "
             'MODEL.WEIGHTS "" starts from random weights'
         )
 
@@ -168,7 +177,7 @@ def setup(args):
     checked, then detectron2's logging and config.yaml."""
     cfg = load_config(args.config_file, args.opts)
     set_matmul_precision(cfg)  # MODEL.ALLOW_TF32, in every process
-    check_inputs(cfg, args)
+    check_inputs(cfg, args, comm.get_world_size())
     # --eval-only logs beside its results, never over a training run's config.yaml and log.txt.
     log_dir = os.path.join(cfg.OUTPUT_DIR, "inference") if args.eval_only else cfg.OUTPUT_DIR
     log_cfg = cfg.clone()
@@ -216,6 +225,11 @@ def run(args):
 
 if __name__ == "__main__":
     args = parse_args()
+    # Checked here too, so that a mistake is told once, not by every process.
+    with exit_on_user_error("train_net.py"):
+        register_all()
+        world_size = args.num_gpus * args.num_machines
+        check_inputs(load_config(args.config_file, args.opts), args, world_size)
     try:
         launch(
             run,
