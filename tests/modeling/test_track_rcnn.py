@@ -96,10 +96,16 @@ def test_single_next_image_is_accepted_and_differs_for_two_layers_only_after_a_w
 
 
 def test_frames_without_sequence_information_are_refused_with_advice():
+    from detectron2.engine import DefaultPredictor
+
     model = _model(tiny_cfg("c4"))
     frame = {k: v for k, v in shapes_clip(1)[0].items() if k in ("image", "height", "width")}
     with torch.no_grad(), pytest.raises(ValueError, match="VideoTrackingPredictor"):
         model([frame])
+    # detectron2's DefaultPredictor (issue 14: it gave a bare KeyError 'sequence').
+    predictor = DefaultPredictor(tiny_cfg("c4"))
+    with pytest.raises(ValueError, match="'sequence' and 'frame_idx'"):
+        predictor(np.zeros((64, 96, 3), dtype=np.uint8))
 
 
 def test_state_resets_at_sequence_change_and_frame_gaps():
