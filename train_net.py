@@ -36,6 +36,7 @@ from detectron2.engine import (
 )
 from detectron2.evaluation import verify_results
 from detectron2.utils import comm
+from detectron2.utils.events import TensorboardXWriter
 from detectron2.utils.logger import setup_logger
 
 from trackrcnn_d2 import register_all
@@ -87,12 +88,20 @@ class Trainer(DefaultTrainer):
         self.cfg = cfg
         self.register_hooks(self.build_hooks())
 
+    def build_writers(self):
+        self._writers = super().build_writers()
+        return self._writers
+
     def resume_or_load(self, resume=True):
         super().resume_or_load(resume=resume)
         if self.start_iter > 0 and comm.is_main_process():
             # A killed run may have logged iterations after its last checkpoint; they are
-            # trained again now.
+            # trained again now: drop them from metrics.json, and let TensorBoard hide them
+            # (purge_step; the writer creates its file on the first write).
             drop_events_from(os.path.join(self.cfg.OUTPUT_DIR, "metrics.json"), self.start_iter)
+            for writer in self._writers:
+                if isinstance(writer, TensorboardXWriter):
+                    writer._writer_args["purge_step"] = self.start_iter
 
     @classmethod
     def build_train_loader(cls, cfg):

@@ -9,6 +9,8 @@ import time
 
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.utils.tensorboard import SummaryWriter
 
 from trackrcnn_d2.data.synthetic import generate_synthetic_mots
 
@@ -120,6 +122,9 @@ def test_resume_after_a_kill_continues_from_the_last_checkpoint(datasets_root, t
     checkpoint = output_dir / (output_dir / "last_checkpoint").read_text().strip()
     saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
     assert saved["iteration"] == 14
+    # TensorBoard's writer flushes every 2 minutes: what a longer run leaves when killed.
+    with SummaryWriter(str(output_dir)) as flushed:
+        flushed.add_scalar("total_loss", 99.0, 19)
     resumed = subprocess.run(
         command("--resume", max_iter=25, checkpoint_period=1000),
         env=environment, capture_output=True, text=True, timeout=600,
@@ -130,3 +135,7 @@ def test_resume_after_a_kill_continues_from_the_last_checkpoint(datasets_root, t
     assert [r["iteration"] for r in records] == [19, 24]
     final = torch.load(output_dir / "model_final.pth", map_location="cpu", weights_only=False)
     assert final["iteration"] == 24
+    tensorboard = EventAccumulator(str(output_dir))
+    tensorboard.Reload()
+    losses = tensorboard.Scalars("total_loss")
+    assert [event.step for event in losses] == [19, 24] and losses[0].value != 99.0
