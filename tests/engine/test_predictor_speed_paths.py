@@ -11,6 +11,7 @@ from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.structures import Boxes, Instances
 
 from trackrcnn_d2.config import add_trackrcnn_config
+from trackrcnn_d2.data.synthetic import render_sequence
 from trackrcnn_d2.engine import VideoTrackingPredictor
 from trackrcnn_d2.engine import predictor as predictor_module
 from trackrcnn_d2.tracking import SequenceTracker, TrackerParams, build_optical_flow
@@ -21,19 +22,10 @@ HEIGHT, WIDTH = 72, 120
 INPUT_SIZE = (36, 60)
 
 
-def textured_frames(count, shift=3, seed=0):
-    """BGR frames of a smooth texture that moves ``shift`` px right per frame."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    noise = rng.random((HEIGHT, WIDTH + shift * count)).astype(np.float32)
-    noise = cv2.GaussianBlur(noise, (0, 0), 3)
-    texture = ((noise - noise.min()) / (noise.max() - noise.min()) * 255).astype(np.uint8)
-    start = shift * count
-    return [
-        np.repeat(texture[:, start - shift * t : start - shift * t + WIDTH, None], 3, axis=2)
-        for t in range(count)
-    ]
+def video_frames(count):
+    """BGR frames of a synthetic MOTS sequence (moving objects on a textured background)."""
+    images, _ = render_sequence(0, count, HEIGHT, WIDTH, seed=0)
+    return [np.ascontiguousarray(image[:, :, ::-1]) for image in images]
 
 
 def raw_outputs(count, seed=1):
@@ -92,7 +84,7 @@ def tracks(objects_per_frame):
 
 def test_fast_paths_give_the_serial_pasted_tracks():
     count = 5
-    images, raw = textured_frames(count), raw_outputs(count)
+    images, raw = video_frames(count), raw_outputs(count)
     cfg = maskprop_cfg()
     model = RawReplayModel(raw)
     # Reference: detectron2's pasted masks, the flow computed inside the tracker's step.
@@ -141,5 +133,5 @@ def test_predictor_applies_the_precision_keys(monkeypatch):
     finally:
         torch.backends.cudnn.allow_tf32 = saved[0]
         torch.set_float32_matmul_precision(saved[1])
-    list(predictor(enumerate(textured_frames(count))))
+    list(predictor(enumerate(video_frames(count))))
     assert contexts == ["bf16"] * count

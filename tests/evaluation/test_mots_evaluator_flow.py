@@ -73,16 +73,17 @@ def test_threaded_flow_gives_the_serial_tracks(dataset, tmp_path):
     evaluator = MOTSEvaluator(cfg, dataset, distributed=False)
     serial_flow_calls = []
 
-    def counting_provider(sequence_frames, provider=evaluator._flow_provider):
-        flow = provider(sequence_frames)
+    def counting_provider(images, provider=evaluator._flow_provider):
+        flow = provider(images)
         return lambda previous, current: serial_flow_calls.append(current) or flow(
             previous, current
         )
 
-    evaluator._flow_provider = counting_provider
     evaluator.reset()
     for frame_input, output in outputs:
         evaluator.process([frame_input], [output])
+    # The serial flow of the tracking in evaluate(), counted: the worker has done it all.
+    evaluator._flow_provider = counting_provider
     evaluator.evaluate()
     # Every adjacent pair was scored on the worker thread; none was left to the tracker.
     precomputed = [f for f in evaluator._frames if "pair_scores" in f]

@@ -20,9 +20,8 @@ import logging
 import os
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 from detectron2.config import configurable
 from detectron2.data import MetadataCatalog
@@ -120,7 +119,10 @@ class MOTSEvaluator(DatasetEvaluator):
         # the model runs the next frames (OpenCV releases the GIL); tracking then only matches.
         self._pair_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="optical-flow")
         self._previous_frame: Optional[dict] = None
-        self._worker_images: Dict[str, np.ndarray] = {}
+        # The files of the current sequence's frames, and the flow between them that the worker
+        # computes (None without flow).
+        self._sequence_files: Dict[int, str] = {}
+        self._sequence_flow: Optional[SequenceFlowProvider] = None
 
     @classmethod
     def from_config(cls, cfg, dataset_name, output_dir=None, distributed=True):
@@ -162,37 +164,26 @@ class MOTSEvaluator(DatasetEvaluator):
         the previous frame of its sequence (the loader gives each sequence in order)."""
         previous, self._previous_frame = self._previous_frame, frame
         current = frame["detections"]
+        if previous is None or previous["detections"].sequence != current.sequence:
+            self._sequence_files = {}
+            self._sequence_flow = self._flow_provider(self._sequence_files)
+        self._sequence_files[current.frame_idx] = frame["file_name"]
         if (
-            previous is not None
-            and self._tracker_params.uses_flow
-            and self._flow_method != "none"
+            self._sequence_flow is not None
+            and previous is not None
             and previous["detections"].sequence == current.sequence
             and previous["detections"].frame_idx < current.frame_idx
         ):
-            frame["pair_scores"] = self._pair_worker.submit(self._pair_scores, previous, frame)
+            frame["pair_scores"] = self._pair_worker.submit(
+                self._pair_scores, self._sequence_flow, previous["detections"], current
+            )
 
-    def _pair_scores(self, previous: dict, frame: dict):
+    def _pair_scores(
+        self, flow: SequenceFlowProvider, previous: FrameDetections, current: FrameDetections
+    ) -> Tuple[int, PrecomputedPairScores]:
         """On the worker thread: (previous frame_idx, PrecomputedPairScores) of two frames."""
-        if self._optical_flow is None:
-            self._optical_flow = build_optical_flow(self._flow_method)
-        flow = self._optical_flow(
-            self._read_image(frame["file_name"]), self._read_image(previous["file_name"])
-        )
-        scores = FramePairScores(previous["detections"], frame["detections"], flow)
-        return previous["detections"].frame_idx, PrecomputedPairScores.compute(
-            scores, self._tracker_params
-        )
-
-    def _read_image(self, path: str) -> np.ndarray:
-        """An image, read once (the last two are kept: frame t's is frame t+1's previous)."""
-        if path not in self._worker_images:
-            image = cv2.imread(path, cv2.IMREAD_COLOR)
-            if image is None:
-                raise FileNotFoundError(f"{path}: cannot read the image (for optical flow)")
-            self._worker_images[path] = image
-            while len(self._worker_images) > 2:
-                del self._worker_images[next(iter(self._worker_images))]
-        return self._worker_images[path]
+        scores = FramePairScores(previous, current, flow(previous.frame_idx, current.frame_idx))
+        return previous.frame_idx, PrecomputedPairScores.compute(scores, self._tracker_params)
 
     def evaluate(self):
         for frame in self._frames:  # the worker's results, before they are gathered
@@ -219,7 +210,9 @@ class MOTSEvaluator(DatasetEvaluator):
                 tracks = track_sequence(
                     detections,
                     self._tracker_params,
-                    self._flow_provider(sequence_frames),
+                    self._flow_provider(
+                        {f["detections"].frame_idx: f["file_name"] for f in sequence_frames}
+                    ),
                     pair_scores=_adjacent_pair_scores(sequence_frames),
                 )
                 write_tracking_result(os.path.join(folder, f"{sequence}.txt"), tracks)
@@ -247,7 +240,9 @@ class MOTSEvaluator(DatasetEvaluator):
         )
         return OrderedDict(mots=flat_mots_results(metrics, class_names))
 
-    def _flow_provider(self, sequence_frames: Sequence[dict]) -> Optional[SequenceFlowProvider]:
+    def _flow_provider(self, images: Dict[int, str]) -> Optional[SequenceFlowProvider]:
+        """The flow between frames of one sequence (``images``: frame_idx -> file); None
+        without flow."""
         if not self._tracker_params.uses_flow:
             return None
         if self._optical_flow is None:
@@ -255,7 +250,6 @@ class MOTSEvaluator(DatasetEvaluator):
             self._optical_flow = build_optical_flow(self._flow_method)
         if self._optical_flow is None:
             return None
-        images = {f["detections"].frame_idx: f["file_name"] for f in sequence_frames}
         return SequenceFlowProvider(self._optical_flow, images)
 
 
