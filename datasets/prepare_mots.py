@@ -81,9 +81,7 @@ def check_images(folder):
 def check(dataset_root):
     """Read every sequence with all checks; print frames, masks and tracks per sequence."""
     image_root, annotation_root = _image_folders(dataset_root)
-    sequences = mots_io.sequence_names(annotation_root)
-    if not sequences:
-        raise mots_io.MOTSFormatError(f"{annotation_root}: no sequences found")
+    sequences = _sequences(annotation_root, "<seq>.txt, <seq>/ pngs or <seq>/gt/gt.txt")
     print(f"{dataset_root}: images {image_root}, annotations {annotation_root}")
     print(f"{'sequence':<12} {'frames':>7} {'annotated':>9} {'masks':>7} {'tracks':>7}  size")
     for sequence in sequences:
@@ -110,10 +108,17 @@ def check(dataset_root):
         )
 
 
+def _sequences(annotation_root, what):
+    sequences = mots_io.sequence_names(annotation_root)
+    if not sequences:
+        raise mots_io.MOTSFormatError(f"{annotation_root}: no annotations ({what}) found")
+    return sequences
+
+
 def txt_to_png(txt_root, png_root):
     """Write ``<png_root>/<seq>/<frame:06d>.png`` for every annotated frame of every
     ``<txt_root>/<seq>.txt``."""
-    for sequence in mots_io.sequence_names(txt_root):
+    for sequence in _sequences(txt_root, "<seq>.txt files"):
         ground_truth = mots_io.load_mots_ground_truth(txt_root, [sequence], "txt")[sequence]
         for frame, objects in ground_truth.items():
             height, width = objects[0].rle["size"]
@@ -126,7 +131,7 @@ def txt_to_png(txt_root, png_root):
 
 def png_to_txt(png_root, txt_root):
     """Write ``<txt_root>/<seq>.txt`` for every ``<png_root>/<seq>/`` folder of pngs."""
-    for sequence in mots_io.sequence_names(png_root):
+    for sequence in _sequences(png_root, "<seq>/ folders of pngs"):
         ground_truth = mots_io.load_mots_ground_truth(png_root, [sequence], "png")[sequence]
         objects = [o for frame in ground_truth.values() for o in frame]
         mots_io.write_mots_txt(os.path.join(txt_root, f"{sequence}.txt"), objects)

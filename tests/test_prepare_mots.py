@@ -69,8 +69,12 @@ def test_check_finds_a_frame_of_another_size(dataset, capsys):
     assert f"{dataset / last}: 48x64 pixels, but" in _fails(capsys, "check", dataset)
 
 
-def test_check_of_a_wrong_folder(tmp_path, capsys):
+def test_wrong_or_empty_folders(tmp_path, capsys):
     assert "neither training/image_02/" in _fails(capsys, "check", tmp_path)
+    (tmp_path / "empty").mkdir()
+    err = _fails(capsys, "txt2png", tmp_path / "empty", tmp_path / "png")
+    assert f"{tmp_path / 'empty'}: no annotations (<seq>.txt files) found" in err
+    assert not (tmp_path / "png").exists()
 
 
 def test_txt2png_and_back_give_the_same_annotations(dataset, tmp_path):
