@@ -170,9 +170,16 @@ def check_inputs(cfg, args, world_size: int) -> None:
         check_mots_datasets(cfg.DATASETS.TRAIN, "DATASETS.TRAIN")
         scaled = DefaultTrainer.auto_scale_workers(cfg, world_size)
         clips_per_gpu(scaled.SOLVER.IMS_PER_BATCH, cfg.INPUT.CLIP_LENGTH, world_size)
+    if args.eval_only and not cfg.DATASETS.TEST:
+        raise ConfigError("--eval-only with an empty DATASETS.TEST: nothing to evaluate")
     check_mots_datasets(cfg.DATASETS.TEST, "DATASETS.TEST")
     resuming = args.resume and os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "last_checkpoint"))
     weights = cfg.MODEL.WEIGHTS
+    if args.eval_only and not resuming and not weights:
+        raise CheckpointError(
+            "--eval-only evaluates a trained model but MODEL.WEIGHTS is empty: give one, e.g. "
+            "MODEL.WEIGHTS output/model_final.pth (or --resume for OUTPUT_DIR's last checkpoint)"
+        )
     if not resuming and weights and "://" not in weights and not os.path.isfile(weights):
         what = "is a folder" if os.path.isdir(weights) else "not found"
         raise CheckpointError(

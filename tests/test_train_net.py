@@ -256,13 +256,20 @@ def test_missing_and_corrupt_weights_name_the_file(dataset, tmp_path, capsys):
     torch.save({"model": {}}, good)
     (tmp_path / "truncated.pth").write_bytes(good.read_bytes()[:40])
     (tmp_path / "text.pkl").write_text("not a model")
+    err = _run_expecting_user_error(
+        capsys, "--config-file", CONFIG, "--eval-only", *_opts(dataset, tmp_path / "out"),
+        "MODEL.WEIGHTS", str(good), "DATASETS.TEST", "()",
+    )  # fmt: skip
+    assert "empty DATASETS.TEST: nothing to evaluate" in err
     cases = [
+        ("", "--eval-only evaluates a trained model but MODEL.WEIGHTS is empty"),
         ("missing.pth", "MODEL.WEIGHTS {} not found"),
         ("truncated.pth", "{} cannot be read as a checkpoint"),
         ("text.pkl", "{} cannot be read as a checkpoint"),
     ]
     for name, message in cases:
-        opts = [*_opts(dataset, tmp_path / "out"), "MODEL.WEIGHTS", str(tmp_path / name)]
+        weights = str(tmp_path / name) if name else ""
+        opts = [*_opts(dataset, tmp_path / "out"), "MODEL.WEIGHTS", weights]
         err = _run_expecting_user_error(capsys, "--config-file", CONFIG, "--eval-only", *opts)
         assert message.format(tmp_path / name) in err
         assert "weights_only" not in err and "Checkpoint" not in err
