@@ -22,7 +22,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from trackrcnn_d2.data import mots_io  # noqa: E402
-from trackrcnn_d2.utils.cli import exit_on_user_error  # noqa: E402
+from trackrcnn_d2.utils.cli import check_output_folder, exit_on_user_error  # noqa: E402
 from trackrcnn_d2.utils.file_io import IMAGE_EXTENSIONS, replace_folder_atomically  # noqa: E402
 
 MOTSCHALLENGE_SEQUENCES = ("0002", "0005", "0009", "0011")
@@ -163,18 +163,8 @@ def write_folder(convert, source, destination, overwrite):
     holds ``source``."""
     if not os.path.exists(source):
         raise FileNotFoundError(f"{source} not found")
-    real_source, real_destination = os.path.realpath(source), os.path.realpath(destination)
-    if os.path.commonpath([real_source, real_destination]) == real_destination:
-        raise FileExistsError(
-            f"{destination} would replace {source} or a folder that holds it; write to a new "
-            "folder beside it"
-        )
-    if os.path.isdir(destination) and os.listdir(destination) and not overwrite:
-        raise FileExistsError(
-            f"{destination} already holds files; pass --overwrite to replace it as a whole, or "
-            "choose another folder"
-        )
-    with replace_folder_atomically(destination) as folder:
+    check_output_folder(destination, overwrite, inputs=[source])
+    with replace_folder_atomically(destination, replace_file=overwrite) as folder:
         convert(source, folder)
 
 

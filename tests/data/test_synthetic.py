@@ -13,6 +13,7 @@ from trackrcnn_d2.data.synthetic import (
     render_sequence,
     synthetic_split,
 )
+from trackrcnn_d2.utils.cli import OutputDirError
 
 SEQUENCES = 4
 FRAMES = 12
@@ -162,11 +163,12 @@ def test_a_folder_with_files_is_refused_unless_overwrite(tmp_path):
     out = tmp_path / "set"
     _tiny(out)
     before = {name: (out / name).read_bytes() for name in _files(out)}
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    with pytest.raises(OutputDirError, match="--overwrite"):
         _tiny(out, seed=3)
     assert {name: (out / name).read_bytes() for name in _files(out)} == before
-    with pytest.raises(FileExistsError, match="not a folder"):
-        _tiny(out / "README.md", overwrite=True)
+    with pytest.raises(OutputDirError, match="is an existing file, not a folder"):
+        _tiny(out / "README.md")
+    assert {name: (out / name).read_bytes() for name in _files(out)} == before
 
 
 def test_a_smaller_regeneration_leaves_no_stale_sequence_or_frame(tmp_path):

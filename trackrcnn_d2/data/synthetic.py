@@ -45,7 +45,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 from trackrcnn_d2.data import mots_io
-from trackrcnn_d2.utils.cli import exit_on_user_error
+from trackrcnn_d2.utils.cli import check_output_folder, exit_on_user_error
 from trackrcnn_d2.utils.file_io import atomic_write_text, replace_folder_atomically
 
 DEFAULT_SEQUENCES = 12
@@ -327,8 +327,8 @@ def generate_synthetic_mots(
     overwrite: bool = False,
 ) -> Dict[str, List[str]]:
     """Write the synthetic dataset to ``out_dir`` (layout in the module docstring), beside it
-    first and then in its place. Raises FileExistsError if ``out_dir`` holds files and not
-    ``overwrite`` (then the earlier contents are replaced as a whole), or is a file.
+    first and then in its place. Raises :class:`~trackrcnn_d2.utils.cli.OutputDirError` if
+    ``out_dir`` is a file or holds files, unless ``overwrite`` (then it is replaced as a whole).
 
     Returns ``{"train": [...], "val": [...], "all": [...]}`` sequence names.
     """
@@ -339,12 +339,8 @@ def generate_synthetic_mots(
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     train, val = synthetic_split(sequences)
-    if os.path.isdir(out_dir) and os.listdir(out_dir) and not overwrite:
-        raise FileExistsError(
-            f"{out_dir} already holds files; pass --overwrite (overwrite=True) to replace it as "
-            "a whole, or choose another folder"
-        )
-    with replace_folder_atomically(out_dir) as new_dir:
+    check_output_folder(out_dir, overwrite, flag="--overwrite (overwrite=True)")
+    with replace_folder_atomically(out_dir, replace_file=overwrite) as new_dir:
         _write_set(new_dir, out_dir, train, val, frames, height, width, seed)
     return {"train": train, "val": val, "all": train + val}
 

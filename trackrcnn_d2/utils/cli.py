@@ -23,6 +23,7 @@ __all__ = [
     "exit_on_user_error",
     "load_config",
     "refuse_to_mix_runs",
+    "check_output_folder",
 ]
 
 # The exit status of a script stopped by a user's mistake (argparse's, for a bad argument).
@@ -166,3 +167,30 @@ def refuse_to_mix_runs(cfg, resume: bool) -> None:
             "--resume to continue it, or set OUTPUT_DIR to a new folder (or delete this one) "
             "to train from scratch."
         )
+
+
+def check_output_folder(
+    output: str, overwrite: bool, inputs: Sequence[str] = (), flag: str = "--overwrite"
+) -> None:
+    """Raise :class:`OutputDirError` for an output folder whose replacement would destroy
+    something: an existing file or a folder that holds files (unless ``overwrite``; ``flag``
+    names the option in the message), or a folder that is or holds one of ``inputs``.
+    Writers then replace it as a whole (``file_io.replace_folder_atomically(output,
+    replace_file=overwrite)``)."""
+    if os.path.lexists(output) and (os.path.islink(output) or not os.path.isdir(output)):
+        if not overwrite:
+            raise OutputDirError(
+                f"{output} is an existing file, not a folder; pass {flag} to replace it, or "
+                "choose another folder"
+            )
+    elif os.path.isdir(output) and os.listdir(output) and not overwrite:
+        raise OutputDirError(
+            f"{output} already holds files; pass {flag} to replace it as a whole, or choose "
+            "another folder"
+        )
+    real_output = os.path.realpath(output)
+    for path in inputs:
+        if os.path.commonpath([real_output, os.path.realpath(path)]) == real_output:
+            raise OutputDirError(
+                f"{output} would replace {path} or a folder that holds it; write to another folder"
+            )
