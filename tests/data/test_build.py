@@ -17,7 +17,7 @@ from trackrcnn_d2.data.build import (
 from trackrcnn_d2.data.dataset_mapper import MOTSClipDatasetMapper, MOTSTestDatasetMapper
 from trackrcnn_d2.data.synthetic import generate_synthetic_mots
 from trackrcnn_d2.model_zoo import get_config_file
-from trackrcnn_d2.utils.cli import ConfigError, load_config
+from trackrcnn_d2.utils.cli import ConfigError, exit_on_user_error, load_config
 
 
 @pytest.mark.parametrize("gpus", [1, 2, 8])
@@ -80,3 +80,19 @@ def test_a_truncated_image_is_named_by_the_loaders(truncated_set):
     with pytest.raises(ImageReadError, match="prepare_mots.py check"):
         list(test)
     assert os.path.isfile(truncated)
+
+
+def test_a_loader_workers_error_ends_in_one_line(truncated_set, capsys):
+    """From a DataLoader worker process the error arrives with the worker's traceback in its
+    message; the scripts' handler prints the message alone."""
+    name, truncated = truncated_set
+    cfg = load_config(get_config_file("demo_synthetic.yaml"))
+    train = build_mots_train_loader(
+        get_mots_dataset_dicts([name], ["car", "pedestrian"]),
+        mapper=MOTSClipDatasetMapper(cfg, True), clip_length=3, clips_per_batch=1, num_workers=1,
+    )  # fmt: skip
+    with pytest.raises(SystemExit), exit_on_user_error("train_net.py"):
+        next(iter(train))
+    err = capsys.readouterr().err
+    assert err.startswith(f"train_net.py: error: {truncated}: cannot read this image (")
+    assert len(err.strip().splitlines()) == 1

@@ -68,9 +68,10 @@ def _one_line(error: BaseException) -> str:
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         message = f"{error.filename}: {error.strerror}"
     # A DataLoader worker's exception arrives with the worker's traceback in its message.
-    marker = f"\n{type(error).__name__}: "
-    if "Original Traceback" in message and marker in message:
-        message = message.rsplit(marker, 1)[1]
+    if "Original Traceback" in message:
+        last = re.search(rf"\n(?:[\w.]+\.)?{type(error).__name__}: (.*)\Z", message, re.DOTALL)
+        if last:
+            message = last.group(1)
     return message.strip()
 
 
