@@ -51,6 +51,7 @@ from trackrcnn_d2.data.mots_io import mots_class_to_contiguous
 from trackrcnn_d2.engine.precision import inference_precision, set_matmul_precision
 from trackrcnn_d2.evaluation import MOTSEvaluator
 from trackrcnn_d2.solver import build_optimizer
+from trackrcnn_d2.structures.mask_rle import UnpastedMasksModel
 from trackrcnn_d2.utils.cli import (
     USER_ERRORS,
     CheckpointError,
@@ -122,7 +123,10 @@ class Trainer(DefaultTrainer):
 
     @classmethod
     def test(cls, cfg, model, evaluators=None):
-        # TEST.PRECISION: inference in bf16 autocast on CUDA when set.
+        # TEST.PRECISION: inference in bf16 autocast on CUDA when set. MOTSEvaluator (the
+        # default) needs RLEs only: the masks are pasted into their boxes alone, not into images.
+        if evaluators is None:
+            model = UnpastedMasksModel(model)
         with inference_precision(cfg):
             return super().test(cfg, model, evaluators)
 

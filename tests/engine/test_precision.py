@@ -7,6 +7,7 @@ from detectron2.config import get_cfg
 
 from trackrcnn_d2.config import add_trackrcnn_config
 from trackrcnn_d2.engine.precision import inference_precision, set_matmul_precision
+from trackrcnn_d2.structures.mask_rle import UnpastedMasksModel
 
 
 @pytest.fixture
@@ -88,7 +89,17 @@ def test_train_net_applies_both_keys(monkeypatch, tmp_path, restore_flags):
         yield
 
     monkeypatch.setattr(train_net, "inference_precision", recording_precision)
-    monkeypatch.setattr(
-        DefaultTrainer, "test", classmethod(lambda cls, cfg, model, evaluators=None: entered)
-    )
-    assert train_net.Trainer.test(cfg, model=None) == ["fp32"]
+    models = []
+
+    def recording_test(cls, cfg, model, evaluators=None):
+        models.append(model)
+        return entered
+
+    monkeypatch.setattr(DefaultTrainer, "test", classmethod(recording_test))
+    model = torch.nn.Linear(1, 1)
+    assert train_net.Trainer.test(cfg, model) == ["fp32"]
+    # MOTSEvaluator (built by default) gets the masks unpasted; given evaluators the outputs
+    # as the model gives them.
+    assert isinstance(models[0], UnpastedMasksModel) and models[0].model is model
+    train_net.Trainer.test(cfg, model, evaluators=[])
+    assert models[1] is model

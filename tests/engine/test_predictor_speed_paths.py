@@ -14,6 +14,7 @@ from trackrcnn_d2.config import add_trackrcnn_config
 from trackrcnn_d2.data.synthetic import render_sequence
 from trackrcnn_d2.engine import VideoTrackingPredictor
 from trackrcnn_d2.engine import predictor as predictor_module
+from trackrcnn_d2.structures.mask_rle import UnpastedMasksModel
 from trackrcnn_d2.tracking import SequenceTracker, TrackerParams, build_optical_flow
 from trackrcnn_d2.tracking.detections import frame_detections_from_instances
 
@@ -135,3 +136,18 @@ def test_predictor_applies_the_precision_keys(monkeypatch):
         torch.set_float32_matmul_precision(saved[1])
     list(predictor(enumerate(video_frames(count))))
     assert contexts == ["bf16"] * count
+
+
+def test_unpasted_masks_model_gives_the_same_detections():
+    """What MOTSEvaluator gets from UnpastedMasksModel (train_net's evaluation) turns into the
+    FrameDetections of the model's own pasted outputs."""
+    raw = raw_outputs(3)
+    model = RawReplayModel(raw)
+    for t in range(len(raw)):
+        inputs = [{"frame_idx": t, "height": HEIGHT, "width": WIDTH}]
+        (unpasted,) = UnpastedMasksModel(model)(inputs)
+        assert unpasted["instances"].has("pred_mask_probs")
+        ours = frame_detections_from_instances(unpasted["instances"], "video", t)
+        pasted = frame_detections_from_instances(model(inputs)[0]["instances"], "video", t)
+        assert ours.masks == pasted.masks and len(ours.masks) == 4
+        np.testing.assert_array_equal(ours.boxes, pasted.boxes)

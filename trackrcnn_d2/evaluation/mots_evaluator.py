@@ -144,8 +144,9 @@ class MOTSEvaluator(DatasetEvaluator):
     def process(self, inputs, outputs):
         for frame_input, output in zip(inputs, outputs):
             _check_frame_input(frame_input)
+            # On the model's device: unpasted masks (UnpastedMasksModel) are pasted there.
             detections = frame_detections_from_instances(
-                output["instances"].to("cpu"),
+                output["instances"],
                 sequence=frame_input["sequence"],
                 frame_idx=frame_input["frame_idx"],
                 mask_threshold=self._mask_threshold,

@@ -31,6 +31,7 @@ from torch.nn import functional as F
 from .region_rle import column_run_boundaries, rles_from_run_boundaries
 
 __all__ = [
+    "UnpastedMasksModel",
     "detector_postprocess_unpasted",
     "masks_to_rles",
     "paste_and_encode_batched",
@@ -185,3 +186,27 @@ def detector_postprocess_unpasted(results: Instances, height: int, width: int) -
     if probabilities is not None:
         raw.pred_mask_probs = probabilities
     return detector_postprocess(raw, height, width)
+
+
+class UnpastedMasksModel(torch.nn.Module):
+    """A detectron2 R-CNN (TrackRCNN, GeneralizedRCNN) whose inference outputs are those of
+    its postprocessing except for the masks: the mask head's probabilities stay unpasted, as
+    ``pred_mask_probs``, which ``frame_detections_from_instances`` pastes into the boxes only
+    and encodes. For evaluators that need the masks as RLEs only (``MOTSEvaluator``): no
+    full-size mask is pasted or copied to the host."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batched_inputs):
+        model = getattr(self.model, "module", self.model)  # unwrap DistributedDataParallel
+        results = model.inference(batched_inputs, do_postprocess=False)
+        return [
+            {
+                "instances": detector_postprocess_unpasted(
+                    raw, x.get("height", raw.image_size[0]), x.get("width", raw.image_size[1])
+                )
+            }
+            for raw, x in zip(results, batched_inputs)
+        ]
