@@ -118,8 +118,9 @@ class AssociationHead(nn.Module):
         foreground = (classes >= 0) & (classes < num_classes)
         ids = torch.cat([self._track_ids(p, num_classes) for p in proposals])
         clip_length = self.clip_length or len(proposals)
-        image_of = torch.repeat_interleave(
-            torch.arange(len(proposals), device=device), torch.tensor(sizes, device=device)
+        # Filled on the device: a tensor copied from the host would wait for the GPU's queue.
+        image_of = torch.cat(
+            [torch.full((size,), i, device=device) for i, size in enumerate(sizes)]
         )
         # One group per (clip, class) or per clip; only detections of a group are compared.
         # A background proposal is a group of its own, so it is compared with nothing.
@@ -149,16 +150,12 @@ class AssociationHead(nn.Module):
             return foreground / foreground.sum().clamp(min=1)
         clip_starts = range(0, len(sizes), clip_length)
         num_clips = len(clip_starts)
-        per_image = []
+        weights = []
         for start in clip_starts:
             clip_sizes = sizes[start : start + clip_length]
             weight = 1.0 / (max(sum(clip_sizes), 1) * len(clip_sizes) * num_clips)
-            per_image += [weight] * len(clip_sizes)
-        weights = torch.repeat_interleave(
-            torch.tensor(per_image, device=foreground.device),
-            torch.tensor(sizes, device=foreground.device),
-        )
-        return weights * foreground
+            weights += [torch.full((n,), weight, device=foreground.device) for n in clip_sizes]
+        return torch.cat(weights) * foreground
 
     @staticmethod
     def _track_ids(proposals: Instances, num_classes: int) -> torch.Tensor:
