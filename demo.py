@@ -22,9 +22,10 @@ import argparse
 import contextlib
 import itertools
 import logging
+import math
 import os
+import signal
 import time
-import urllib.error
 
 from detectron2.utils.logger import setup_logger
 from tqdm import tqdm
@@ -33,7 +34,6 @@ import trackrcnn_d2
 from trackrcnn_d2.data import mots_io
 from trackrcnn_d2.tracking import TrackNumberOverflow, tracks_to_mots_objects
 from trackrcnn_d2.utils.cli import (
-    CheckpointError,
     ConfigError,
     OutputDirError,
     UserError,
@@ -60,8 +60,19 @@ def _count(minimum: int):
     return parse
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        prog="demo.py",
         description="Track objects in a video or a folder of frames with TrackR-CNN.",
         epilog="Trailing KEY VALUE pairs override config keys, e.g. MODEL.WEIGHTS model.pth "
         "TRACKER_HEADS.DETECTION_CONFIDENCE '[0.8, 0.9]'.",
@@ -78,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--render-scale",
-        type=float,
+        type=_positive_float,
         default=1.0,
         help="size of the rendered frames relative to the input (e.g. 3 for small frames)",
     )
@@ -93,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace the output folder if it has files"
     )
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
+    parser.add_argument("opts", nargs="*", help="config overrides: KEY VALUE ...")
     return parser
 
 
@@ -151,11 +162,6 @@ def build_predictor(cfg, config_file: str):
         return VideoTrackingPredictor(cfg)
     except UserError:  # weights (CheckpointError), tracker keys that do not fit the model
         raise
-    except urllib.error.URLError as e:
-        raise CheckpointError(
-            f"cannot download MODEL.WEIGHTS {cfg.MODEL.WEIGHTS} ({e.reason}); without internet "
-            "access, download it elsewhere and pass MODEL.WEIGHTS /path/to/the/file"
-        ) from None
     except (KeyError, ValueError, AssertionError) as e:  # registries, layer shapes, tracker
         message = e.args[0] if e.args else type(e).__name__
         raise ConfigError(f"{config_file}: {message}") from None
@@ -220,7 +226,8 @@ def run(args) -> str:
 
 
 def main(argv=None) -> None:
-    args = build_parser().parse_args(argv)
+    # Flags may also follow the KEY VALUE pairs (a user adds --start after MODEL.WEIGHTS ...).
+    args = build_parser().parse_intermixed_args(argv)
     setup_logger(name="fvcore")
     setup_logger(name="demo")
     setup_logger(name="trackrcnn_d2")
@@ -235,5 +242,11 @@ def main(argv=None) -> None:
             raise UserError(f"interrupted; {args.output} is left as it was") from None
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    # `kill` stops like Ctrl-C: the unfinished output folder is removed on the way out.
+    signal.signal(signal.SIGTERM, _interrupt)
     main()

@@ -232,7 +232,9 @@ def test_output_holding_the_input_is_refused_even_with_overwrite(
     assert len(os.listdir(frame_folder)) == NUM_FRAMES
 
 
-def test_bad_inputs_end_in_one_message(frame_folder, video, weights, tmp_path, capsys):
+def test_bad_inputs_end_in_one_message(
+    frame_folder, video, weights, coco_weights, tmp_path, capsys
+):
     out = tmp_path / "out"
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"this is not a video")
@@ -250,6 +252,7 @@ def test_bad_inputs_end_in_one_message(frame_folder, video, weights, tmp_path, c
         ((frame_folder, out, str(tmp_path / "missing.pth")), "missing.pth not found"),
         ((frame_folder, out, str(corrupt_weights)), "model.pth cannot be read as a checkpoint"),
         ((frame_folder, out, ""), "MODEL.WEIGHTS is empty"),
+        ((frame_folder, out, coco_weights), "coco_random.pth does not fit the model"),
         ((video, out, weights, "--start", "5"), "--start 5: "),
         ((frame_folder, tmp_path / "broken.mp4" / "out", weights), "cannot create a folder in"),
     ]
@@ -261,6 +264,12 @@ def test_bad_inputs_end_in_one_message(frame_folder, video, weights, tmp_path, c
         (str(broken), "broken.mp4"),
     ]:
         assert message in _refused(capsys, _demo, frame_folder, out, weights, config=config)
+    for flag, message in [
+        (["--start", "-1"], "argument --start: expected a whole number >= 0"),
+        (["--max-frames", "0"], "argument --max-frames: expected a whole number >= 1"),
+        (["--render-scale", "0"], "argument --render-scale: expected a number > 0"),
+    ]:
+        assert message in _refused(capsys, _demo, frame_folder, out, weights, *flag)
     opts = OPTS + ["TRACKER_HEADS.ASSOCIATION", "hungarian"]
     assert "Unknown association mechanism" in _refused(
         capsys, _demo, frame_folder, out, weights, opts=opts
@@ -296,3 +305,12 @@ def test_leftovers_of_killed_runs_are_removed(frame_folder, weights, tmp_path):
         (leftover / "0042.txt").write_text("partial\n")
     _demo(frame_folder, tmp_path / "out", weights, "--render", "none")
     assert sorted(os.listdir(tmp_path)) == [alive.name, "out"]
+
+
+def test_flags_may_follow_the_config_overrides():
+    args = demo.build_parser().parse_intermixed_args(
+        ["--config-file", "c.yaml", "--input", "v.mp4", "--output", "out",
+         "MODEL.WEIGHTS", "m.pth", "--start", "3", "TEST.DETECTIONS_PER_IMAGE", "5", "--overwrite"]
+    )  # fmt: skip
+    assert (args.start, args.overwrite) == (3, True)
+    assert args.opts == ["MODEL.WEIGHTS", "m.pth", "TEST.DETECTIONS_PER_IMAGE", "5"]

@@ -2,6 +2,7 @@
 checkpoint raises :class:`~trackrcnn_d2.utils.cli.CheckpointError` (a user error) instead of
 detectron2's ``AssertionError: Checkpoint ... not found!`` or torch's unpickling advice."""
 import os
+import urllib.error
 
 from detectron2.checkpoint import DetectionCheckpointer
 
@@ -21,7 +22,21 @@ class MOTSCheckpointer(DetectionCheckpointer):
                 "OUTPUT_DIR/last_checkpoint): give an existing .pth/.pkl file or a URL; "
                 'MODEL.WEIGHTS "" starts from random weights'
             )
-        return super().load(path, *args, **kwargs)
+        try:
+            return super().load(path, *args, **kwargs)
+        except urllib.error.URLError as e:  # a URL or detectron2:// path, downloaded first
+            raise CheckpointError(
+                f"cannot download {path} ({e.reason}); without internet access, download it "
+                "elsewhere and give the file as MODEL.WEIGHTS"
+            ) from None
+        except RuntimeError as e:  # shapes that detectron2 does not skip (e.g. BatchNorm's)
+            if "Error(s) in loading state_dict" not in str(e):
+                raise
+            detail = next((line.strip() for line in str(e).splitlines()[1:] if line.strip()), "")
+            raise CheckpointError(
+                f"{path} does not fit the model of this config ({detail[:160]}); give weights "
+                "trained with the same config (MODEL.* keys)"
+            ) from None
 
     def _load_file(self, filename):
         try:
