@@ -37,6 +37,7 @@ from trackrcnn_d2.utils.cli import (
     ConfigError,
     OutputDirError,
     UserError,
+    check_output_folder,
     exit_on_user_error,
     load_config,
 )
@@ -109,25 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_output(output: str, input_path: str, overwrite: bool) -> None:
-    """Refuse an output that would destroy something: an existing file or non-empty folder
-    (unless ``overwrite``), the input itself or a folder holding it, or a place that cannot
-    be written."""
-    if os.path.lexists(output) and not os.path.isdir(output) and not overwrite:
-        raise OutputDirError(
-            f"--output {output} is an existing file, not a folder; pass --overwrite to replace "
-            "it by the results folder, or choose another --output"
-        )
-    if os.path.isdir(output) and os.listdir(output) and not overwrite:
-        raise OutputDirError(
-            f"{output} already holds files; pass --overwrite to replace them, or choose "
-            "another --output"
-        )
-    real_output, real_input = os.path.realpath(output), os.path.realpath(input_path)
-    if os.path.commonpath([real_output, real_input]) == real_output:
-        raise OutputDirError(
-            f"--output {output} is or holds the --input {input_path}; replacing it would delete "
-            "the input: choose another --output"
-        )
+    """Refuse an output that would destroy something (``check_output_folder``: an existing
+    file or non-empty folder unless ``overwrite``, the input or a folder holding it), or a
+    place where no folder can be made, before the model is loaded."""
+    check_output_folder(output, overwrite, inputs=[input_path])
     parent = os.path.dirname(os.path.abspath(output))
     while not os.path.lexists(parent):
         parent = os.path.dirname(parent)

@@ -208,7 +208,7 @@ def test_existing_output_is_refused_unless_overwrite(frame_folder, weights, tmp_
     (output / "old.txt").write_text("an earlier result\n")
     assert "--overwrite" in _refused(capsys, _demo, frame_folder, output, weights)
     assert os.listdir(output) == ["old.txt"]
-    _demo(frame_folder, output, weights, "--overwrite", "--render", "none")
+    _demo(frame_folder, output, weights, "--overwrite", "--render", "none", "--max-frames", "1")
     assert os.listdir(output) == ["0042.txt"]
 
 
@@ -218,7 +218,7 @@ def test_output_that_is_a_file_is_refused_unless_overwrite(frame_folder, weights
     output.write_text("not a folder\n")
     assert "is an existing file" in _refused(capsys, _demo, frame_folder, output, weights)
     assert output.read_text() == "not a folder\n"
-    _demo(frame_folder, output, weights, "--overwrite", "--render", "none")
+    _demo(frame_folder, output, weights, "--overwrite", "--render", "none", "--max-frames", "1")
     assert os.listdir(output) == ["0042.txt"]
 
 
@@ -228,7 +228,7 @@ def test_output_holding_the_input_is_refused_even_with_overwrite(
     parent = os.path.dirname(frame_folder)
     for output in (frame_folder, parent):
         err = _refused(capsys, _demo, frame_folder, output, weights, "--overwrite")
-        assert "would delete the input" in err
+        assert "would replace" in err
     assert len(os.listdir(frame_folder)) == NUM_FRAMES
 
 
@@ -303,7 +303,7 @@ def test_leftovers_of_killed_runs_are_removed(frame_folder, weights, tmp_path):
     for leftover in (dead, alive):
         leftover.mkdir()
         (leftover / "0042.txt").write_text("partial\n")
-    _demo(frame_folder, tmp_path / "out", weights, "--render", "none")
+    _demo(frame_folder, tmp_path / "out", weights, "--render", "none", "--max-frames", "1")
     assert sorted(os.listdir(tmp_path)) == [alive.name, "out"]
 
 
