@@ -15,8 +15,9 @@ numbered as the input's images, or from 0 for a video, also with ``--start``), a
 frames, masks coloured by track with class and track number drawn: ``frames/<frame:06d>.png``
 (default for a folder) or ``<name>.mp4`` (default for a video); ``--render`` chooses. An
 existing output (a non-empty folder, or a file) is refused unless ``--overwrite``; then it is
-replaced as a whole once the new results are complete. A mistake in the input, the config, the
-weights or the output path ends in one message and exit status 2.
+replaced as a whole once the new results are complete (Ctrl-C or ``kill`` leave it as it was).
+A mistake in the input, the config, the weights or the output path ends in one message and exit
+status 2.
 """
 import argparse
 import contextlib
@@ -198,8 +199,6 @@ def run(args) -> str:
                 writer.write(frame_idx, draw_tracks(image, objects, args.render_scale))
             tracked += 1
             track_ids.update(o.obj_id for o in objects)
-        if tracked == 0:
-            raise UserError(f"{args.input}: no frame could be read from --start {args.start}")
     seconds = time.perf_counter() - started
     logger.info(
         f"Tracked {tracked} frames in {seconds:.1f} s ({tracked / seconds:.2f} frames/s): "
