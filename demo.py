@@ -79,7 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Trailing KEY VALUE pairs override config keys, e.g. MODEL.WEIGHTS model.pth "
         "TRACKER_HEADS.DETECTION_CONFIDENCE '[0.8, 0.9]'.",
     )
-    parser.add_argument("--config-file", required=True, metavar="FILE")
+    parser.add_argument(
+        "--config-file", required=True, metavar="FILE",
+        help="configs/coco_mask_rcnn_R_50_FPN_maskprop.yaml: people and cars in any video with "
+        "a COCO Mask R-CNN (no training); or a trained TrackR-CNN's config",
+    )  # fmt: skip
     parser.add_argument("--input", required=True, help="a video file or a folder of frames")
     parser.add_argument("--output", required=True, help="folder for the tracks and renderings")
     parser.add_argument(
