@@ -9,7 +9,7 @@ import numpy as np
 
 from trackrcnn_d2.utils.cli import ConfigError
 
-__all__ = ["build_class_map", "class_map_from_config"]
+__all__ = ["build_class_map", "class_map_from_config", "map_classes"]
 
 KEY = "DATASETS.MOTS.CLASS_MAP"
 
@@ -73,3 +73,21 @@ def class_map_from_config(cfg) -> Optional[np.ndarray]:
             f"model has MODEL.ROI_HEADS.NUM_CLASSES = {cfg.MODEL.ROI_HEADS.NUM_CLASSES}"
         )
     return build_class_map(model_classes, cfg.DATASETS.MOTS.CLASSES, pairs)
+
+
+def map_classes(instances, class_map: np.ndarray, where: str = ""):
+    """The detections of ``instances`` (detectron2 ``Instances``) whose class ``class_map``
+    keeps, their ``pred_classes`` replaced by the tracker's classes."""
+    import torch
+
+    model_classes = instances.pred_classes.to("cpu").numpy()
+    if len(model_classes) and model_classes.max() >= len(class_map):
+        raise ValueError(
+            f"{where}: the model predicts class {model_classes.max()}, but {KEY} is for "
+            f"{len(class_map)} classes"
+        )
+    keep = class_map[model_classes] >= 0
+    device = instances.pred_classes.device
+    kept = instances[torch.from_numpy(keep).to(device)]
+    kept.pred_classes = torch.from_numpy(class_map[model_classes[keep]]).to(device)
+    return kept

@@ -31,6 +31,8 @@ import pycocotools.mask as mask_utils
 
 from trackrcnn_d2.utils.file_io import atomic_open
 
+from .class_map import map_classes
+
 CACHE_FORMAT = "trackrcnn_d2.detections.v1"
 CACHE_SUFFIX = ".npz"
 
@@ -123,17 +125,7 @@ def frame_detections_from_instances(
     import torch
 
     if class_map is not None:
-        model_classes = instances.pred_classes.to("cpu").numpy()
-        if len(model_classes) and model_classes.max() >= len(class_map):
-            raise ValueError(
-                f"sequence {sequence!r} frame {frame_idx}: the model predicts class "
-                f"{model_classes.max()}, but DATASETS.MOTS.CLASS_MAP is for "
-                f"{len(class_map)} classes"
-            )
-        keep = class_map[model_classes] >= 0
-        device = instances.pred_classes.device
-        instances = instances[torch.from_numpy(keep).to(device)]
-        instances.pred_classes = torch.from_numpy(class_map[model_classes[keep]]).to(device)
+        instances = map_classes(instances, class_map, f"sequence {sequence!r} frame {frame_idx}")
     height, width = (int(s) for s in instances.image_size)
     boxes = instances.pred_boxes.tensor.detach().to("cpu", torch.float32).numpy()
     scores = instances.scores.detach().to("cpu", torch.float32).numpy()

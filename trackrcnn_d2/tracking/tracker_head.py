@@ -36,6 +36,7 @@ from detectron2.tracking import TRACKER_HEADS_REGISTRY, BaseTracker
 
 from trackrcnn_d2.utils.rle import decode_mask
 
+from .class_map import class_map_from_config, map_classes
 from .detections import FrameDetections, frame_detections_from_instances
 from .flow import build_optical_flow
 from .params import TrackerParams
@@ -122,6 +123,7 @@ class TrackRCNNTracker(BaseTracker):
         flow: str = "dis",
         mask_threshold: float = 0.5,
         sequence: str = "",
+        class_map: Optional[np.ndarray] = None,
     ):
         """
         Args:
@@ -130,12 +132,15 @@ class TrackRCNNTracker(BaseTracker):
                 the mechanisms that warp with flow, and only when images are given to update().
             mask_threshold: binarisation threshold of soft ``pred_masks``.
             sequence: name of the video, used in error messages.
+            class_map: the tracker's class of each model class, -1 to drop its detections
+                (``DATASETS.MOTS.CLASS_MAP``, see :mod:`.class_map`); None: the same classes.
         """
         super().__init__()
         self._tracker = SequenceTracker(
             params, build_optical_flow(flow) if params.uses_flow else None, sequence
         )
         self._mask_threshold = mask_threshold
+        self._class_map = class_map
         self._unusable_detections = UnusableDetectionWarnings(params, "TrackRCNNTracker")
         self.reset()
 
@@ -146,6 +151,7 @@ class TrackRCNNTracker(BaseTracker):
             "params": TrackerParams.from_config(cfg),
             "flow": cfg.TRACKER_HEADS.FLOW,
             "mask_threshold": cfg.TRACKER_HEADS.MASK_THRESHOLD,
+            "class_map": class_map_from_config(cfg),
         }
 
     def reset(self) -> None:
@@ -160,6 +166,8 @@ class TrackRCNNTracker(BaseTracker):
         """Track one frame; returns the tracked instances with ``ID``, ``ID_period``,
         ``lost_frame_count`` and ``obj_id`` set and disjoint ``pred_masks``. ``image``: the
         frame (H, W, 3 BGR uint8) for optical flow."""
+        if self._class_map is not None:  # first: det_index then refers to these instances
+            instances = map_classes(instances, self._class_map, "TrackRCNNTracker")
         frame = frame_detections_from_instances(
             instances.to("cpu"), self._tracker.sequence, self._frame_count, self._mask_threshold
         )
