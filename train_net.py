@@ -48,10 +48,12 @@ from trackrcnn_d2.data.build import (
     clips_per_gpu,
 )
 from trackrcnn_d2.data.mots_io import mots_class_to_contiguous
+from trackrcnn_d2.engine import has_association_head
 from trackrcnn_d2.engine.precision import inference_precision, set_matmul_precision
 from trackrcnn_d2.evaluation import MOTSEvaluator
 from trackrcnn_d2.solver import build_optimizer
 from trackrcnn_d2.structures.mask_rle import UnpastedMasksModel
+from trackrcnn_d2.tracking import TrackerParams
 from trackrcnn_d2.utils.cli import (
     USER_ERRORS,
     CheckpointError,
@@ -224,6 +226,8 @@ def main(args):
 
     if args.eval_only:
         model = Trainer.build_model(cfg)
+        # Before the weights are loaded (maybe downloaded): the tracker must fit the model.
+        TrackerParams.from_config(cfg).check_association_head(has_association_head(model))
         MOTSCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
             cfg.MODEL.WEIGHTS, resume=args.resume
         )

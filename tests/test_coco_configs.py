@@ -78,3 +78,32 @@ def test_class_map_keeps_person_as_pedestrian_and_car():
     assert table[0] == pedestrian and table[2] == car
     assert (table >= 0).sum() == 2
     assert table[1] == table[7] == -1
+
+
+def test_train_net_eval_only_refuses_association_before_loading_weights(tmp_path, capsys):
+    """A plain Mask R-CNN asked for association vectors stops before its weights are loaded
+    (here a URL that would fail to download) and before any frame is evaluated."""
+    import sys
+    import uuid
+
+    from trackrcnn_d2.data import register_synthetic_mots
+    from trackrcnn_d2.data.synthetic import generate_synthetic_mots
+
+    sys.path.insert(0, REPO)
+    import train_net
+
+    root = str(tmp_path / "synthetic_mots")
+    generate_synthetic_mots(root, sequences=4, frames=2, height=64, width=128, seed=0)
+    prefix = f"coco_eval_{uuid.uuid4().hex[:6]}"
+    register_synthetic_mots(prefix, root)
+    args = train_net.parse_args(
+        ["--config-file", _config_path("R_50"), "--eval-only",
+         "MODEL.WEIGHTS", "https://example.invalid/model_final.pkl", "MODEL.DEVICE", "cpu",
+         "DATASETS.TEST", f"('{prefix}_val',)", "OUTPUT_DIR", str(tmp_path / "out"),
+         "TRACKER_HEADS.ASSOCIATION", "maskprop_assoc"]
+    )  # fmt: skip
+    with pytest.raises(SystemExit) as stopped:
+        train_net.run(args)
+    assert stopped.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "TRACKER_HEADS.ASSOCIATION 'maskprop_assoc'" in errors[0]
