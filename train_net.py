@@ -73,6 +73,8 @@ class Trainer(DefaultTrainer):
         # DistributedDataParallel refuses for a CPU model), and the checkpointer names the file
         # of a checkpoint that cannot be loaded.
         TrainerBase.__init__(self)
+        if not logging.getLogger("detectron2").isEnabledFor(logging.INFO):
+            setup_logger()
         cfg = self.auto_scale_workers(cfg, comm.get_world_size())
         model = self.build_model(cfg)
         optimizer = self.build_optimizer(cfg, model)

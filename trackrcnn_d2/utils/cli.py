@@ -189,6 +189,11 @@ def check_output_folder(
             f"{output} already holds files; pass {flag} to replace it as a whole, or choose "
             "another folder"
         )
+    existing = os.path.dirname(os.path.abspath(output))
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise OutputDirError(f"{output}: {existing} is a file, not a folder")
     real_output = os.path.realpath(output)
     for path in inputs:
         if os.path.commonpath([real_output, os.path.realpath(path)]) == real_output:
