@@ -3,6 +3,7 @@ names, and images that cannot be read."""
 import os
 
 import pytest
+from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.engine import DefaultTrainer
 
 from trackrcnn_d2.data import register_kitti_mots
@@ -44,8 +45,12 @@ def test_unscaled_config_on_8_gpus_says_how_to_scale():
             clips_per_gpu(frames, 8, 1)
 
 
-def test_unknown_and_non_mots_dataset_names(synthetic_prefix):
+def test_unknown_and_non_mots_dataset_names(synthetic_prefix, unique_name):
     check_mots_datasets([f"{synthetic_prefix}_train"])
+    # A reuser's own registration, without our lazily computed sequences and image sizes.
+    DatasetCatalog.register(unique_name, list)
+    MetadataCatalog.get(unique_name).set(evaluator_type="mots", thing_classes=["car"])
+    check_mots_datasets([unique_name])
     with pytest.raises(ConfigError, match="DATASETS.TEST: dataset 'no_such' is not registered"):
         check_mots_datasets(["no_such"], "DATASETS.TEST")
     with pytest.raises(ConfigError, match="'coco_2017_val' is not a MOTS dataset"):

@@ -59,7 +59,9 @@ def check_mots_datasets(names: Sequence[str], key: str = "DATASETS.TRAIN") -> No
                 "with trackrcnn_d2.data.register_mots_dataset"
             )
         metadata = MetadataCatalog.get(name)
-        metadata.sequences, metadata.image_sizes  # noqa: B018 (computed on access, may raise)
+        for key in ("sequences", "image_sizes"):
+            # Computed on first access for our registrations: raises if files are missing.
+            hasattr(metadata, key)
 
 
 def _is_mots(name: str) -> bool:
