@@ -193,7 +193,7 @@ def check_output_folder(
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
-        raise OutputDirError(f"{output}: {existing} is a file, not a folder")
+        raise OutputDirError(f"{output}: cannot create a folder in {existing}, which is a file")
     real_output = os.path.realpath(output)
     for path in inputs:
         if os.path.commonpath([real_output, os.path.realpath(path)]) == real_output:
