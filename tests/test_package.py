@@ -21,9 +21,12 @@ REGISTERED = (
     "from detectron2.modeling import ROI_HEADS_REGISTRY\n"
     "from detectron2.tracking import TRACKER_HEADS_REGISTRY\n"
     "from detectron2.data import DatasetCatalog\n"
-    "print('TrackRCNN' in META_ARCH_REGISTRY, 'build_temporal_backbone' in BACKBONE_REGISTRY,\n"
-    "      'TrackStandardROIHeads' in ROI_HEADS_REGISTRY, 'TrackRes5ROIHeads' in ROI_HEADS_REGISTRY,\n"
-    "      'TrackRCNNTracker' in TRACKER_HEADS_REGISTRY, 'kitti_mots_val' in DatasetCatalog.list())\n"
+    "print('TrackRCNN' in META_ARCH_REGISTRY,\n"
+    "      'build_temporal_backbone' in BACKBONE_REGISTRY,\n"
+    "      'TrackStandardROIHeads' in ROI_HEADS_REGISTRY,\n"
+    "      'TrackRes5ROIHeads' in ROI_HEADS_REGISTRY,\n"
+    "      'TrackRCNNTracker' in TRACKER_HEADS_REGISTRY,\n"
+    "      'kitti_mots_val' in DatasetCatalog.list())\n"
 )
 
 
