@@ -5,7 +5,6 @@ iterations: the tests check the plumbing (files, logs, resumption, gathered eval
 accuracy; the demo (`make demo`) shows accuracy.
 """
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -13,7 +12,6 @@ import uuid
 
 import pytest
 import torch
-from detectron2.utils.logger import setup_logger
 
 from trackrcnn_d2.data import register_synthetic_mots
 from trackrcnn_d2.data.synthetic import generate_synthetic_mots
@@ -24,16 +22,6 @@ sys.path.insert(0, REPO)
 import train_net  # noqa: E402
 
 CONFIG = os.path.join(REPO, "configs", "demo_synthetic.yaml")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _remove_log_handlers():
-    """train_net's set-up adds log handlers on pytest's captured streams, which are closed
-    after each test: remove them, so that later tests' stderr holds only their own output."""
-    yield
-    for name in ("detectron2", "d2", "fvcore", "trackrcnn_d2"):
-        logging.getLogger(name).handlers.clear()
-    setup_logger.cache_clear()
 
 
 @pytest.fixture(scope="module")
