@@ -182,13 +182,26 @@ class TrackRCNNTracker(BaseTracker):
             ids.append(track_id)
             periods.append(self._periods[track_id])
         selected = instances[[obj.det_index for obj in objects]]
-        height, width = frame.height, frame.width
-        masks = np.zeros((len(objects), height, width), dtype=bool)
-        for mask, obj in zip(masks, objects):
-            mask[:] = decode_mask(obj.rle)
-        selected.pred_masks = torch.from_numpy(masks).to(instances.scores.device)
+        selected.pred_masks = self._disjoint_masks(selected, frame, objects)
         selected.ID = ids
         selected.ID_period = periods
         selected.lost_frame_count = [0] * len(objects)
         selected.obj_id = [obj.obj_id for obj in objects]
         return selected
+
+    def _disjoint_masks(self, selected: Instances, frame, objects) -> torch.Tensor:
+        """(N, H, W) bool masks of the tracked objects as the MOTS output has them: the
+        predicted masks, binarised, and decoded from the RLE only where making them disjoint
+        took pixels away (decoding every full-size mask would double the cost of update)."""
+        device = selected.scores.device
+        full_size = (frame.height, frame.width)
+        predicted = selected.has("pred_masks") and selected.pred_masks.shape[-2:] == full_size
+        if predicted:  # selected = instances[rows] holds copies: they may be written to
+            masks = selected.pred_masks
+            masks = masks if masks.dtype == torch.bool else masks >= self._mask_threshold
+        else:
+            masks = torch.zeros((len(objects), *full_size), dtype=torch.bool)
+        for row, obj in enumerate(objects):
+            if not predicted or obj.rle is not frame.masks[obj.det_index]:
+                masks[row] = torch.from_numpy(decode_mask(obj.rle)).to(masks.device)
+        return masks.to(device)
