@@ -32,3 +32,24 @@ def make_frame(frame_idx, detections, sequence="0000", with_vectors=True):
 @pytest.fixture
 def frame_factory():
     return make_frame
+
+
+def tracker_config(flow="none"):
+    """A config for the tracker alone: thresholds the hand-made detections of these tests
+    clear (gamma 0.5, delta_maskprop 0.3, delta_assoc 0.5) and the given flow method."""
+    from detectron2.config import get_cfg
+
+    from trackrcnn_d2 import add_trackrcnn_config
+
+    cfg = get_cfg()
+    add_trackrcnn_config(cfg)
+    cfg.TRACKER_HEADS.FLOW = flow
+    cfg.TRACKER_HEADS.DETECTION_CONFIDENCE = [0.5, 0.5]
+    cfg.TRACKER_HEADS.MASKPROP_THRESHOLD = [0.3, 0.3]
+    cfg.TRACKER_HEADS.ASSOC_THRESHOLD = [0.5, 0.5]
+    return cfg
+
+
+@pytest.fixture
+def tracker_cfg():
+    return tracker_config

@@ -15,11 +15,9 @@ from trackrcnn_d2.utils.rle import decode_mask, encode_mask
 
 torch = pytest.importorskip("torch")
 
-from detectron2.config import get_cfg  # noqa: E402
 from detectron2.structures import Boxes, Instances  # noqa: E402
 from detectron2.tracking import build_tracker_head  # noqa: E402
 
-from trackrcnn_d2 import add_trackrcnn_config  # noqa: E402
 from trackrcnn_d2.engine import VideoTrackingPredictor  # noqa: E402
 from trackrcnn_d2.tracking.detections import frame_detections_from_instances  # noqa: E402
 
@@ -82,16 +80,6 @@ def tracks_of(objects_per_frame):
     }
 
 
-def tracker_cfg(flow):
-    cfg = get_cfg()
-    add_trackrcnn_config(cfg)
-    cfg.TRACKER_HEADS.FLOW = flow
-    cfg.TRACKER_HEADS.DETECTION_CONFIDENCE = [0.5, 0.5]
-    cfg.TRACKER_HEADS.MASKPROP_THRESHOLD = [0.3, 0.3]
-    cfg.TRACKER_HEADS.ASSOC_THRESHOLD = [0.5, 0.5]
-    return cfg
-
-
 class ReplayModel(torch.nn.Module):
     """A stand-in for the detector: returns the prepared Instances of the requested frame."""
 
@@ -104,7 +92,7 @@ class ReplayModel(torch.nn.Module):
 
 
 @pytest.mark.parametrize("flow", ["dis", "none"])
-def test_evaluator_predictor_and_tracker_head_give_identical_tracks(flow):
+def test_evaluator_predictor_and_tracker_head_give_identical_tracks(flow, tracker_cfg):
     """The three front ends (track_sequence as MOTSEvaluator runs it, VideoTrackingPredictor,
     detectron2's tracker head) loop over the same step: same obj_ids and masks per frame."""
     count = 6

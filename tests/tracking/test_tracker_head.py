@@ -4,11 +4,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from detectron2.config import get_cfg  # noqa: E402
 from detectron2.structures import Boxes, Instances  # noqa: E402
 from detectron2.tracking import build_tracker_head  # noqa: E402
-
-from trackrcnn_d2 import add_trackrcnn_config  # noqa: E402
 
 HEIGHT, WIDTH = 96, 128
 
@@ -26,18 +23,10 @@ def instances_of(boxes, scores, classes, vectors):
     return instances
 
 
-def build(flow="none"):
-    cfg = get_cfg()
-    add_trackrcnn_config(cfg)
-    cfg.TRACKER_HEADS.FLOW = flow
-    cfg.TRACKER_HEADS.DETECTION_CONFIDENCE = [0.5, 0.5]
-    cfg.TRACKER_HEADS.MASKPROP_THRESHOLD = [0.3, 0.3]
-    cfg.TRACKER_HEADS.ASSOC_THRESHOLD = [0.5, 0.5]
-    return build_tracker_head(cfg)
 
 
-def test_update_assigns_consistent_ids_frame_by_frame():
-    tracker = build()
+def test_update_assigns_consistent_ids_frame_by_frame(tracker_cfg):
+    tracker = build_tracker_head(tracker_cfg())
     out0 = tracker.update(instances_of([[5, 5, 20, 30], [40, 5, 55, 30]], [0.9, 0.9], [0, 1],
                                        [[1, 0], [0, 1]]))
     assert out0.ID == [0, 1]
@@ -71,10 +60,10 @@ def smooth_texture(height, width, seed=0):
 
 
 @pytest.mark.parametrize("flow, same_track", [("dis", True), ("none", False)])
-def test_update_with_images_uses_optical_flow(flow, same_track):
+def test_update_with_images_uses_optical_flow(flow, same_track, tracker_cfg):
     """The scene moves 12 px right: plain IoU (0.25) is below delta_maskprop, warped IoU not."""
     texture = smooth_texture(HEIGHT, WIDTH + 30)
-    tracker = build(flow=flow)
+    tracker = build_tracker_head(tracker_cfg(flow))
     tracker.update(
         instances_of([[10, 10, 30, 40]], [0.9], [0], [[1, 0]]),
         image=np.repeat(texture[:, 15 : 15 + WIDTH, None], 3, axis=2),
