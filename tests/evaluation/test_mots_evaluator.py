@@ -18,20 +18,14 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import Boxes, Instances
 
 from trackrcnn_d2 import add_trackrcnn_config
-from trackrcnn_d2.data import register_synthetic_mots
-from trackrcnn_d2.data.synthetic import generate_synthetic_mots
 from trackrcnn_d2.evaluation import MOTSEvaluator
 from trackrcnn_d2.evaluation.mots_evaluator import flat_mots_results
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
+def dataset(synthetic_mots_set):
     """A tiny synthetic set (4 sequences: val = the last one), registered under a fresh name."""
-    root = str(tmp_path_factory.mktemp("synthetic_mots"))
-    generate_synthetic_mots(root, sequences=4, frames=8, height=64, width=128, seed=3)
-    prefix = f"evaluator_test_{uuid.uuid4().hex[:6]}"
-    register_synthetic_mots(prefix, root)
-    return root, f"{prefix}_val"
+    return synthetic_mots_set("evaluator_test", sequences=4, frames=8, seed=3)
 
 
 def _cfg(output_dir):

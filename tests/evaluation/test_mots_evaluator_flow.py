@@ -1,7 +1,6 @@
 """MOTSEvaluator computes optical flow and mask propagation scores on a worker thread while
 frames are processed: the tracks are those of the serial path (flow computed while tracking)."""
 import os
-import uuid
 
 import cv2
 import numpy as np
@@ -13,8 +12,6 @@ from detectron2.data import DatasetCatalog
 from detectron2.structures import Boxes, Instances
 
 from trackrcnn_d2 import add_trackrcnn_config
-from trackrcnn_d2.data import register_synthetic_mots
-from trackrcnn_d2.data.synthetic import generate_synthetic_mots
 from trackrcnn_d2.evaluation import MOTSEvaluator
 from trackrcnn_d2.tracking import (
     FramePairScores,
@@ -29,12 +26,8 @@ from trackrcnn_d2.tracking import (
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("synthetic_mots"))
-    generate_synthetic_mots(root, sequences=6, frames=8, height=64, width=128, seed=5)
-    prefix = f"evaluator_flow_test_{uuid.uuid4().hex[:6]}"
-    register_synthetic_mots(prefix, root)
-    return f"{prefix}_val"
+def dataset(synthetic_mots_set):
+    return synthetic_mots_set("evaluator_flow_test", sequences=6, frames=8, seed=5)[1]
 
 
 def maskprop_cfg(output_dir):

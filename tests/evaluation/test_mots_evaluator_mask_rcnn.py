@@ -8,7 +8,6 @@ dog (16) per frame that the class map must drop.
 import os
 import subprocess
 import sys
-import uuid
 
 import numpy as np
 import pycocotools.mask as mask_utils
@@ -17,8 +16,6 @@ import torch
 from detectron2.data import DatasetCatalog
 from detectron2.structures import Boxes, Instances
 
-from trackrcnn_d2.data import register_synthetic_mots
-from trackrcnn_d2.data.synthetic import generate_synthetic_mots
 from trackrcnn_d2.evaluation import MOTSEvaluator
 from trackrcnn_d2.tracking import read_detection_cache_folder
 from trackrcnn_d2.utils.cli import ConfigError, load_config
@@ -31,12 +28,8 @@ DOG = 16
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("synthetic_mots"))
-    generate_synthetic_mots(root, sequences=4, frames=6, height=64, width=128, seed=3)
-    prefix = f"mask_rcnn_eval_{uuid.uuid4().hex[:6]}"
-    register_synthetic_mots(prefix, root)
-    return root, f"{prefix}_val"
+def dataset(synthetic_mots_set):
+    return synthetic_mots_set("mask_rcnn_eval", sequences=4, frames=6, seed=3)
 
 
 def _coco_model_output(record):
