@@ -5,8 +5,12 @@ DEMO_DATA ?= datasets/synthetic_mots
 
 .PHONY: install test lint demo clean
 
+# An editable install compiles no bytecode, and where PYTHONDONTWRITEBYTECODE is set Python never
+# caches it: without this, every command would compile the package again at start (about 20 ms
+# of the evaluator's 0.65 s). compileall skips what is up to date.
 install:
 	@bash tools/install.sh
+	@$(PYTHON_VENV) -m compileall -q trackrcnn_d2
 
 lint: install
 	$(PYTHON_VENV) -m ruff check .

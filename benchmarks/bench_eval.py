@@ -14,8 +14,8 @@ hypotheses, too small masks (FP + FN), false positives inside ignore regions and
 switches, id swaps between tracks. The perturbations work on the RLEs (intersections with
 boxes), so the hypotheses stay disjoint.
 
-Both sides are timed including file reading, single-process: ours = ``load_gt_folder`` +
-``load_results_folder`` + ``evaluate_mots`` (what ``python -m trackrcnn_d2.evaluation`` does);
+Both sides are timed including file reading, single-process: ours = ``evaluate_mots_folders``
+(what ``python -m trackrcnn_d2.evaluation`` does);
 TrackEval = ``Evaluator.evaluate`` with CLEAR, HOTA and Identity. Also timed: a repeated call
 with a prepared ``MOTSGroundTruth`` and ``validate=False`` (the tracker's threshold search), and,
 with ``--motmetrics``, motmetrics' IDF1 on the same matches. Every number is checked to agree.
@@ -46,7 +46,11 @@ import pycocotools.mask as mask_utils
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from trackrcnn_d2.data.mots_io import MOTSObject  # noqa: E402
-from trackrcnn_d2.evaluation.files import load_gt_folder, load_results_folder  # noqa: E402
+from trackrcnn_d2.evaluation.files import (  # noqa: E402
+    evaluate_mots_folders,
+    load_gt_folder,
+    load_results_folder,
+)
 from trackrcnn_d2.evaluation.metrics import MOTSGroundTruth, evaluate_mots  # noqa: E402
 from trackrcnn_d2.evaluation.reference import (  # noqa: E402
     evaluate_trackeval_folders,
@@ -286,11 +290,11 @@ def run_case(name, gt, results, flavour, class_names, repeat, with_motmetrics):
         ours_times, trackeval_times = [], []
         for _ in range(repeat):
             with _Timer(ours_times):
-                gt_read, _ = load_gt_folder(gt_folder)
-                results_read = load_results_folder(results_folder, list(gt_read), list(gt_read))
-                ours = evaluate_mots(gt_read, results_read, class_names)
+                ours = evaluate_mots_folders(gt_folder, results_folder, class_names)
             with _Timer(trackeval_times), contextlib.redirect_stdout(io.StringIO()):
                 theirs = evaluate_trackeval_folders(root, seq_info, class_names, flavour)
+        gt_read, _ = load_gt_folder(gt_folder)
+        results_read = load_results_folder(results_folder, list(gt_read), list(gt_read))
         prepared = MOTSGroundTruth(gt_read)
         repeated_times = []
         for _ in range(repeat):

@@ -10,6 +10,7 @@ from trackrcnn_d2.evaluation.metrics import (
     MOTSGroundTruth,
     evaluate_mots,
 )
+from trackrcnn_d2.evaluation.metrics.validation import RLEStringError
 from trackrcnn_d2.utils.rle import encode_mask
 
 GT = {"0002": frames(box(0, 1001, 0, 3, 0, 3), box(1, 1001, 0, 3, 1, 4),
@@ -31,6 +32,28 @@ def test_overlap_with_an_unevaluated_class_is_refused_too():
 def test_overlapping_ground_truth_is_refused():
     gt = {"0002": frames(box(4, 1001, 0, 3, 0, 3), box(4, 10000, 2, 4, 0, 12))}
     with pytest.raises(MOTSEvaluationError, match="frame 4.*object 1001 and the ignore region"):
+        MOTSGroundTruth(gt)
+
+
+def _with_counts(obj: MOTSObject, counts: bytes) -> MOTSObject:
+    return obj._replace(rle={"size": obj.rle["size"], "counts": counts})
+
+
+@pytest.mark.parametrize(
+    "counts, problem",
+    [(b"0", "covers 0 pixels but its header says 10x12 = 120"), (b"5P", r"is invalid \(truncated")],
+)
+def test_rle_strings_that_would_hang_pycocotools_are_refused(counts, problem):
+    # A string that covers fewer pixels than its header makes pycocotools' merge (and its IoU,
+    # where the boxes meet) loop forever; such strings are refused before any pycocotools call,
+    # naming frame and object.
+    bad = _with_counts(box(1, 7, 0, 3, 0, 3, class_id=1), counts)
+    results = {"0002": frames(bad, box(1, 9, 5, 7, 5, 7, class_id=1))}
+    message = rf"results of sequence 0002, frame 1: the RLE string of object 7 {problem}"
+    with pytest.raises(RLEStringError, match=message):
+        evaluate_mots(GT, results)
+    gt = {"0002": frames(box(0, 1001, 0, 3, 0, 3), _with_counts(box(3, 1002, 0, 3, 0, 3), counts))}
+    with pytest.raises(RLEStringError, match=r"ground truth of sequence 0002, frame 3: .*1002"):
         MOTSGroundTruth(gt)
 
 

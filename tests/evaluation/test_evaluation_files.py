@@ -75,6 +75,23 @@ def test_corrupted_rle_is_reported_with_its_line(tmp_path):
         read_mots_file(str(path))
 
 
+def test_folder_call_names_the_line_of_a_bad_rle_string(tmp_path):
+    # The folder call reads without checking the strings (the evaluation checks them once and
+    # reuses their areas); a bad one is still reported with its file and line.
+    good = box(0, 1001, 0, 3, 0, 3)
+    line = format_mots_line(good)
+    short = line.replace("1001", "1002", 1)[:-2]  # a string that covers too few pixels
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "gt" / "0000.txt").write_text(f"{line}\n")
+    (tmp_path / "results" / "0000.txt").write_text(f"{line}\n{short}\n")
+    with pytest.raises(MOTSFormatError, match=r"results.0000.txt:2: the RLE covers"):
+        evaluate_mots_folders(str(tmp_path / "gt"), str(tmp_path / "results"))
+    (tmp_path / "gt" / "0000.txt").write_text(f"{line}\n{short}\n")
+    with pytest.raises(MOTSFormatError, match=r"gt.0000.txt:2: the RLE covers"):
+        evaluate_mots_folders(str(tmp_path / "gt"), str(tmp_path / "results"))
+
+
 def _write_sequences(folder, data):
     for sequence, frames in data.items():
         write_mots_txt(str(folder / f"{sequence}.txt"), [o for f in frames.values() for o in f])

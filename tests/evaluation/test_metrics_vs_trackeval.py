@@ -27,7 +27,7 @@ def _random_case(seed, flavour):
     return random_case(
         rng,
         n_seq=int(rng.integers(1, 3)),
-        n_frames=int(rng.integers(1, 30)),  # crosses the 16-frame chunks of the IoU calls
+        n_frames=int(rng.integers(1, 30)),  # crosses the 4-frame chunks of the IoU calls
         h=int(rng.integers(6, 14)),
         w=int(rng.integers(6, 16)),
         n_tracks=int(rng.integers(1, 10)),

@@ -26,6 +26,36 @@ def test_vectorised_rle_totals_equal_the_reference_decoder():
     np.testing.assert_array_equal(rle_counts_totals(counts), expected)
 
 
+def test_vectorised_rle_totals_and_areas_of_arbitrary_strings():
+    # Strings of random characters of the alphabet, first codes of one to four characters (large
+    # images), and empty masks: wherever the reference decoder accepts a string, totals and
+    # areas equal the sums of its runs (up to 2^32 pixels, as pycocotools counts).
+    rng = np.random.default_rng(1)
+    counts = [encode_mask(np.zeros((3000, 4000), dtype=bool))["counts"]]
+    mask = np.zeros((3000, 4000), dtype=bool)
+    mask[2000:2100, 3000:3050] = True
+    counts.append(encode_mask(mask)["counts"])
+    for _ in range(5000):
+        counts.append(bytes(rng.integers(48, 112, size=int(rng.integers(1, 12))).tolist()))
+    totals, areas = rle_counts_totals(counts, return_areas=True)
+    checked = 0
+    for c, total, area in zip(counts, totals, areas):
+        try:
+            expected = rle_counts_total(c)
+        except ValueError:
+            assert total == -1 or rle_runs({"counts": c})[0] >= 0
+            continue
+        runs = rle_runs({"counts": c})
+        if (runs[:1] < 0).any() or (runs[:1] >= 2**35).any():  # no image has 2^35 pixels
+            assert total == -1
+            continue
+        if expected >= 2**32:  # pycocotools sums in uint32; no image has that many pixels
+            continue
+        assert total == expected and area == runs[1::2].sum(), c
+        checked += 1
+    assert checked > 300
+
+
 def test_vectorised_rle_totals_flag_malformed_strings():
     mask = np.zeros((20, 30), dtype=np.uint8)
     mask[2:9, 3:20] = 1

@@ -18,6 +18,7 @@ from trackrcnn_d2.data.mots_io import MOTS_CLASS_IDS, MOTSObject
 from trackrcnn_d2.utils.rle import rle_counts_totals
 
 from .metrics import MOTSGroundTruth, evaluate_mots, without_gc
+from .metrics.validation import RLEStringError
 
 __all__ = [
     "evaluate_mots_folders",
@@ -30,9 +31,9 @@ __all__ = [
 Frames = Dict[int, List[MOTSObject]]
 
 
-def read_mots_file(path: str) -> Frames:
-    """Read one MOTS txt file with every line checked (fields, and each RLE against its image
-    size); errors name the file and line.
+def read_mots_file(path: str, check_rles: bool = True) -> Frames:
+    """Read one MOTS txt file with every line checked (fields, and with ``check_rles`` each RLE
+    against its image size); errors name the file and line.
 
     Parses with ``read_mots_txt(validate=False)`` and checks the RLEs with
     :func:`~trackrcnn_d2.utils.rle.rle_counts_totals`; only if one fails is the file read
@@ -41,6 +42,8 @@ def read_mots_file(path: str) -> Frames:
     if not os.path.isfile(path):
         raise mots_io.missing_path_error(path, "MOTS file", "file")
     frames = mots_io.read_mots_txt(path, validate=False)
+    if not check_rles:
+        return frames
     objects = [o for frame_objects in frames.values() for o in frame_objects]
     totals = rle_counts_totals([o.rle["counts"] for o in objects])
     expected = np.fromiter(
@@ -67,10 +70,12 @@ def gt_sequences(gt_root: str) -> List[str]:
 
 @without_gc
 def load_gt_folder(
-    gt_root: str, seqmap: Optional[str] = None
+    gt_root: str, seqmap: Optional[str] = None, check_rles: bool = True
 ) -> Tuple[Dict[str, Frames], Dict[str, Tuple[int, int]]]:
     """GT of the sequences of ``seqmap`` (or of every sequence of the folder), with the frame
-    ranges the seqmap gives. Returns ``(gt, frame_ranges)``."""
+    ranges the seqmap gives. Returns ``(gt, frame_ranges)``. ``check_rles=False`` leaves the RLE
+    strings of txt files unchecked: only for a caller that checks them itself, as
+    :func:`evaluate_mots` does."""
     available = gt_sequences(gt_root)
     selected = dict.fromkeys(available) if seqmap is None else mots_io.read_seqmap(seqmap)
     missing = [s for s in selected if s not in available]
@@ -83,7 +88,7 @@ def load_gt_folder(
     for sequence in selected:
         path, annotation_format = mots_io.find_sequence_annotations(gt_root, sequence)
         if annotation_format == "txt":
-            gt[sequence] = read_mots_file(path)
+            gt[sequence] = read_mots_file(path, check_rles)
         else:
             gt[sequence] = mots_io.read_mots_png_sequence(path)
     frame_ranges = {s: r for s, r in selected.items() if r is not None}
@@ -92,12 +97,16 @@ def load_gt_folder(
 
 @without_gc
 def load_results_folder(
-    results_root: str, sequences: Sequence[str], known_sequences: Sequence[str]
+    results_root: str,
+    sequences: Sequence[str],
+    known_sequences: Sequence[str],
+    check_rles: bool = True,
 ) -> Dict[str, Frames]:
     """Results ``<seq>.txt`` of the evaluated ``sequences``. A missing file is left out
     (``evaluate_mots`` then counts the sequence as missed, with a warning); a file of a sequence
     unknown to the GT folder (``known_sequences``) is an error, since it usually means a naming
     mismatch; files of known sequences outside ``sequences`` (e.g. of another split) are ignored.
+    ``check_rles`` as for :func:`load_gt_folder`.
     """
     if not os.path.isdir(results_root):
         raise mots_io.missing_path_error(results_root, "results folder", "folder")
@@ -110,7 +119,7 @@ def load_results_folder(
             "name result files <seq>.txt after the ground-truth sequences"
         )
     return {
-        sequence: read_mots_file(os.path.join(results_root, sequence + ".txt"))
+        sequence: read_mots_file(os.path.join(results_root, sequence + ".txt"), check_rles)
         for sequence in sequences
         if sequence in names
     }
@@ -156,7 +165,20 @@ def evaluate_mots_folders(
         MOTSFormatError: a malformed file (naming file and line); MOTSEvaluationError: input
         that the official tools refuse (naming sequence, frame and ids).
     """
-    gt, frame_ranges = load_gt_folder(gt_folder, seqmap)
-    results = load_results_folder(res_folder, list(gt), gt_sequences(gt_folder))
+    # The RLE strings are checked once, by the evaluation, which reuses their areas; a bad one
+    # is then looked up again in its file for the line number.
+    gt, frame_ranges = load_gt_folder(gt_folder, seqmap, check_rles=False)
+    results = load_results_folder(
+        res_folder, list(gt), gt_sequences(gt_folder), check_rles=False
+    )
     class_names = list(classes or present_classes(gt, results) or MOTS_CLASS_IDS)
-    return evaluate_mots(MOTSGroundTruth(gt, frame_ranges), results, class_names)
+    try:
+        return evaluate_mots(MOTSGroundTruth(gt, frame_ranges), results, class_names)
+    except RLEStringError as e:
+        if e.what == "results":
+            read_mots_file(os.path.join(res_folder, e.sequence + ".txt"))
+        else:
+            path, annotation_format = mots_io.find_sequence_annotations(gt_folder, e.sequence)
+            if annotation_format == "txt":
+                read_mots_file(path)
+        raise

@@ -85,18 +85,22 @@ def rle_difference(a: dict, b: dict) -> dict:
 _RLE_ALPHABET = bytes(range(48, 48 + 64))
 
 
-_RLE_CONTINUATION = bytes(range(80, 112))  # those of a code that more characters follow
 _RLE_HEAD = 7  # characters that hold the first code of any image below 2^35 pixels
 
 
-def rle_counts_totals(counts: Sequence[bytes]) -> np.ndarray:
+def rle_counts_totals(counts: Sequence[bytes], return_areas: bool = False):
     """:func:`rle_counts_total` of many RLE strings at C speed: an int64 array, -1 where a
     string is malformed (a character outside the alphabet, a truncated last code, a negative
-    first run); call :func:`rle_counts_total` on those for the reason. The total is the foreground
-    area of the string plus that of the string with a zero code prepended, which counts the
-    background runs instead, except that the runs at even positions >= 2, stored as deltas, now
-    also count the first run r0 once each: ``total = area(s) + area("0" + s) - r0 * k``.
-    Both areas come from pycocotools at C speed; r0 and k from the string's characters.
+    first run); call :func:`rle_counts_total` on those for the reason. With ``return_areas``
+    also the foreground areas (-1 where malformed), which it computes anyway: ``(totals,
+    areas)``.
+
+    The total is the foreground area (the runs at odd positions) plus the background: pycocotools
+    sums the odd positions of the string whose first code r0 is replaced by two zero codes,
+    ``"00" + s[len(r0):]``. Its runs are s's shifted by one (the deltas, stored from the fourth
+    code on, still refer to the same runs), so its odd positions hold s's even runs but r0:
+    ``total = area(s) + area("00" + s[len(r0):]) + r0``. Both areas come from pycocotools at C
+    speed, r0 from the string's first characters.
 
     pycocotools sums runs as uint32, so a string crafted with a negative later run whose total
     wraps round to exactly the header's size would pass; :func:`rle_counts_total` catches it,
@@ -104,36 +108,42 @@ def rle_counts_totals(counts: Sequence[bytes]) -> np.ndarray:
     """
     n = len(counts)
     totals = np.full(n, -1, dtype=np.int64)
+    areas = np.full(n, -1, dtype=np.int64)
     if n == 0:
-        return totals
+        return (totals, areas) if return_areas else totals
     joined = b"".join(counts)
+    characters = np.frombuffer(joined, dtype=np.uint8)
     lengths = np.fromiter(map(len, counts), dtype=np.int64, count=n)
-    totals[lengths == 0] = 0
+    starts = np.cumsum(lengths) - lengths
     usable = lengths > 0
     if joined.translate(None, _RLE_ALPHABET):
         usable &= np.array([not c.translate(None, _RLE_ALPHABET) for c in counts])
-    last_char = np.frombuffer(joined, dtype=np.uint8)[np.maximum(np.cumsum(lengths) - 1, 0)]
-    usable &= last_char < 80
-    n_codes = np.fromiter(
-        (len(c.translate(None, _RLE_CONTINUATION)) for c in counts), np.int64, n
-    )
-    heads = b"".join([c[:_RLE_HEAD].ljust(_RLE_HEAD, b"0") for c in counts])
-    heads = np.frombuffer(heads, np.uint8)
-    heads = heads.reshape(n, _RLE_HEAD).astype(np.int64) - 48
+    usable &= characters[np.maximum(starts + lengths - 1, 0)] < 80  # last code complete
+    # The first _RLE_HEAD characters of each string ("0", i.e. zero codes, past its end).
+    column = np.arange(_RLE_HEAD)
+    in_string = column < lengths[:, None]
+    head_index = np.minimum(starts[:, None] + column, max(len(characters) - 1, 0))
+    heads = np.where(in_string, characters[head_index] if len(characters) else 48, 48)
+    heads = heads.astype(np.int64) - 48
     more = (heads & 0x20) != 0
     usable &= ~more.all(axis=1)
     first_length = np.argmin(more, axis=1) + 1
-    column = np.arange(_RLE_HEAD)
     in_first = column < first_length[:, None]
     first_run = (((heads & 0x1F) << (5 * column)) * in_first).sum(axis=1)
     negative = (heads[np.arange(n), first_length - 1] & 0x10) != 0
     first_run[negative] -= np.left_shift(1, 5 * first_length[negative])
     usable &= first_run >= 0
-    index = np.flatnonzero(usable)
+    index = np.flatnonzero(usable).tolist()
     foreground = rle_areas([{"size": [1, 1], "counts": counts[i]} for i in index])
-    swapped = rle_areas([{"size": [1, 1], "counts": b"0" + counts[i]} for i in index])
-    totals[index] = foreground + swapped - first_run[index] * ((n_codes[index] - 1) // 2)
-    return totals
+    skips = first_length.tolist()
+    background = rle_areas(
+        [{"size": [1, 1], "counts": b"00" + counts[i][skips[i] :]} for i in index]
+    )
+    totals[index] = foreground + background + first_run[index]
+    areas[index] = foreground
+    totals[lengths == 0] = 0
+    areas[lengths == 0] = 0
+    return (totals, areas) if return_areas else totals
 
 
 def rle_areas(rles: Sequence[dict]) -> np.ndarray:
@@ -163,26 +173,50 @@ def rle_counts_total(counts: bytes) -> int:
     return int(runs.sum())
 
 
-def find_overlap(groups: Sequence[Sequence[dict]]) -> Optional[Tuple[int, int, int]]:
+def find_overlap(
+    groups: Sequence[Sequence[dict]], areas: Optional[Sequence[int]] = None
+) -> Optional[Tuple[int, int, int]]:
     """The first pair of overlapping masks within a group (e.g. the RLEs of one frame):
-    ``(group, i, j)``, or None when the masks of every group are disjoint.
+    ``(group, i, j)`` with i < j, or None when the masks of every group are disjoint.
+    ``areas``: the masks' foreground areas, in group order, where already known (as
+    :func:`rle_counts_totals` gives them); -1 for those to compute.
 
     A group is disjoint iff the area of its union equals the sum of its masks' areas: one
-    pycocotools merge per group of two or more masks and the areas of all masks in bulk, no
-    decoding to pixels; only the first failing group's pairs are looked at.
+    pycocotools merge per group of two or more masks and the areas in bulk, no decoding to
+    pixels; only the first failing group's pairs are looked at. pycocotools' merge adds the masks
+    one by one, walking the runs of the union so far each time, so the masks go in by increasing
+    string length (the union does not depend on the order): a large ignore region is walked
+    once, not once per mask after it.
     """
-    crowded = [g for g, rles in enumerate(groups) if len(rles) > 1]
-    if not crowded:
+    sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
+    crowded = np.flatnonzero(sizes > 1)
+    if len(crowded) == 0:
         return None
-    sizes = np.array([len(groups[g]) for g in crowded])
-    areas = rle_areas([rle for g in crowded for rle in groups[g]])
-    unions = rle_areas([mask_utils.merge(list(groups[g]), intersect=False) for g in crowded])
-    bad = np.flatnonzero(unions != np.add.reduceat(areas, np.cumsum(sizes) - sizes))
+    if areas is None:
+        areas = np.full(int(sizes[crowded].sum()), -1, dtype=np.int64)
+    else:
+        areas = np.asarray(areas, dtype=np.int64)[np.repeat(sizes > 1, sizes)]
+    unknown = np.flatnonzero(areas < 0)
+    if len(unknown):
+        rles = [rle for g in crowded.tolist() for rle in groups[g]]
+        areas[unknown] = rle_areas([rles[i] for i in unknown.tolist()])
+    unions = rle_areas(
+        [
+            mask_utils.merge(sorted(groups[g], key=_string_length), intersect=False)
+            for g in crowded.tolist()
+        ]
+    )
+    crowded_sizes = sizes[crowded]
+    bad = np.flatnonzero(unions != np.add.reduceat(areas, np.cumsum(crowded_sizes) - crowded_sizes))
     if len(bad) == 0:
         return None
-    group = crowded[bad[0]]
+    group = int(crowded[bad[0]])
     rles = list(groups[group])
     ious = np.asarray(mask_utils.iou(rles, rles, [0] * len(rles)))
     np.fill_diagonal(ious, 0)
     first, second = np.argwhere(ious > 0)[0]
     return group, int(first), int(second)
+
+
+def _string_length(rle: dict) -> int:
+    return len(rle["counts"])

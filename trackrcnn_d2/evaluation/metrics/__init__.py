@@ -37,7 +37,7 @@ hypotheses gets MOTSA = sMOTSA = 0 (combined over sequences its false positives 
 track's fraction of matched frames decides MT (> 0.8), PT (>= 0.2), ML; among equally good
 matchings the order of the objects in a frame decides (file order for TrackEval).
 
-Speed: every mask IoU is computed once (pycocotools, one call per 16 frames: the masks of each
+Speed: every mask IoU is computed once (pycocotools, one call per 4 frames: the masks of each
 frame get their own width in the size header, so that pycocotools skips pairs of different frames)
 and shared by the preprocessing, CLEAR, HOTA and Identity; everything after that is vectorised over
 all frames, sequences and classes at once. Only frames where the Hungarian algorithm's choice is

@@ -14,11 +14,18 @@ import pycocotools.mask as mask_utils
 
 from trackrcnn_d2.data.mots_io import MOTSObject
 
-from .ground_truth import CHUNK_FRAMES, FRAME_STRIDE, MOTSGroundTruth, chunk_rle
+from .ground_truth import (
+    CHUNK_FRAMES,
+    FRAME_STRIDE,
+    GroundTruthForClasses,
+    MOTSGroundTruth,
+    chunk_rle,
+)
 from .validation import (
     MissingResultsWarning,
     OverlapChecker,
     check_frame_number,
+    check_rle_strings,
     check_sizes,
     check_unique_ids,
 )
@@ -119,15 +126,20 @@ def prepare(
     """IoUs, ignore-region removal and relabelled tracks of GT and results."""
     n_cls = len(class_ids)
     n_groups = len(ground_truth.sequences) * n_cls
-    gt_dets, tracker_dets, frame_sequence, tracker_ioa, pairs = collect(
-        ground_truth, results, class_ids, validate
-    )
-    # kitti_mots.py l. 346-350: drop the unmatched hypotheses in ignore regions.
-    kept = _not_in_ignore_regions(gt_dets, tracker_dets, tracker_ioa, pairs, n_cls)
+    prepared = ground_truth.for_classes(class_ids)
+    hypotheses = collect(ground_truth, prepared, results, class_ids, validate)
+    gt_dets, tracker_dets, frame_keys, pairs = hypotheses.evaluation_arrays(prepared)
+    # kitti_mots.py l. 322-350: drop the unmatched hypotheses in ignore regions.
+    matched = _matched_for_preprocessing(gt_dets, tracker_dets, pairs, n_cls)
+    unmatched = np.flatnonzero(~matched)
+    in_ignore_region = hypotheses.ignore_region_ioa(prepared, unmatched) > MATCH_THRESHOLD + EPS
+    kept = np.ones(len(tracker_dets), dtype=bool)
+    kept[unmatched[in_ignore_region]] = False
     new_index = np.cumsum(kept) - 1
     pairs = pairs.select(kept[pairs.tracker])
     pairs.tracker = new_index[pairs.tracker]
     tracker_dets = tracker_dets.select(kept)
+    frame_sequence = frame_keys // FRAME_STRIDE
     return EvaluationData(
         gt_dets=gt_dets,
         tracker_dets=tracker_dets,
@@ -140,25 +152,98 @@ def prepare(
     )
 
 
-def collect(ground_truth: MOTSGroundTruth, results, class_ids, validate):
-    """One pass over the result frames: hypotheses, sparse IoUs with the GT and IoA with the
-    ignore regions, from one pycocotools call per chunk of frames (TrackEval:
-    ``_calculate_mask_ious`` per time step, kitti_mots.py l. 391 and l. 341)."""
+class Hypotheses:
+    """The hypotheses of the evaluated classes of all sequences, in frame then file order:
+    ``key`` (frame key), ``cls`` (class index), ``ids``, ``rles`` (:func:`chunk_rle`), and their
+    sparse IoUs with the GT masks (``pair_gt``, ``pair_tracker``, ``pair_sim``)."""
+
+    def __init__(self, key, cls, ids, rles):
+        self.key, self.cls, self.ids, self.rles = key, cls, ids, rles
+        self.pair_gt = self.pair_tracker = np.zeros(0, dtype=np.int64)
+        self.pair_sim = np.zeros(0)
+
+    def chunk_bounds(self, indices: np.ndarray):
+        """``(chunk, begin, end)``: runs of ``indices`` (sorted) whose hypotheses share a chunk
+        of frames, so that pycocotools is called once per chunk."""
+        chunks = self.key[indices] // CHUNK_FRAMES
+        bounds = (np.flatnonzero(np.diff(chunks)) + 1).tolist()
+        begins, ends = [0, *bounds], [*bounds, len(indices)]
+        return [(int(chunks[b]), b, e) for b, e in zip(begins, ends) if e > b]
+
+    def compute_ious(self, prepared: GroundTruthForClasses) -> None:
+        """Sparse IoUs with the GT masks of the same frame, one pycocotools call per chunk of
+        frames (TrackEval: ``_calculate_mask_ious`` per time step, kitti_mots.py l. 391)."""
+        pair_gt, pair_tracker, pair_sim = [], [], []
+        for chunk, begin, end in self.chunk_bounds(np.arange(len(self.key))):
+            gt_rles, gt_keys, gt_indices = prepared.chunks.get(chunk, _NO_GT)
+            if not gt_rles:
+                continue
+            ious = np.asarray(mask_utils.iou(self.rles[begin:end], gt_rles, [0] * len(gt_rles)))
+            rows, cols = np.nonzero(ious > 0)
+            # pycocotools gives -1 for masks of different frames (widths); kept explicit.
+            keep = self.key[begin + rows] == gt_keys[cols]
+            rows, cols = rows[keep], cols[keep]
+            pair_tracker.append(begin + rows)
+            pair_gt.append(gt_indices[cols])
+            pair_sim.append(ious[rows, cols])
+        if pair_gt:
+            self.pair_gt, self.pair_tracker, self.pair_sim = (
+                np.concatenate(p) for p in (pair_gt, pair_tracker, pair_sim)
+            )
+
+    def ignore_region_ioa(self, prepared: GroundTruthForClasses, indices: np.ndarray) -> np.ndarray:
+        """Intersection over area of the hypotheses ``indices`` (sorted) with their frame's
+        ignore region, 0 without one (kitti_mots.py l. 336-343: ``_calculate_mask_ious`` with
+        ``do_ioa``, i.e. pycocotools' iscrowd)."""
+        ioa = np.zeros(len(indices))
+        for chunk, begin, end in self.chunk_bounds(indices):
+            ignore_rles, ignore_keys = prepared.ignore_chunks.get(chunk, _NO_IGNORE)
+            if not ignore_rles:
+                continue
+            selected = indices[begin:end]
+            values = np.asarray(
+                mask_utils.iou(
+                    [self.rles[i] for i in selected], ignore_rles, [1] * len(ignore_rles)
+                )
+            )
+            rows, cols = np.nonzero(self.key[selected][:, None] == ignore_keys[None, :])
+            ioa[begin + rows] = values[rows, cols]
+        return ioa
+
+    def evaluation_arrays(self, prepared: GroundTruthForClasses):
+        """``(gt_dets, tracker_dets, frame_keys, pairs)`` over the frames of GT or hypotheses
+        of all sequences, numbered consecutively."""
+        frame_keys = np.unique(np.concatenate([prepared.key, self.key]))
+        n_frames = len(frame_keys)
+        gt_dets = Detections(
+            np.searchsorted(frame_keys, prepared.key), prepared.cls, prepared.ids, n_frames
+        )
+        tracker_dets = Detections(
+            np.searchsorted(frame_keys, self.key), self.cls, self.ids, n_frames
+        )
+        pairs = Pairs(self.pair_gt, self.pair_tracker, self.pair_sim, gt_dets.frame[self.pair_gt])
+        pairs = pairs.select(gt_dets.cls[pairs.gt] == tracker_dets.cls[pairs.tracker])
+        return gt_dets, tracker_dets, frame_keys, pairs
+
+
+def collect(
+    ground_truth: MOTSGroundTruth,
+    prepared: GroundTruthForClasses,
+    results,
+    class_ids,
+    validate: bool,
+) -> Hypotheses:
+    """One pass over the result frames (validated when asked): the hypotheses of the evaluated
+    classes and their IoUs with the GT."""
     class_index = {class_id: i for i, class_id in enumerate(class_ids)}
-    prepared = ground_truth.for_classes(class_ids)
     tracker_key: List[int] = []
     tracker_cls: List[int] = []
     tracker_ids: List[int] = []
-    pair_gt: List[np.ndarray] = []
-    pair_tracker: List[np.ndarray] = []
-    pair_sim: List[np.ndarray] = []
-    ioa_index: List[np.ndarray] = []
-    ioa_value: List[np.ndarray] = []
-    overlaps = OverlapChecker("results")
+    tracker_rles: List[dict] = []
+    validated = []
 
     for sequence_index, sequence in enumerate(ground_truth.sequences):
         sequence_gt = ground_truth[sequence]
-        gt_chunks = prepared.chunks[sequence]
         sequence_results = results.get(sequence)
         if sequence_results is None:
             warnings.warn(
@@ -177,65 +262,44 @@ def collect(ground_truth: MOTSGroundTruth, results, class_ids, validate):
                     image_size = (objects[0].rle["size"][0], objects[0].rle["size"][1])
                 check_sizes(sequence, frame, objects, image_size, "results")
                 check_unique_ids(sequence, frame, objects, "results")
-                overlaps.add(sequence, frame, objects)
-        # The hypotheses of the evaluated classes, in frame then file order.
+                validated.append((sequence, frame, objects))
         keyed = [
             (frame, o)
             for frame in frame_list
             for o in sequence_results[frame]
             if o.class_id in class_index
         ]
-        first = len(tracker_key)
         frames = np.fromiter((frame for frame, _ in keyed), np.int64, len(keyed))
         tracker_key.extend((sequence_index * FRAME_STRIDE + frames).tolist())
         tracker_cls.extend(class_index[o.class_id] for _, o in keyed)
         tracker_ids.extend(o.obj_id for _, o in keyed)
-        rles = [chunk_rle(o.rle, frame) for frame, o in keyed]
-        chunks = frames // CHUNK_FRAMES
-        bounds = (np.flatnonzero(np.diff(chunks)) + 1).tolist()
-        for begin, end in zip([0, *bounds], [*bounds, len(keyed)] if keyed else []):
-            gt_rles, iscrowd, gt_frames, gt_indices = gt_chunks.get(int(chunks[begin]), _NO_GT)
-            if not gt_rles:
-                continue
-            ious = np.asarray(mask_utils.iou(rles[begin:end], gt_rles, iscrowd))
-            rows, cols = np.nonzero(ious > 0)
-            # pycocotools gives -1 for masks of different frames (widths); kept explicit.
-            keep = frames[begin + rows] == gt_frames[cols]
-            rows, cols = rows[keep], cols[keep]
-            gt_index = gt_indices[cols]
-            is_ignore = gt_index < 0
-            ioa_index.append(first + begin + rows[is_ignore])
-            ioa_value.append(ious[rows[is_ignore], cols[is_ignore]])
-            pair_tracker.append(first + begin + rows[~is_ignore])
-            pair_gt.append(gt_index[~is_ignore])
-            pair_sim.append(ious[rows[~is_ignore], cols[~is_ignore]])
-    overlaps.check()
+        tracker_rles.extend(chunk_rle(o.rle, frame) for frame, o in keyed)
+    if validate:
+        _check_masks(validated)
 
-    tracker_key = np.asarray(tracker_key, dtype=np.int64)
-    frame_keys = np.unique(np.concatenate([prepared.key, tracker_key]))
-    n_frames = len(frame_keys)
-    gt_dets = Detections(
-        np.searchsorted(frame_keys, prepared.key), prepared.cls, prepared.ids, n_frames
-    )
-    tracker_dets = Detections(
-        np.searchsorted(frame_keys, tracker_key),
+    hypotheses = Hypotheses(
+        np.asarray(tracker_key, dtype=np.int64),
         np.asarray(tracker_cls, dtype=np.int64),
         np.asarray(tracker_ids, dtype=np.int64),
-        n_frames,
+        tracker_rles,
     )
-    tracker_ioa = np.zeros(len(tracker_dets))
-    if ioa_index:
-        tracker_ioa[np.concatenate(ioa_index)] = np.concatenate(ioa_value)
-    gt, tracker, sim = (
-        np.concatenate(p) if p else np.zeros(0, dtype=d)
-        for p, d in ((pair_gt, np.int64), (pair_tracker, np.int64), (pair_sim, float))
-    )
-    pairs = Pairs(gt, tracker, sim, gt_dets.frame[gt])
-    pairs = pairs.select(gt_dets.cls[pairs.gt] == tracker_dets.cls[pairs.tracker])
-    return gt_dets, tracker_dets, frame_keys // FRAME_STRIDE, tracker_ioa, pairs
+    hypotheses.compute_ious(prepared)
+    return hypotheses
 
 
-_NO_GT = ([], [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+def _check_masks(frames) -> None:
+    """The results' RLE strings (before pycocotools reads them), then their overlaps."""
+    areas = check_rle_strings(frames, "results").tolist()
+    overlaps = OverlapChecker("results")
+    offset = 0
+    for sequence, frame, objects in frames:
+        overlaps.add(sequence, frame, objects, areas[offset : offset + len(objects)])
+        offset += len(objects)
+    overlaps.check()
+
+
+_NO_GT = ([], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+_NO_IGNORE = ([], np.zeros(0, dtype=np.int64))
 
 
 def conflicted_cells(candidates: Pairs, gt_dets: Detections, n_tracker: int) -> np.ndarray:
@@ -297,10 +361,10 @@ def hungarian_matching(
     return Pairs(gt, tracker, sim, gt_dets.frame[gt])
 
 
-def _not_in_ignore_regions(gt_dets, tracker_dets, tracker_ioa, pairs: Pairs, n_cls) -> np.ndarray:
-    """TrackEval's preprocessing (kitti_mots.py l. 322-350): match with IoU >= 0.5 (Hungarian,
-    l. 330-334), then drop unmatched hypotheses that lie more than half (IoA > 0.5 + eps,
-    l. 341-343) in the frame's ignore region. Returns the kept-hypothesis mask."""
+def _matched_for_preprocessing(gt_dets, tracker_dets, pairs: Pairs, n_cls) -> np.ndarray:
+    """TrackEval's preprocessing match (kitti_mots.py l. 322-335): Hungarian over the pairs with
+    IoU >= 0.5 - eps, per frame and class. Returns which hypotheses are matched; of the others,
+    those more than half (IoA > 0.5 + eps, l. 336-350) in the frame's ignore region are dropped."""
     candidates = pairs.select(pairs.sim >= MATCH_THRESHOLD - EPS)
     cells = conflicted_cells(candidates, gt_dets, len(tracker_dets))
     in_conflict = in_cells(
@@ -318,7 +382,7 @@ def _not_in_ignore_regions(gt_dets, tracker_dets, tracker_ioa, pairs: Pairs, n_c
     )  # fmt: skip
     matched = np.zeros(len(tracker_dets), dtype=bool)
     matched[matches.tracker] = True
-    return matched | ~(tracker_ioa > MATCH_THRESHOLD + EPS)
+    return matched
 
 
 def unique_pairs(gt_track: np.ndarray, tracker_track: np.ndarray, n_tracker_tracks: int):

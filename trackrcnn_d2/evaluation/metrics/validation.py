@@ -7,22 +7,37 @@ check, kitti_mots.py l. 244-252); its message names the sequence and time step o
 """
 from typing import List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from trackrcnn_d2.data.mots_io import MAX_FRAME, MOTSObject, find_duplicate_id
-from trackrcnn_d2.utils.rle import find_overlap
+from trackrcnn_d2.utils.rle import find_overlap, rle_counts_total, rle_counts_totals
 
 __all__ = [
     "MOTSEvaluationError",
+    "RLEStringError",
     "MissingResultsWarning",
     "GroundTruthWarning",
     "check_frame_number",
     "check_sizes",
     "check_unique_ids",
+    "check_rle_strings",
     "OverlapChecker",
 ]
 
 
 class MOTSEvaluationError(ValueError):
     """Input the official tools refuse: the message names the sequence, frame and ids."""
+
+
+class RLEStringError(MOTSEvaluationError):
+    """An RLE string that does not cover exactly its header's height x width pixels, or is
+    malformed: pycocotools would read past its buffer or loop forever on it. ``what`` ("ground
+    truth" or "results") and ``sequence`` say where (file readers re-read that file to name the
+    line)."""
+
+    def __init__(self, message: str, what: str, sequence: str):
+        super().__init__(message)
+        self.what, self.sequence = what, sequence
 
 
 class MissingResultsWarning(UserWarning):
@@ -72,6 +87,38 @@ def check_unique_ids(sequence, frame, objects: Sequence[MOTSObject], what) -> No
         )
 
 
+def check_rle_strings(frames: Sequence[Tuple[str, int, Sequence[MOTSObject]]], what) -> np.ndarray:
+    """Refuse the first RLE string of the frames ``(sequence, frame, objects)`` that does not
+    cover its header's size (:func:`~trackrcnn_d2.utils.rle.rle_counts_totals`, at C speed,
+    before anything hands it to pycocotools). Returns the masks' areas in frame then object
+    order, which the overlap check reuses."""
+    objects = [o for *_, frame_objects in frames for o in frame_objects]
+    totals, areas = rle_counts_totals([o.rle["counts"] for o in objects], return_areas=True)
+    expected = np.fromiter(
+        (o.rle["size"][0] * o.rle["size"][1] for o in objects), dtype=np.int64, count=len(objects)
+    )
+    bad = np.flatnonzero(totals != expected)
+    if len(bad) == 0:
+        return areas
+    obj = objects[int(bad[0])]
+    frame_ends = np.cumsum([len(frame_objects) for *_, frame_objects in frames])
+    sequence = frames[int(np.searchsorted(frame_ends, bad[0], side="right"))][0]
+    height, width = obj.rle["size"]
+    try:
+        problem = (
+            f"covers {rle_counts_total(obj.rle['counts'])} pixels but its header says "
+            f"{height}x{width} = {height * width}"
+        )
+    except ValueError as e:
+        problem = f"is invalid ({e})"
+    raise RLEStringError(
+        f"{what} of sequence {sequence}, frame {obj.frame}: the RLE string of object "
+        f"{obj.obj_id} {problem}",
+        what,
+        sequence,
+    )
+
+
 _OVERLAP_ADVICE = (
     "MOTS requires every pixel to belong to at most one object, and the official tools refuse "
     "overlapping masks: resolve the overlaps first"
@@ -85,15 +132,19 @@ class OverlapChecker:
     def __init__(self, what: str):
         self.what = what
         self.frames: List[Tuple[str, int, Sequence]] = []
+        self.areas: List[Sequence[int]] = []
 
-    def add(self, sequence: str, frame: int, objects: Sequence) -> None:
-        """``objects``: the frame's MOTSObjects, or RLE dicts for ignore regions."""
+    def add(self, sequence: str, frame: int, objects: Sequence, areas: Sequence[int]) -> None:
+        """``objects``: the frame's MOTSObjects, or RLE dicts for ignore regions; ``areas``:
+        their areas where known (:func:`check_rle_strings`), -1 for the others."""
         if len(objects) > 1:
             self.frames.append((sequence, frame, objects))
+            self.areas.append(areas)
 
     def check(self) -> None:
         overlap = find_overlap(
-            [[o if isinstance(o, dict) else o.rle for o in objects] for *_, objects in self.frames]
+            [[o if isinstance(o, dict) else o.rle for o in objects] for *_, objects in self.frames],
+            np.concatenate(self.areas) if self.areas else None,
         )
         if overlap is None:
             return
