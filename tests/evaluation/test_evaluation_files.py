@@ -61,7 +61,7 @@ def test_corrupted_rle_is_reported_with_its_line(tmp_path):
         position = int(rng.integers(0, len(counts)))
         counts[position] = int(rng.integers(33, 127))
         corrupted.append(bytes(counts))
-    totals = rle_counts_totals(corrupted)
+    totals = rle_counts_totals([{"size": [1, 1], "counts": c} for c in corrupted])
     for counts, total in zip(corrupted, totals):
         try:
             reference = rle_counts_total(counts)

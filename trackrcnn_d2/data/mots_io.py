@@ -21,7 +21,6 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from trackrcnn_d2.utils.file_io import atomic_open, atomic_write_text
 from trackrcnn_d2.utils.rle import (
     decode_mask,
     encode_mask,
@@ -124,7 +123,7 @@ def check_rle_sizes(objects: Sequence[MOTSObject], sources: Sequence[str]) -> No
     """Raise :class:`MOTSFormatError` (naming ``sources[i]``, e.g. ``"file:line"``) for the first
     object whose RLE string does not cover exactly its header's height x width pixels, or is
     malformed. Runs at C speed and never decodes a mask (see :func:`rle_counts_totals`)."""
-    totals = rle_counts_totals([o.rle["counts"] for o in objects])
+    totals = rle_counts_totals([o.rle for o in objects])
     expected = np.fromiter(
         (o.rle["size"][0] * o.rle["size"][1] for o in objects), dtype=np.int64, count=len(objects)
     )
@@ -169,6 +168,9 @@ def format_mots_line(obj: MOTSObject) -> str:
 
 def write_mots_txt(path: str, objects: Iterable[MOTSObject]) -> None:
     """Write one sequence in the txt format, sorted by frame then obj_id, atomically."""
+    # Imported here, as PIL below: the readers (and the evaluation command) do not need it.
+    from trackrcnn_d2.utils.file_io import atomic_write_text
+
     ordered = sorted(objects, key=lambda o: (o.frame, o.obj_id))
     atomic_write_text(path, "".join(format_mots_line(o) + "\n" for o in ordered))
 
@@ -222,6 +224,8 @@ def read_mots_png(path: str, frame: int) -> List[MOTSObject]:
 def write_mots_png(path: str, id_map: np.ndarray) -> None:
     """Write a uint16 obj_id map as a 16-bit png, atomically."""
     from PIL import Image
+
+    from trackrcnn_d2.utils.file_io import atomic_open
 
     with atomic_open(path, "wb") as f:
         Image.fromarray(id_map.astype(np.uint16)).save(f, format="PNG")

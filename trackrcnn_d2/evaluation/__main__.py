@@ -20,7 +20,6 @@ import warnings
 from typing import List, Optional, Sequence
 
 from trackrcnn_d2.data.mots_io import MOTS_CLASS_IDS, MOTSFormatError
-from trackrcnn_d2.utils.file_io import atomic_write_text
 
 from .files import evaluate_mots_folders
 from .metrics import MOTSEvaluationError
@@ -93,6 +92,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     class_names = [name for name in report if name != "per_sequence"]
     print(format_mots_table(report, class_names))
     if args.json:
+        from trackrcnn_d2.utils.file_io import atomic_write_text  # only for --json
+
         try:
             atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
         except OSError as e:

@@ -45,7 +45,7 @@ def read_mots_file(path: str, check_rles: bool = True) -> Frames:
     if not check_rles:
         return frames
     objects = [o for frame_objects in frames.values() for o in frame_objects]
-    totals = rle_counts_totals([o.rle["counts"] for o in objects])
+    totals = rle_counts_totals([o.rle for o in objects])
     expected = np.fromiter(
         (o.rle["size"][0] * o.rle["size"][1] for o in objects), dtype=np.int64, count=len(objects)
     )
@@ -137,6 +137,7 @@ def present_classes(*datasets) -> List[str]:
     return [name for name, class_id in MOTS_CLASS_IDS.items() if class_id in present]
 
 
+@without_gc
 def evaluate_mots_folders(
     gt_folder: str,
     res_folder: str,

@@ -88,8 +88,9 @@ _RLE_ALPHABET = bytes(range(48, 48 + 64))
 _RLE_HEAD = 7  # characters that hold the first code of any image below 2^35 pixels
 
 
-def rle_counts_totals(counts: Sequence[bytes], return_areas: bool = False):
-    """:func:`rle_counts_total` of many RLE strings at C speed: an int64 array, -1 where a
+def rle_counts_totals(rles: Sequence[dict], return_areas: bool = False):
+    """:func:`rle_counts_total` of the strings of many RLEs (``counts`` bytes or str) at C
+    speed: an int64 array, -1 where a
     string is malformed (a character outside the alphabet, a truncated last code, a negative
     first run); call :func:`rle_counts_total` on those for the reason. With ``return_areas``
     also the foreground areas (-1 where malformed), which it computes anyway: ``(totals,
@@ -106,6 +107,7 @@ def rle_counts_totals(counts: Sequence[bytes], return_areas: bool = False):
     wraps round to exactly the header's size would pass; :func:`rle_counts_total` catches it,
     but decodes in Python (about 40 times slower), which is why the readers use this check.
     """
+    counts = [c if isinstance(c, bytes) else c.encode() for c in (r["counts"] for r in rles)]
     n = len(counts)
     totals = np.full(n, -1, dtype=np.int64)
     areas = np.full(n, -1, dtype=np.int64)
@@ -134,7 +136,7 @@ def rle_counts_totals(counts: Sequence[bytes], return_areas: bool = False):
     first_run[negative] -= np.left_shift(1, 5 * first_length[negative])
     usable &= first_run >= 0
     index = np.flatnonzero(usable).tolist()
-    foreground = rle_areas([{"size": [1, 1], "counts": counts[i]} for i in index])
+    foreground = rle_areas(rles if len(index) == n else [rles[i] for i in index])
     skips = first_length.tolist()
     background = rle_areas(
         [{"size": [1, 1], "counts": b"00" + counts[i][skips[i] :]} for i in index]

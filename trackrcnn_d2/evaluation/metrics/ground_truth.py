@@ -19,7 +19,14 @@ from .validation import (
     check_unique_ids,
 )
 
-__all__ = ["MOTSGroundTruth", "without_gc", "FRAME_STRIDE", "CHUNK_FRAMES", "chunk_rle"]
+__all__ = [
+    "MOTSGroundTruth",
+    "without_gc",
+    "FRAME_STRIDE",
+    "CHUNK_FRAMES",
+    "IGNORE_CHUNK_FRAMES",
+    "chunk_rle",
+]
 
 Frames = Mapping[int, Sequence[MOTSObject]]
 
@@ -32,11 +39,14 @@ FRAME_STRIDE = 1 << 32
 # different frames without intersecting them; boxes and IoUs of same-frame pairs do not depend on
 # the width.
 CHUNK_FRAMES = 4
+# The same for the intersections with the ignore regions: few hypotheses are left unmatched, so
+# many more frames fit in a call before the box overlaps of all pairs cost more than the calls.
+IGNORE_CHUNK_FRAMES = 64
 
 
-def chunk_rle(rle: dict, frame: int) -> dict:
+def chunk_rle(rle: dict, frame: int, chunk_frames: int = CHUNK_FRAMES) -> dict:
     height, width = rle["size"]
-    return {"size": [height, width + frame % CHUNK_FRAMES], "counts": rle["counts"]}
+    return {"size": [height, width + frame % chunk_frames], "counts": rle["counts"]}
 
 
 def without_gc(function):
@@ -135,16 +145,16 @@ class GroundTruthForClasses:
     in frame order (``key``: frame key, ``cls``: class index, ``ids``), and per chunk of frames
     (key: frame key // :data:`CHUNK_FRAMES`) the chunk's masks for pycocotools
     (:func:`chunk_rle`): ``chunks`` holds ``(rles, frame key per mask, GT index per mask)`` of the
-    GT masks of the evaluated classes, ``ignore_chunks`` ``(rles, frame key per mask)`` of the
-    frames' ignore regions. Ignore regions are kept apart because TrackEval intersects them only
-    with the hypotheses left unmatched (kitti_mots.py l. 336-343), usually a few."""
+    GT masks of the evaluated classes; ``ignore``: the ignore region of each frame (by key) that
+    has one, kept apart because TrackEval intersects it only with the hypotheses left unmatched
+    (kitti_mots.py l. 336-343), usually a few."""
 
     def __init__(self, ground_truth: "MOTSGroundTruth", class_index: Dict[int, int]):
         keys: List[int] = []
         classes: List[int] = []
         ids: List[int] = []
         chunks: Dict[int, tuple] = {}
-        ignore_chunks: Dict[int, tuple] = {}
+        self.ignore: Dict[int, dict] = {}
         for sequence_index, sequence in enumerate(ground_truth.sequences):
             sequence_gt = ground_truth[sequence]
             for frame, objects in sequence_gt.objects.items():
@@ -160,16 +170,10 @@ class GroundTruthForClasses:
                     ids.extend(o.obj_id for o in gt)
                 ignore = sequence_gt.ignore.get(frame)
                 if ignore is not None:
-                    rles, frame_keys = ignore_chunks.setdefault(key // CHUNK_FRAMES, ([], []))
-                    rles.append(chunk_rle(ignore, frame))
-                    frame_keys.append(key)
+                    self.ignore[key] = ignore
         self.chunks = {
             chunk: (rles, np.asarray(frame_keys, dtype=np.int64), np.asarray(indices))
             for chunk, (rles, frame_keys, indices) in chunks.items()
-        }
-        self.ignore_chunks = {
-            chunk: (rles, np.asarray(frame_keys, dtype=np.int64))
-            for chunk, (rles, frame_keys) in ignore_chunks.items()
         }
         self.key = np.asarray(keys, dtype=np.int64)
         self.cls = np.asarray(classes, dtype=np.int64)

@@ -17,6 +17,7 @@ from trackrcnn_d2.data.mots_io import MOTSObject
 from .ground_truth import (
     CHUNK_FRAMES,
     FRAME_STRIDE,
+    IGNORE_CHUNK_FRAMES,
     GroundTruthForClasses,
     MOTSGroundTruth,
     chunk_rle,
@@ -154,7 +155,7 @@ def prepare(
 
 class Hypotheses:
     """The hypotheses of the evaluated classes of all sequences, in frame then file order:
-    ``key`` (frame key), ``cls`` (class index), ``ids``, ``rles`` (:func:`chunk_rle`), and their
+    ``key`` (frame key), ``cls`` (class index), ``ids``, ``rles``, and their
     sparse IoUs with the GT masks (``pair_gt``, ``pair_tracker``, ``pair_sim``)."""
 
     def __init__(self, key, cls, ids, rles):
@@ -162,10 +163,10 @@ class Hypotheses:
         self.pair_gt = self.pair_tracker = np.zeros(0, dtype=np.int64)
         self.pair_sim = np.zeros(0)
 
-    def chunk_bounds(self, indices: np.ndarray):
+    def chunk_bounds(self, indices: np.ndarray, chunk_frames: int):
         """``(chunk, begin, end)``: runs of ``indices`` (sorted) whose hypotheses share a chunk
-        of frames, so that pycocotools is called once per chunk."""
-        chunks = self.key[indices] // CHUNK_FRAMES
+        of ``chunk_frames`` frames, so that pycocotools is called once per chunk."""
+        chunks = self.key[indices] // chunk_frames
         bounds = (np.flatnonzero(np.diff(chunks)) + 1).tolist()
         begins, ends = [0, *bounds], [*bounds, len(indices)]
         return [(int(chunks[b]), b, e) for b, e in zip(begins, ends) if e > b]
@@ -174,11 +175,13 @@ class Hypotheses:
         """Sparse IoUs with the GT masks of the same frame, one pycocotools call per chunk of
         frames (TrackEval: ``_calculate_mask_ious`` per time step, kitti_mots.py l. 391)."""
         pair_gt, pair_tracker, pair_sim = [], [], []
-        for chunk, begin, end in self.chunk_bounds(np.arange(len(self.key))):
+        frames = (self.key % FRAME_STRIDE).tolist()
+        for chunk, begin, end in self.chunk_bounds(np.arange(len(self.key)), CHUNK_FRAMES):
             gt_rles, gt_keys, gt_indices = prepared.chunks.get(chunk, _NO_GT)
             if not gt_rles:
                 continue
-            ious = np.asarray(mask_utils.iou(self.rles[begin:end], gt_rles, [0] * len(gt_rles)))
+            rles = [chunk_rle(self.rles[i], frames[i]) for i in range(begin, end)]
+            ious = np.asarray(mask_utils.iou(rles, gt_rles, [0] * len(gt_rles)))
             rows, cols = np.nonzero(ious > 0)
             # pycocotools gives -1 for masks of different frames (widths); kept explicit.
             keep = self.key[begin + rows] == gt_keys[cols]
@@ -196,17 +199,24 @@ class Hypotheses:
         ignore region, 0 without one (kitti_mots.py l. 336-343: ``_calculate_mask_ious`` with
         ``do_ioa``, i.e. pycocotools' iscrowd)."""
         ioa = np.zeros(len(indices))
-        for chunk, begin, end in self.chunk_bounds(indices):
-            ignore_rles, ignore_keys = prepared.ignore_chunks.get(chunk, _NO_IGNORE)
-            if not ignore_rles:
+        keys = self.key[indices]
+        for _, begin, end in self.chunk_bounds(indices, IGNORE_CHUNK_FRAMES):
+            # Only the ignore regions of frames with such hypotheses: pycocotools computes the
+            # box of every mask it is given, which costs more than the intersections here.
+            in_chunk = dict.fromkeys(keys[begin:end].tolist())
+            frame_keys = [k for k in in_chunk if k in prepared.ignore]
+            if not frame_keys:
                 continue
-            selected = indices[begin:end]
-            values = np.asarray(
-                mask_utils.iou(
-                    [self.rles[i] for i in selected], ignore_rles, [1] * len(ignore_rles)
-                )
-            )
-            rows, cols = np.nonzero(self.key[selected][:, None] == ignore_keys[None, :])
+            ignore_rles = [
+                chunk_rle(prepared.ignore[k], k % FRAME_STRIDE, IGNORE_CHUNK_FRAMES)
+                for k in frame_keys
+            ]
+            rles = [
+                chunk_rle(self.rles[i], int(self.key[i] % FRAME_STRIDE), IGNORE_CHUNK_FRAMES)
+                for i in indices[begin:end].tolist()
+            ]
+            values = np.asarray(mask_utils.iou(rles, ignore_rles, [1] * len(ignore_rles)))
+            rows, cols = np.nonzero(keys[begin:end, None] == np.array(frame_keys)[None, :])
             ioa[begin + rows] = values[rows, cols]
         return ioa
 
@@ -273,7 +283,7 @@ def collect(
         tracker_key.extend((sequence_index * FRAME_STRIDE + frames).tolist())
         tracker_cls.extend(class_index[o.class_id] for _, o in keyed)
         tracker_ids.extend(o.obj_id for _, o in keyed)
-        tracker_rles.extend(chunk_rle(o.rle, frame) for frame, o in keyed)
+        tracker_rles.extend(o.rle for _, o in keyed)
     if validate:
         _check_masks(validated)
 
@@ -299,7 +309,6 @@ def _check_masks(frames) -> None:
 
 
 _NO_GT = ([], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-_NO_IGNORE = ([], np.zeros(0, dtype=np.int64))
 
 
 def conflicted_cells(candidates: Pairs, gt_dets: Detections, n_tracker: int) -> np.ndarray:

@@ -93,7 +93,7 @@ def check_rle_strings(frames: Sequence[Tuple[str, int, Sequence[MOTSObject]]], w
     before anything hands it to pycocotools). Returns the masks' areas in frame then object
     order, which the overlap check reuses."""
     objects = [o for *_, frame_objects in frames for o in frame_objects]
-    totals, areas = rle_counts_totals([o.rle["counts"] for o in objects], return_areas=True)
+    totals, areas = rle_counts_totals([o.rle for o in objects], return_areas=True)
     expected = np.fromiter(
         (o.rle["size"][0] * o.rle["size"][1] for o in objects), dtype=np.int64, count=len(objects)
     )
