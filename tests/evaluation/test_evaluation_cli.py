@@ -137,6 +137,29 @@ def test_standalone_evaluation_imports_neither_torch_nor_detectron2():
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
+def test_command_starts_one_blas_thread_unless_told_otherwise():
+    # The package itself imports no numpy, so that the command can limit OpenBLAS's thread pool
+    # (of no use to the evaluation) before numpy starts it; a user's setting is kept, and a
+    # process that has numpy already (a caller of main(), as these tests) is left alone.
+    check = "import os; print(os.environ.get('OPENBLAS_NUM_THREADS'))"
+    command = (
+        "import sys, trackrcnn_d2.evaluation; assert 'numpy' not in sys.modules; "
+        f"import trackrcnn_d2.evaluation.__main__; {check}"
+    )
+    in_a_caller = f"import numpy, trackrcnn_d2.evaluation.__main__; {check}"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    for code, given, expected in (
+        (command, None, "1"),
+        (command, "3", "3"),
+        (in_a_caller, None, "None"),
+    ):
+        run_env = env if given is None else {**env, "OPENBLAS_NUM_THREADS": given}
+        completed = subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, env=run_env, capture_output=True, text=True
+        )
+        assert completed.stdout.strip() == expected, completed.stderr
+
+
 def test_mots_evaluator_is_loaded_lazily():
     import trackrcnn_d2.evaluation as evaluation
 
