@@ -23,10 +23,10 @@ import numpy as np
 
 from trackrcnn_d2.utils.rle import (
     decode_mask,
+    describe_rle_size_mismatch,
     encode_mask,
     find_overlap,
-    rle_counts_total,
-    rle_counts_totals,
+    find_rle_size_mismatch,
 )
 
 CAR = 1
@@ -122,24 +122,10 @@ def _read_txt_records(path: str) -> Tuple[List[MOTSObject], List[int]]:
 def check_rle_sizes(objects: Sequence[MOTSObject], sources: Sequence[str]) -> None:
     """Raise :class:`MOTSFormatError` (naming ``sources[i]``, e.g. ``"file:line"``) for the first
     object whose RLE string does not cover exactly its header's height x width pixels, or is
-    malformed. Runs at C speed and never decodes a mask (see :func:`rle_counts_totals`)."""
-    totals = rle_counts_totals([o.rle for o in objects])
-    expected = np.fromiter(
-        (o.rle["size"][0] * o.rle["size"][1] for o in objects), dtype=np.int64, count=len(objects)
-    )
-    bad = np.flatnonzero(totals != expected)
-    if len(bad) == 0:
-        return
-    i = int(bad[0])
-    height, width = objects[i].rle["size"]
-    try:
-        covered = rle_counts_total(objects[i].rle["counts"])
-    except ValueError as e:
-        raise MOTSFormatError(f"{sources[i]}: invalid RLE string ({e})") from None
-    raise MOTSFormatError(
-        f"{sources[i]}: the RLE covers {covered} pixels but the header says "
-        f"{height}x{width} = {height * width}; the mask does not belong to this image size"
-    )
+    malformed (:func:`find_rle_size_mismatch`: at C speed, no mask decoded)."""
+    index, _ = find_rle_size_mismatch([o.rle for o in objects])
+    if index is not None:
+        raise MOTSFormatError(f"{sources[index]}: {describe_rle_size_mismatch(objects[index].rle)}")
 
 
 def read_mots_txt(path: str, validate: bool = True) -> Dict[int, List[MOTSObject]]:

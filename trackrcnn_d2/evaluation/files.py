@@ -11,11 +11,9 @@ detectron2.
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
-
 from trackrcnn_d2.data import mots_io
 from trackrcnn_d2.data.mots_io import MOTS_CLASS_IDS, MOTSObject
-from trackrcnn_d2.utils.rle import rle_counts_totals
+from trackrcnn_d2.utils.rle import find_rle_size_mismatch
 
 from .metrics import MOTSGroundTruth, evaluate_mots, without_gc
 from .metrics.validation import RLEStringError
@@ -36,7 +34,7 @@ def read_mots_file(path: str, check_rles: bool = True) -> Frames:
     against its image size); errors name the file and line.
 
     Parses with ``read_mots_txt(validate=False)`` and checks the RLEs with
-    :func:`~trackrcnn_d2.utils.rle.rle_counts_totals`; only if one fails is the file read
+    :func:`~trackrcnn_d2.utils.rle.find_rle_size_mismatch`; only if one fails is the file read
     again with ``read_mots_txt(validate=True)``, whose error names the line.
     """
     if not os.path.isfile(path):
@@ -44,12 +42,8 @@ def read_mots_file(path: str, check_rles: bool = True) -> Frames:
     frames = mots_io.read_mots_txt(path, validate=False)
     if not check_rles:
         return frames
-    objects = [o for frame_objects in frames.values() for o in frame_objects]
-    totals = rle_counts_totals([o.rle for o in objects])
-    expected = np.fromiter(
-        (o.rle["size"][0] * o.rle["size"][1] for o in objects), dtype=np.int64, count=len(objects)
-    )
-    if (totals != expected).any():
+    index, _ = find_rle_size_mismatch([o.rle for f in frames.values() for o in f])
+    if index is not None:
         return mots_io.read_mots_txt(path, validate=True)
     return frames
 

@@ -25,6 +25,8 @@ __all__ = [
     "rle_areas",
     "rle_counts_total",
     "rle_counts_totals",
+    "find_rle_size_mismatch",
+    "describe_rle_size_mismatch",
 ]
 
 
@@ -146,6 +148,34 @@ def rle_counts_totals(rles: Sequence[dict], return_areas: bool = False):
     totals[lengths == 0] = 0
     areas[lengths == 0] = 0
     return (totals, areas) if return_areas else totals
+
+
+def find_rle_size_mismatch(rles: Sequence[dict]) -> Tuple[Optional[int], np.ndarray]:
+    """``(index, areas)``: the index of the first RLE whose string does not cover exactly its
+    header's height x width pixels, or is malformed (None when every one does), and the
+    foreground areas of all (:func:`rle_counts_totals`: at C speed, no mask decoded). What
+    pycocotools must not see: it reads past the buffer of such a string, or loops forever
+    intersecting it with a mask of the right size."""
+    totals, areas = rle_counts_totals(rles, return_areas=True)
+    expected = np.fromiter(
+        (r["size"][0] * r["size"][1] for r in rles), dtype=np.int64, count=len(rles)
+    )
+    bad = np.flatnonzero(totals != expected)
+    return (int(bad[0]) if len(bad) else None), areas
+
+
+def describe_rle_size_mismatch(rle: dict) -> str:
+    """What is wrong with an RLE that :func:`find_rle_size_mismatch` names, for a message."""
+    counts = rle["counts"] if isinstance(rle["counts"], bytes) else rle["counts"].encode()
+    height, width = rle["size"]
+    try:
+        covered = rle_counts_total(counts)
+    except ValueError as e:
+        return f"invalid RLE string ({e})"
+    return (
+        f"the RLE covers {covered} pixels but the header says {height}x{width} = "
+        f"{height * width}; the mask does not belong to this image size"
+    )
 
 
 def rle_areas(rles: Sequence[dict]) -> np.ndarray:

@@ -10,7 +10,11 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from trackrcnn_d2.data.mots_io import MAX_FRAME, MOTSObject, find_duplicate_id
-from trackrcnn_d2.utils.rle import find_overlap, rle_counts_total, rle_counts_totals
+from trackrcnn_d2.utils.rle import (
+    describe_rle_size_mismatch,
+    find_overlap,
+    find_rle_size_mismatch,
+)
 
 __all__ = [
     "MOTSEvaluationError",
@@ -89,31 +93,19 @@ def check_unique_ids(sequence, frame, objects: Sequence[MOTSObject], what) -> No
 
 def check_rle_strings(frames: Sequence[Tuple[str, int, Sequence[MOTSObject]]], what) -> np.ndarray:
     """Refuse the first RLE string of the frames ``(sequence, frame, objects)`` that does not
-    cover its header's size (:func:`~trackrcnn_d2.utils.rle.rle_counts_totals`, at C speed,
-    before anything hands it to pycocotools). Returns the masks' areas in frame then object
-    order, which the overlap check reuses."""
+    cover its header's size (:func:`~trackrcnn_d2.utils.rle.find_rle_size_mismatch`, before
+    anything hands it to pycocotools). Returns the masks' areas in frame then object order,
+    which the overlap check reuses."""
     objects = [o for *_, frame_objects in frames for o in frame_objects]
-    totals, areas = rle_counts_totals([o.rle for o in objects], return_areas=True)
-    expected = np.fromiter(
-        (o.rle["size"][0] * o.rle["size"][1] for o in objects), dtype=np.int64, count=len(objects)
-    )
-    bad = np.flatnonzero(totals != expected)
-    if len(bad) == 0:
+    index, areas = find_rle_size_mismatch([o.rle for o in objects])
+    if index is None:
         return areas
-    obj = objects[int(bad[0])]
+    obj = objects[index]
     frame_ends = np.cumsum([len(frame_objects) for *_, frame_objects in frames])
-    sequence = frames[int(np.searchsorted(frame_ends, bad[0], side="right"))][0]
-    height, width = obj.rle["size"]
-    try:
-        problem = (
-            f"covers {rle_counts_total(obj.rle['counts'])} pixels but its header says "
-            f"{height}x{width} = {height * width}"
-        )
-    except ValueError as e:
-        problem = f"is invalid ({e})"
+    sequence = frames[int(np.searchsorted(frame_ends, index, side="right"))][0]
     raise RLEStringError(
-        f"{what} of sequence {sequence}, frame {obj.frame}: the RLE string of object "
-        f"{obj.obj_id} {problem}",
+        f"{what} of sequence {sequence}, frame {obj.frame}, object {obj.obj_id}: "
+        f"{describe_rle_size_mismatch(obj.rle)}",
         what,
         sequence,
     )
