@@ -11,6 +11,7 @@ from mots_eval_cases import assert_reports_equal, random_case
 
 from trackrcnn_d2.data.mots_io import read_mots_txt
 from trackrcnn_d2.evaluation.metrics import MOTSGroundTruth, evaluate_mots
+from trackrcnn_d2.utils.rle import decode_mask, encode_mask
 
 trackeval = pytest.importorskip("trackeval")
 from trackrcnn_d2.evaluation.reference import run_trackeval  # noqa: E402
@@ -51,6 +52,30 @@ def test_motschallenge_random(seed, tmp_path):
     ours = evaluate_mots(gt, results, ("pedestrian",))
     reference = _trackeval(gt, results, ("pedestrian",), "motschallenge", tmp_path)
     assert_reports_equal(ours, reference, ("pedestrian",))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_several_ignore_regions_per_frame(seed, tmp_path):
+    # TrackEval merges a frame's ignore regions, which may overlap each other: each region of
+    # the random cases becomes two overlapping ones (the whole and the whole less its top row).
+    gt, results = _random_case(seed, "kitti")
+    n_split = 0
+    for frames in gt.values():
+        for frame, objects in frames.items():
+            extra = []
+            for o in objects:
+                if o.class_id == 10:
+                    part = decode_mask(o.rle)
+                    part[np.flatnonzero(part.any(axis=1))[0]] = 0
+                    if part.any():
+                        extra.append(o._replace(rle=encode_mask(part)))
+            n_split += len(extra)
+            frames[frame] = objects + extra
+    assert n_split > 0
+    class_names = ("car", "pedestrian")
+    ours = evaluate_mots(gt, results, class_names)
+    assert_reports_equal(ours, _trackeval(gt, results, class_names, "kitti", tmp_path),
+                         class_names)
 
 
 def test_random_cases_exercise_the_hard_paths():
