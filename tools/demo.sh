@@ -78,7 +78,10 @@ if ! "$PYTHON" train_net.py --config-file "$CONFIG" --eval-only \
   tail -n 20 "$OUTPUT_DIR/eval.log" >&2
   exit 1
 fi
-grep -E "MOTS results for|^\|" "$OUTPUT_DIR/eval.log" | sed -E 's/^\[[^]]*\]: //'
+# The evaluator's tables: its "MOTS results for" log record, up to the next record.
+awk '/MOTS results for/ { shown = 1; sub(/^\[[^]]*\]: /, ""); print; next }
+     /^\[/ { shown = 0 }
+     shown' "$OUTPUT_DIR/eval.log"
 
 clip=$(head -n 1 "$DATA_DIR/evaluate_mots.seqmap.val" | cut -d' ' -f1)
 stage "rendering validation sequence $clip into $OUTPUT_DIR/clip"
