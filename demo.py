@@ -20,33 +20,15 @@ A mistake in the input, the config, the weights or the output path ends in one m
 status 2.
 """
 import argparse
-import contextlib
-import itertools
-import logging
 import math
-import os
 import signal
-import time
 
 from detectron2.utils.logger import setup_logger
-from tqdm import tqdm
 
 import trackrcnn_d2
-from trackrcnn_d2.data import mots_io
-from trackrcnn_d2.tracking import TrackNumberOverflow, tracks_to_mots_objects
-from trackrcnn_d2.utils.cli import (
-    ConfigError,
-    OutputDirError,
-    UserError,
-    check_output_folder,
-    exit_on_user_error,
-    load_config,
-)
-from trackrcnn_d2.utils.file_io import replace_folder_atomically
-from trackrcnn_d2.utils.video import FrameWriter, open_frames
-from trackrcnn_d2.utils.visualizer import draw_tracks
-
-logger = logging.getLogger("demo")
+from trackrcnn_d2.engine.video_demo import run_demo
+from trackrcnn_d2.tracking import TrackNumberOverflow
+from trackrcnn_d2.utils.cli import UserError, exit_on_user_error
 
 
 def _count(minimum: int):
@@ -114,106 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_output(output: str, input_path: str, overwrite: bool) -> None:
-    """Refuse an output that would destroy something (``check_output_folder``: an existing
-    file or non-empty folder unless ``overwrite``, the input or a folder holding it), or a
-    place where no folder can be made, before the model is loaded."""
-    check_output_folder(output, overwrite, inputs=[input_path])
-    parent = os.path.dirname(os.path.abspath(output))
-    while not os.path.lexists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputDirError(f"--output {output}: cannot create a folder in {parent}")
-
-
-def setup_config(args):
-    """The config, on the CPU when it asks for a GPU that this machine does not have."""
-    import torch
-
-    cfg = load_config(args.config_file, args.opts)
-    if not cfg.MODEL.WEIGHTS:
-        raise ConfigError(
-            "MODEL.WEIGHTS is empty; give a trained model, e.g. "
-            "MODEL.WEIGHTS output/demo/model_final.pth"
-        )
-    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        logger.warning(f"MODEL.DEVICE {cfg.MODEL.DEVICE}, but there is no CUDA GPU: using the CPU")
-        cfg.defrost()
-        cfg.MODEL.DEVICE = "cpu"
-        cfg.freeze()
-    return cfg
-
-
-def build_predictor(cfg, config_file: str):
-    """The model of ``cfg`` with its weights, and the tracker. Config mistakes that show only
-    when the model and tracker are built, and weights that cannot be had, are user errors."""
-    from trackrcnn_d2.engine import VideoTrackingPredictor
-
-    try:
-        return VideoTrackingPredictor(cfg)
-    except UserError:  # weights (CheckpointError), tracker keys that do not fit the model
-        raise
-    except (KeyError, ValueError, AssertionError) as e:  # registries, layer shapes, tracker
-        message = e.args[0] if e.args else type(e).__name__
-        raise ConfigError(f"{config_file}: {message}") from None
-
-
-def run(args) -> str:
-    """Track ``args.input`` into ``args.output``; returns the txt file's path."""
-    check_output(args.output, args.input, args.overwrite)
-    source = open_frames(args.input)
-    if args.start >= source.num_frames:
-        raise UserError(f"--start {args.start}: {args.input} has {source.num_frames} frames")
-    num_frames = source.num_frames - args.start
-    if args.max_frames is not None:
-        num_frames = min(num_frames, args.max_frames)
-    frames = itertools.islice(source.frames, args.start, args.start + num_frames)
-    cfg = setup_config(args)
-    predictor = build_predictor(cfg, args.config_file)
-    render = args.render
-    if render == "auto":
-        render = "video" if source.fps is not None else "png"
-
-    with contextlib.ExitStack() as stack:
-        folder = stack.enter_context(
-            replace_folder_atomically(args.output, replace_file=args.overwrite)
-        )
-        txt = stack.enter_context(
-            open(os.path.join(folder, f"{source.name}.txt"), "w", encoding="ascii")
-        )
-        writer = None
-        if render != "none":
-            writer = stack.enter_context(
-                FrameWriter(folder, render, source.name, source.fps or 10.0)
-            )
-        progress = tqdm(
-            predictor(frames, sequence=source.name),
-            total=num_frames,
-            desc=source.name,
-            unit=" frames",
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
-            "[{elapsed}<{remaining}, {rate_noinv_fmt}]",
-        )
-        started, tracked, track_ids = time.perf_counter(), 0, set()
-        for frame_idx, image, objects in progress:
-            lines = tracks_to_mots_objects({frame_idx: objects})[frame_idx]
-            for line in sorted(lines, key=lambda o: o.obj_id):
-                txt.write(mots_io.format_mots_line(line) + "\n")
-            if writer is not None:
-                writer.write(frame_idx, draw_tracks(image, objects, args.render_scale))
-            tracked += 1
-            track_ids.update(o.obj_id for o in objects)
-    seconds = time.perf_counter() - started
-    logger.info(
-        f"Tracked {tracked} frames in {seconds:.1f} s ({tracked / seconds:.2f} frames/s): "
-        f"{len(track_ids)} tracks"
-    )
-    logger.info(f"Tracks: {os.path.join(args.output, source.name + '.txt')}")
-    if writer is not None:
-        logger.info(f"Rendered: {os.path.join(args.output, os.path.basename(writer.path))}")
-    return os.path.join(args.output, f"{source.name}.txt")
-
-
 def main(argv=None) -> None:
     # Flags may also follow the KEY VALUE pairs (a user adds --start after MODEL.WEIGHTS ...).
     args = build_parser().parse_intermixed_args(argv)
@@ -224,7 +106,7 @@ def main(argv=None) -> None:
     trackrcnn_d2.register_all()
     with exit_on_user_error("demo.py"):
         try:
-            run(args)
+            run_demo(args)
         except TrackNumberOverflow as e:  # too many tracks for the MOTS format's obj_ids
             raise UserError(str(e)) from None
         except KeyboardInterrupt:
