@@ -8,6 +8,7 @@ Every RLE of a txt file is checked against its image size, so that bad input get
 naming file and line instead of a hang or crash inside pycocotools. Imports neither torch nor
 detectron2.
 """
+import contextlib
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -20,6 +21,8 @@ from .metrics.validation import RLEStringError
 
 __all__ = [
     "evaluate_mots_folders",
+    "read_mots_folders",
+    "naming_bad_rle_lines",
     "read_mots_file",
     "load_gt_folder",
     "load_results_folder",
@@ -131,6 +134,39 @@ def present_classes(*datasets) -> List[str]:
     return [name for name, class_id in MOTS_CLASS_IDS.items() if class_id in present]
 
 
+def read_mots_folders(
+    gt_folder: str,
+    res_folder: str,
+    classes: Optional[Sequence[str]] = None,
+    seqmap: Optional[str] = None,
+) -> Tuple[Dict[str, Frames], Dict[str, Tuple[int, int]], Dict[str, Frames], List[str]]:
+    """The files :func:`evaluate_mots_folders` evaluates: ``(gt, frame_ranges, results,
+    class_names)``. The RLE strings are left for the evaluation to check, inside
+    :func:`naming_bad_rle_lines`."""
+    gt, frame_ranges = load_gt_folder(gt_folder, seqmap, check_rles=False)
+    results = load_results_folder(
+        res_folder, list(gt), gt_sequences(gt_folder), check_rles=False
+    )
+    class_names = list(classes or present_classes(gt, results) or MOTS_CLASS_IDS)
+    return gt, frame_ranges, results, class_names
+
+
+@contextlib.contextmanager
+def naming_bad_rle_lines(gt_folder: str, res_folder: str):
+    """Around an evaluation of files read by :func:`read_mots_folders`: a bad RLE string that the
+    evaluation finds is looked up again in its file, so that the error names the line."""
+    try:
+        yield
+    except RLEStringError as e:
+        if e.what == "results":
+            read_mots_file(os.path.join(res_folder, e.sequence + ".txt"))
+        else:
+            path, annotation_format = mots_io.find_sequence_annotations(gt_folder, e.sequence)
+            if annotation_format == "txt":
+                read_mots_file(path)
+        raise
+
+
 @without_gc
 def evaluate_mots_folders(
     gt_folder: str,
@@ -162,18 +198,8 @@ def evaluate_mots_folders(
     """
     # The RLE strings are checked once, by the evaluation, which reuses their areas; a bad one
     # is then looked up again in its file for the line number.
-    gt, frame_ranges = load_gt_folder(gt_folder, seqmap, check_rles=False)
-    results = load_results_folder(
-        res_folder, list(gt), gt_sequences(gt_folder), check_rles=False
+    gt, frame_ranges, results, class_names = read_mots_folders(
+        gt_folder, res_folder, classes, seqmap
     )
-    class_names = list(classes or present_classes(gt, results) or MOTS_CLASS_IDS)
-    try:
+    with naming_bad_rle_lines(gt_folder, res_folder):
         return evaluate_mots(MOTSGroundTruth(gt, frame_ranges), results, class_names)
-    except RLEStringError as e:
-        if e.what == "results":
-            read_mots_file(os.path.join(res_folder, e.sequence + ".txt"))
-        else:
-            path, annotation_format = mots_io.find_sequence_annotations(gt_folder, e.sequence)
-            if annotation_format == "txt":
-                read_mots_file(path)
-        raise

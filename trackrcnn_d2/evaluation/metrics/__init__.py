@@ -46,24 +46,27 @@ star with a strict best edge) are solved as TrackEval does, with the same matric
 imported only then); Identity needs only the optimum's value, found per connected component of
 the track pairs. For repeated evaluation against the same GT (a threshold search), build a
 :class:`MOTSGroundTruth` once and pass it instead of the dict; pass ``validate=False`` for
-results known to be valid.
+results known to be valid. :func:`evaluate_mots_with_matching` also returns the matching behind
+the numbers (CLEAR's matches with the IDS and Frag it counts, HOTA's values per alpha), which the
+evaluation report (:mod:`trackrcnn_d2.evaluation.report`) draws.
 
 Modules, as TrackEval's ``trackeval/metrics/``: ``validation`` (input checks), ``ground_truth``
 (GT prepared once), ``pairing`` (IoUs, ignore regions, per-frame matching, the
 :class:`~.pairing.EvaluationData` every metric reads), ``clear``, ``hota``, ``identity``; this
 module combines them. None imports torch or detectron2.
 """
-from typing import Dict, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from trackrcnn_d2.data.mots_io import MOTS_CLASS_IDS, MOTSObject
 
-from .clear import clear
+from .clear import ClearMatches, clear
 from .ground_truth import MOTSGroundTruth, without_gc
 from .hota import HOTA_ALPHAS, hota
 from .identity import identity
-from .pairing import prepare
+from .pairing import EvaluationData, prepare
 from .validation import GroundTruthWarning, MissingResultsWarning, MOTSEvaluationError
 
 __all__ = [
@@ -72,7 +75,11 @@ __all__ = [
     "GroundTruthWarning",
     "MOTSGroundTruth",
     "evaluate_mots",
+    "evaluate_mots_with_matching",
+    "MOTSMatching",
+    "ClearMatches",
     "HOTA_ALPHAS",
+    "ALPHA_FIELDS",
     "PERCENT_FIELDS",
     "COUNT_FIELDS",
 ]
@@ -90,6 +97,25 @@ COUNT_FIELDS = (
 Frames = Mapping[int, Sequence[MOTSObject]]
 
 
+ALPHA_FIELDS = ("HOTA", "DetA", "AssA", "LocA", "DetRe", "DetPr", "AssRe", "AssPr")
+
+
+def _alpha_fields(counts: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """HOTA's fields per alpha (fractions); the report gives their means over alpha."""
+    hota_tp, hota_fn, hota_fp = counts["HOTA_TP"], counts["HOTA_FN"], counts["HOTA_FP"]
+    det_a = hota_tp / np.maximum(1, hota_tp + hota_fn + hota_fp)
+    return {
+        "HOTA": np.sqrt(det_a * counts["AssA"]),
+        "DetA": det_a,
+        "AssA": counts["AssA"],
+        "LocA": counts["LocA"],
+        "DetRe": hota_tp / np.maximum(1, hota_tp + hota_fn),
+        "DetPr": hota_tp / np.maximum(1, hota_tp + hota_fp),
+        "AssRe": counts["AssRe"],
+        "AssPr": counts["AssPr"],
+    }
+
+
 def _final_fields(counts: Dict[str, np.ndarray], single_sequence: bool) -> Dict[str, object]:
     """Rates from summed counts, as TrackEval's ``_compute_final_fields`` (fractions).
 
@@ -99,8 +125,6 @@ def _final_fields(counts: Dict[str, np.ndarray], single_sequence: bool) -> Dict[
     tp, fn, fp, idsw = counts["TP"], counts["FN"], counts["FP"], counts["IDS"]
     n_gt = tp + fn
     no_gt_in_sequence = single_sequence and n_gt == 0
-    hota_tp, hota_fn, hota_fp = counts["HOTA_TP"], counts["HOTA_FN"], counts["HOTA_FP"]
-    det_a = hota_tp / np.maximum(1, hota_tp + hota_fn + hota_fp)
     idtp, idfn, idfp = counts["IDTP"], counts["IDFN"], counts["IDFP"]
     return {
         "sMOTSA": 0.0 if no_gt_in_sequence else (counts["soft_TP"] - fp - idsw) / max(1.0, n_gt),
@@ -108,14 +132,7 @@ def _final_fields(counts: Dict[str, np.ndarray], single_sequence: bool) -> Dict[
         "MOTSP": counts["soft_TP"] / np.maximum(1.0, tp),
         "Recall": tp / np.maximum(1.0, n_gt),
         "Precision": tp / np.maximum(1.0, tp + fp),
-        "HOTA": np.mean(np.sqrt(det_a * counts["AssA"])),
-        "DetA": np.mean(det_a),
-        "AssA": np.mean(counts["AssA"]),
-        "LocA": np.mean(counts["LocA"]),
-        "DetRe": np.mean(hota_tp / np.maximum(1, hota_tp + hota_fn)),
-        "DetPr": np.mean(hota_tp / np.maximum(1, hota_tp + hota_fp)),
-        "AssRe": np.mean(counts["AssRe"]),
-        "AssPr": np.mean(counts["AssPr"]),
+        **{name: np.mean(values) for name, values in _alpha_fields(counts).items()},
         "IDF1": idtp / np.maximum(1.0, idtp + 0.5 * idfp + 0.5 * idfn),
         "IDP": idtp / np.maximum(1.0, idtp + idfp),
         "IDR": idtp / np.maximum(1.0, idtp + idfn),
@@ -201,6 +218,57 @@ def evaluate_mots(
                 f"{type(value).__name__}; for folders of MOTS files call "
                 "trackrcnn_d2.evaluation.evaluate_mots_folders(gt_folder, res_folder)"
             )
+    return _evaluate(gt, results, class_names, validate, keep_matching=False).report
+
+
+@without_gc
+def evaluate_mots_with_matching(
+    gt,
+    results: Mapping[str, Frames],
+    class_names: Sequence[str] = ("car", "pedestrian"),
+    validate: bool = True,
+) -> "MOTSMatching":
+    """:func:`evaluate_mots` (same arguments, same report) with the matching the report is
+    computed from: the evaluation report's timelines and error views draw it, so that their marks
+    add up to the report's numbers."""
+    return _evaluate(gt, results, class_names, validate, keep_matching=True)
+
+
+@dataclass(frozen=True)
+class MOTSMatching:
+    """What :func:`evaluate_mots_with_matching` returns.
+
+    ``report``: :func:`evaluate_mots`'s dict; ``ground_truth``: the evaluated GT (its
+    ``sequences`` in report order); ``data``: the detections, tracks and IoUs all metrics read
+    (:class:`~.pairing.EvaluationData`, hypotheses in ignore regions already removed);
+    ``matches``: CLEAR's matches with the IDS and Frag it counts (:class:`~.clear.ClearMatches`).
+    """
+
+    report: Dict[str, object]
+    class_names: Tuple[str, ...]
+    ground_truth: MOTSGroundTruth
+    data: EvaluationData
+    matches: ClearMatches
+    per_group: Dict[str, np.ndarray]
+
+    def alpha_curves(self, class_name: str, sequence: Optional[str] = None) -> Dict[str, list]:
+        """HOTA, DetA, AssA, LocA, DetRe, DetPr, AssRe and AssPr in percent at each alpha of
+        :data:`HOTA_ALPHAS` (TrackEval's curves), combined over sequences or of one
+        ``sequence``; the report's values are their means."""
+        c = self.class_names.index(class_name)
+        n_cls = len(self.class_names)
+        if sequence is None:
+            groups = np.arange(c, self.data.n_groups, n_cls)
+        else:
+            groups = np.array([self.ground_truth.sequences.index(sequence) * n_cls + c])
+        counts = _combine_sequences(self.per_group, groups)
+        return {
+            name: [100.0 * float(v) for v in values]
+            for name, values in _alpha_fields(counts).items()
+        }
+
+
+def _evaluate(gt, results, class_names, validate, keep_matching: bool) -> MOTSMatching:
     ground_truth = gt if isinstance(gt, MOTSGroundTruth) else MOTSGroundTruth(gt)
     unknown = [s for s in results if s not in ground_truth]
     if unknown:
@@ -209,7 +277,10 @@ def evaluate_mots(
             f"(its sequences: {ground_truth.sequences}); check the result file names"
         )
     data = prepare(ground_truth, results, [MOTS_CLASS_IDS[c] for c in class_names], validate)
-    per_group = {**clear(data), **hota(data), **identity(data)}
+    kept: List[ClearMatches] = []
+    per_group = {
+        **clear(data, kept.append if keep_matching else None), **hota(data), **identity(data)
+    }
     n_cls, n_groups = data.n_cls, data.n_groups
 
     output: Dict[str, object] = {}
@@ -225,4 +296,6 @@ def evaluate_mots(
         }
         for s, sequence in enumerate(ground_truth.sequences)
     }
-    return output
+    return MOTSMatching(
+        output, tuple(class_names), ground_truth, data, kept[0] if kept else None, per_group
+    )

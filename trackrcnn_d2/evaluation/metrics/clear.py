@@ -1,7 +1,8 @@
 """CLEAR MOT metrics for masks (sMOTSA, MOTSA, MOTSP, IDS, MT / PT / ML, Frag), as
 ``trackeval/metrics/clear.py`` ``eval_sequence`` (l. 52-131), vectorised over all sequences and
 classes: the per-frame Hungarian matching runs only where the overlaps do not decide it."""
-from typing import Dict, Tuple
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -14,13 +15,39 @@ from .pairing import (
     in_cells,
 )
 
-__all__ = ["clear"]
+__all__ = ["clear", "ClearMatches"]
 
 
-def clear(data: EvaluationData) -> Dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class ClearMatches:
+    """The matches that CLEAR's counts are made of, one entry per match, ordered by GT track
+    then frame (what :mod:`trackrcnn_d2.evaluation.report` draws, so that its marks add up to
+    the counts). Indices are into :class:`~.pairing.EvaluationData`'s ``gt_dets`` and
+    ``tracker_dets``.
+
+    * ``gt``, ``tracker``, ``sim``: the matched GT mask, hypothesis and their IoU (the soft TP);
+    * ``is_switch``: an IDS is counted here (the hypothesis track differs from the one of the
+      GT track's previous match); its old track is that of the entry before;
+    * ``is_run_start``: a matched run of the GT track starts here; Frag counts the run starts of
+      each GT track after its first.
+
+    TP = the entries, FN = GT masks without an entry, FP = hypotheses without one.
+    """
+
+    gt: np.ndarray
+    tracker: np.ndarray
+    sim: np.ndarray
+    is_switch: np.ndarray
+    is_run_start: np.ndarray
+
+
+def clear(
+    data: EvaluationData, on_matches: Optional[Callable[[ClearMatches], None]] = None
+) -> Dict[str, np.ndarray]:
     """CLEAR counts per (sequence, class) group: TrackEval's per-frame Hungarian matching (IoU
     >= 0.5 - eps, preferring the previous frame's pairing), IDSW against the last matched frame,
-    MT/PT/ML, Frag."""
+    MT/PT/ML, Frag. ``on_matches``, when given, receives the :class:`ClearMatches` the counts
+    are computed from (nothing else is computed for it)."""
     gt_dets, tracker_dets, pairs = data.gt_dets, data.tracker_dets, data.pairs
     gt_tracks, tracker_tracks = data.gt_tracks, data.tracker_tracks
     n_cls, n_groups = data.n_cls, data.n_groups
@@ -104,6 +131,10 @@ def clear(data: EvaluationData) -> Dict[str, np.ndarray]:
     mt = np.bincount(gt_tracks.group, weights=mostly, minlength=n_groups).astype(np.int64)
     pt = np.bincount(gt_tracks.group, weights=partly, minlength=n_groups).astype(np.int64)
     ml = gt_tracks.tracks_per_group - mt - pt
+    if on_matches is not None:
+        on_matches(
+            ClearMatches(match_gt[order], match_tracker[order], match_sim[order], switch, run_start)
+        )
     return {
         "TP": tp, "FN": fn, "FP": fp, "IDS": idsw, "soft_TP": soft_tp,
         "MT": mt, "PT": pt, "ML": ml, "Frag": frag,

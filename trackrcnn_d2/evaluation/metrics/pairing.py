@@ -114,6 +114,7 @@ class EvaluationData:
     tracker_tracks: Tracks
     pairs: Pairs
     frame_sequence: np.ndarray  # sequence index of each global frame
+    frame_number: np.ndarray  # frame number (as in the files) of each global frame
     n_cls: int
     n_groups: int
 
@@ -148,6 +149,7 @@ def prepare(
         tracker_tracks=Tracks(tracker_dets, frame_sequence, n_cls, n_groups),
         pairs=pairs,
         frame_sequence=frame_sequence,
+        frame_number=frame_keys % FRAME_STRIDE,
         n_cls=n_cls,
         n_groups=n_groups,
     )
