@@ -91,6 +91,7 @@ def test_train_net_eval_only_refuses_association_before_loading_weights(tmp_path
 
     sys.path.insert(0, REPO)
     import train_net
+    from trackrcnn_d2.engine.train_net import run
 
     root = str(tmp_path / "synthetic_mots")
     generate_synthetic_mots(root, sequences=4, frames=2, height=64, width=128, seed=0)
@@ -103,7 +104,7 @@ def test_train_net_eval_only_refuses_association_before_loading_weights(tmp_path
          "TRACKER_HEADS.ASSOCIATION", "maskprop_assoc"]
     )  # fmt: skip
     with pytest.raises(SystemExit) as stopped:
-        train_net.run(args)
+        run(args)
     assert stopped.value.code == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(errors) == 1 and "TRACKER_HEADS.ASSOCIATION 'maskprop_assoc'" in errors[0]

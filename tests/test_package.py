@@ -10,7 +10,8 @@ def _run(code):
 def test_pure_python_modules_do_not_import_torch():
     out = _run(
         "import sys, trackrcnn_d2, trackrcnn_d2.data.mots_io, trackrcnn_d2.evaluation\n"
-        "import trackrcnn_d2.tuning\n"
+        "import trackrcnn_d2.tuning, trackrcnn_d2.engine.arguments\n"
+        "import trackrcnn_d2.utils.upstream_warnings\n"
         "print('torch' in sys.modules, 'detectron2' in sys.modules)"
     )
     assert out.stdout.split() == ["False", "False"]

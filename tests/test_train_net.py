@@ -5,6 +5,7 @@ iterations: the tests check the plumbing (files, logs, resumption, gathered eval
 accuracy; the demo (`make demo`) shows accuracy.
 """
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import torch
 
 from trackrcnn_d2.data import register_synthetic_mots
 from trackrcnn_d2.data.synthetic import generate_synthetic_mots
+from trackrcnn_d2.engine.train_net import launch_from_args, main, run, setup
+from trackrcnn_d2.engine.trainer import Trainer
 from trackrcnn_d2.utils.cli import ConfigError, OutputDirError, load_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,7 +55,7 @@ def _opts(dataset, output_dir, max_iter=3):
 
 
 def _main(*argv):
-    return train_net.main(train_net.parse_args(["--config-file", CONFIG, *argv]))
+    return main(train_net.parse_args(["--config-file", CONFIG, *argv]))
 
 
 def _run_expecting_user_error(capsys, *argv):
@@ -60,7 +63,7 @@ def _run_expecting_user_error(capsys, *argv):
     (stderr also holds detectron2's log here; test_missing_dataset_folder_says_where_it_looked
     checks a whole stderr)."""
     with pytest.raises(SystemExit) as exit_info:
-        train_net.run(train_net.parse_args(list(argv)))
+        run(train_net.parse_args(list(argv)))
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("train_net.py: error: ")]
@@ -124,8 +127,8 @@ def test_resume_continues_from_the_last_checkpoint(trained, dataset):
     final = torch.load(output_dir / "model_final.pth", map_location="cpu", weights_only=False)
     assert final["iteration"] == 2
     opts = [*_opts(dataset, output_dir, max_iter=5), "DATASETS.TEST", "()"]
-    cfg = train_net.setup(train_net.parse_args(["--config-file", CONFIG, "--resume", *opts]))
-    trainer = train_net.Trainer(cfg)
+    cfg = setup(train_net.parse_args(["--config-file", CONFIG, "--resume", *opts]))
+    trainer = Trainer(cfg)
     trainer.resume_or_load(resume=True)
     assert trainer.start_iter == 3
     resumed = trainer.model.state_dict()
@@ -150,6 +153,31 @@ def test_a_refused_training_run_leaves_the_earlier_run_untouched(trained, datase
     assert {name: (output_dir / name).read_bytes() for name in before} == before
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_cuda_without_a_gpu_evaluates_on_the_cpu_with_one_warning(trained, dataset, tmp_path):
+    """The KITTI configs' MODEL.DEVICE cuda on a machine without a GPU: the command warns once
+    (not in every process) and runs on the CPU, as demo.py does, instead of torch's "Found no
+    NVIDIA driver" traceback."""
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("trackrcnn_d2.engine.device").addHandler(handler)
+    weights = str(trained / "model_final.pth")
+    args = train_net.parse_args(
+        ["--config-file", CONFIG, "--eval-only", *_opts(dataset, tmp_path), "MODEL.DEVICE", "cuda",
+         "MODEL.WEIGHTS", weights]
+    )  # fmt: skip
+    try:
+        launch_from_args(args)
+    finally:
+        logging.getLogger("trackrcnn_d2.engine.device").removeHandler(handler)
+    warned = [r.getMessage().split(":")[0] for r in records]
+    assert warned == ["MODEL.DEVICE cuda, but torch sees no CUDA GPU"]
+    assert args.opts[-2:] == ["MODEL.DEVICE", "cpu"]  # what the processes get
+    assert "DEVICE: cpu" in (tmp_path / "inference" / "config.yaml").read_text()
+    assert (tmp_path / "inference" / f"{dataset[1]}_val" / "mots_metrics.json").is_file()
+
+
 def test_eval_only_keeps_the_training_runs_config(trained, dataset):
     output_dir = trained
     config = (output_dir / "config.yaml").read_bytes()
@@ -165,7 +193,7 @@ def test_eval_only_keeps_the_training_runs_config(trained, dataset):
 def test_build_optimizer_honours_solver_optimizer(optimizer, expected):
     cfg = load_config(CONFIG, ["SOLVER.OPTIMIZER", optimizer])
     model = torch.nn.Linear(2, 2)
-    assert isinstance(train_net.Trainer.build_optimizer(cfg, model), expected)
+    assert isinstance(Trainer.build_optimizer(cfg, model), expected)
 
 
 def test_unknown_config_key_is_refused(tmp_path):

@@ -17,6 +17,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, REPO)
 import train_net  # noqa: E402
 from trackrcnn_d2 import register_all  # noqa: E402
+from trackrcnn_d2.engine.train_net import setup  # noqa: E402
+from trackrcnn_d2.engine.trainer import Trainer  # noqa: E402
 
 
 class RecordingLoader:
@@ -38,8 +40,8 @@ def _parameters(model):
 
 def worker(args, out):
     register_all()
-    cfg = train_net.setup(args)
-    trainer = train_net.Trainer(cfg)
+    cfg = setup(args)
+    trainer = Trainer(cfg)
     recording = RecordingLoader(trainer._trainer.data_loader)
     trainer._trainer.data_loader = recording
     trainer.resume_or_load(resume=False)

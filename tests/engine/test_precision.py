@@ -72,13 +72,15 @@ def test_train_net_applies_both_keys(monkeypatch, tmp_path, restore_flags):
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.path.insert(0, repo)
     import train_net
+    from trackrcnn_d2.engine import trainer
+    from trackrcnn_d2.engine.train_net import setup
 
     config = os.path.join(repo, "configs", "demo_synthetic.yaml")
     opts = ["OUTPUT_DIR", str(tmp_path), "MODEL.ALLOW_TF32", "False"]
     opts += ["DATASETS.TRAIN", "()", "DATASETS.TEST", "()"]
     args = train_net.parse_args(["--config-file", config, *opts])
     torch.backends.cudnn.allow_tf32 = True
-    cfg = train_net.setup(args)
+    cfg = setup(args)
     assert torch.backends.cudnn.allow_tf32 is False
 
     entered = []
@@ -88,7 +90,7 @@ def test_train_net_applies_both_keys(monkeypatch, tmp_path, restore_flags):
         entered.append(cfg.TEST.PRECISION)
         yield
 
-    monkeypatch.setattr(train_net, "inference_precision", recording_precision)
+    monkeypatch.setattr(trainer, "inference_precision", recording_precision)
     models = []
 
     def recording_test(cls, cfg, model, evaluators=None):
@@ -97,9 +99,9 @@ def test_train_net_applies_both_keys(monkeypatch, tmp_path, restore_flags):
 
     monkeypatch.setattr(DefaultTrainer, "test", classmethod(recording_test))
     model = torch.nn.Linear(1, 1)
-    assert train_net.Trainer.test(cfg, model) == ["fp32"]
+    assert trainer.Trainer.test(cfg, model) == ["fp32"]
     # MOTSEvaluator (built by default) gets the masks unpasted; given evaluators the outputs
     # as the model gives them.
     assert isinstance(models[0], UnpastedMasksModel) and models[0].model is model
-    train_net.Trainer.test(cfg, model, evaluators=[])
+    trainer.Trainer.test(cfg, model, evaluators=[])
     assert models[1] is model

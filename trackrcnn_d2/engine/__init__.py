@@ -1,5 +1,28 @@
-"""Engine-level code (as detectron2 keeps ``DefaultPredictor`` in ``engine/defaults.py``): the
-video predictor that runs a model and the tracker over a video, frame by frame."""
-from .predictor import VideoTrackingPredictor, has_association_head
+"""Engine-level code, as detectron2 keeps it in ``detectron2/engine``: the trainer and the logic
+of ``train_net.py`` (:mod:`.trainer`, :mod:`.train_net`), its command line (:mod:`.arguments`,
+torch-free), and the video predictor that runs a model and the tracker over a video, frame by
+frame (:mod:`.predictor`).
 
-__all__ = ["VideoTrackingPredictor", "has_association_head"]
+Names load on first access, so that ``train_net.py --help`` parses its arguments without
+importing torch or detectron2.
+"""
+import importlib
+
+__all__ = ["Trainer", "VideoTrackingPredictor", "default_argument_parser", "has_association_head"]
+
+_LAZY_ATTRIBUTES = {
+    "Trainer": "trackrcnn_d2.engine.trainer",
+    "VideoTrackingPredictor": "trackrcnn_d2.engine.predictor",
+    "default_argument_parser": "trackrcnn_d2.engine.arguments",
+    "has_association_head": "trackrcnn_d2.engine.predictor",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
+    raise AttributeError(f"module 'trackrcnn_d2.engine' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,161 @@
+"""What ``train_net.py`` does once its arguments are parsed (``trackrcnn_d2.engine.arguments``):
+check the user's input once, start the processes (detectron2's ``launch``), and in each of them
+set up the config and logging, then train and evaluate, or evaluate only (``--eval-only``).
+
+    check_inputs   what the user gave, before anything is written or logged
+    setup          config, device, checks, detectron2's logging and config.yaml (every process)
+    main           train + evaluate, or --eval-only (one process; raises on a mistake)
+    run            main, a user's mistake ending it with one message and status 2
+    launch_from_args   the command: checks once, then ``run`` in each process
+"""
+import logging
+import os
+
+from detectron2.engine import DefaultTrainer, default_setup, launch
+from detectron2.evaluation import verify_results
+from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
+
+from trackrcnn_d2 import register_all
+from trackrcnn_d2.checkpoint import MOTSCheckpointer
+from trackrcnn_d2.data.build import check_mots_datasets, clips_per_gpu
+from trackrcnn_d2.data.mots_io import mots_class_to_contiguous
+from trackrcnn_d2.engine.device import available_device
+from trackrcnn_d2.engine.precision import set_matmul_precision
+from trackrcnn_d2.engine.predictor import has_association_head
+from trackrcnn_d2.engine.trainer import Trainer
+from trackrcnn_d2.tracking import TrackerParams
+from trackrcnn_d2.utils.cli import (
+    USER_ERRORS,
+    CheckpointError,
+    ConfigError,
+    exit_on_user_error,
+    load_config,
+    refuse_to_mix_runs,
+)
+
+__all__ = ["check_inputs", "setup", "main", "run", "launch_from_args"]
+
+PROGRAM = "train_net.py"
+
+
+def check_inputs(cfg, args, world_size: int) -> None:
+    """The checks of what the user gave, before anything is written or logged (so that a
+    mistake is not buried under detectron2's environment and config dump)."""
+    if os.path.exists(cfg.OUTPUT_DIR) and not os.path.isdir(cfg.OUTPUT_DIR):
+        raise ConfigError(f"OUTPUT_DIR {cfg.OUTPUT_DIR} is a file; give a folder")
+    try:
+        mots_class_to_contiguous(cfg.DATASETS.MOTS.CLASSES)
+    except ValueError as e:
+        raise ConfigError(f"DATASETS.MOTS.CLASSES: {e}") from None
+    if not args.eval_only:
+        refuse_to_mix_runs(cfg, args.resume)
+        check_mots_datasets(cfg.DATASETS.TRAIN, "DATASETS.TRAIN")
+        scaled = DefaultTrainer.auto_scale_workers(cfg, world_size)
+        clips_per_gpu(scaled.SOLVER.IMS_PER_BATCH, cfg.INPUT.CLIP_LENGTH, world_size)
+    if args.eval_only and not cfg.DATASETS.TEST:
+        raise ConfigError("--eval-only with an empty DATASETS.TEST: nothing to evaluate")
+    check_mots_datasets(cfg.DATASETS.TEST, "DATASETS.TEST")
+    resuming = args.resume and os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "last_checkpoint"))
+    weights = cfg.MODEL.WEIGHTS
+    if args.eval_only and not resuming and not weights:
+        raise CheckpointError(
+            "--eval-only evaluates a trained model but MODEL.WEIGHTS is empty: give one, e.g. "
+            "MODEL.WEIGHTS output/model_final.pth (or --resume for OUTPUT_DIR's last checkpoint)"
+        )
+    if not resuming and weights and "://" not in weights and not os.path.isfile(weights):
+        what = "is a folder" if os.path.isdir(weights) else "not found"
+        raise CheckpointError(
+            f"MODEL.WEIGHTS {weights} {what}: give an existing .pth/.pkl file or a URL; "
+            'MODEL.WEIGHTS "" starts from random weights'
+        )
+
+
+def load_config_on_available_device(args):
+    """The config of ``args`` (file and overrides). When it names a CUDA device that this
+    machine does not have, the CPU (:func:`available_device` warns), and ``MODEL.DEVICE cpu``
+    is added to ``args.opts``: the processes started with ``args`` warn no more."""
+    cfg = load_config(args.config_file, args.opts)
+    device = available_device(cfg.MODEL.DEVICE)
+    if device == cfg.MODEL.DEVICE:
+        return cfg
+    args.opts = [*args.opts, "MODEL.DEVICE", device]
+    return load_config(args.config_file, args.opts)
+
+
+def setup(args):
+    """The config (detectron2's defaults, TrackR-CNN's keys, the file, command-line overrides),
+    checked, then detectron2's logging and config.yaml."""
+    cfg = load_config_on_available_device(args)
+    set_matmul_precision(cfg)  # MODEL.ALLOW_TF32, in every process
+    check_inputs(cfg, args, comm.get_world_size())
+    # --eval-only logs beside its results, never over a training run's config.yaml and log.txt.
+    log_dir = os.path.join(cfg.OUTPUT_DIR, "inference") if args.eval_only else cfg.OUTPUT_DIR
+    log_cfg = cfg.clone()
+    log_cfg.defrost()
+    log_cfg.OUTPUT_DIR = log_dir
+    default_setup(log_cfg, args)
+    # The evaluator's table and other messages of this package.
+    setup_logger(output=log_dir, distributed_rank=comm.get_rank(), name="trackrcnn_d2")
+    return cfg
+
+
+class _UserErrorWithoutTraceback(logging.Filter):
+    """detectron2's training loop logs every exception with its traceback before raising it;
+    a user's mistake is printed once, as one line, by the script."""
+
+    def filter(self, record):
+        return not (record.exc_info and isinstance(record.exc_info[1], USER_ERRORS))
+
+
+def main(args):
+    """Train and evaluate, or evaluate only (``--eval-only``), in this process; returns the
+    evaluation's results. A user's mistake raises (one of ``USER_ERRORS``)."""
+    register_all()
+    logging.getLogger("detectron2.engine.train_loop").addFilter(_UserErrorWithoutTraceback())
+    cfg = setup(args)
+
+    if args.eval_only:
+        model = Trainer.build_model(cfg)
+        # Before the weights are loaded (maybe downloaded): the tracker must fit the model.
+        TrackerParams.from_config(cfg).check_association_head(has_association_head(model))
+        MOTSCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+            cfg.MODEL.WEIGHTS, resume=args.resume
+        )
+        results = Trainer.test(cfg, model)
+        if comm.is_main_process():
+            verify_results(cfg, results)
+        return results
+
+    trainer = Trainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()
+
+
+def run(args):
+    """``main`` in each process, a user's mistake ending it with one message and status 2."""
+    with exit_on_user_error(PROGRAM):
+        return main(args)
+
+
+def launch_from_args(args) -> None:
+    """The command ``train_net.py ARGS``: the user's input checked and the device chosen once
+    (not by every process), then ``run`` in ``args.num_gpus`` processes on each machine."""
+    with exit_on_user_error(PROGRAM):
+        register_all()
+        cfg = load_config_on_available_device(args)
+        check_inputs(cfg, args, args.num_gpus * args.num_machines)
+    try:
+        launch(
+            run,
+            args.num_gpus,
+            num_machines=args.num_machines,
+            machine_rank=args.machine_rank,
+            dist_url=args.dist_url,
+            args=(args,),
+        )
+    except Exception as e:
+        # A worker process that exited on a user's mistake has printed it already.
+        if getattr(e, "exit_code", None) == 2:
+            raise SystemExit(2) from None
+        raise
