@@ -8,7 +8,7 @@ from detectron2.utils.visualizer import Visualizer
 
 from trackrcnn_d2.data import mots_io
 
-__all__ = ["track_color", "draw_tracks"]
+__all__ = ["track_color", "draw_tracks", "draw_dataset_frame"]
 
 _PALETTE = colormap(rgb=True, maximum=1)
 
@@ -19,14 +19,28 @@ def track_color(obj_id: int) -> np.ndarray:
     return _PALETTE[(obj_id * 7 + obj_id // 1000) % len(_PALETTE)]
 
 
+_IGNORE_COLOR = np.array([0.5, 0.5, 0.5])
+
+
 def draw_tracks(
-    image_bgr: np.ndarray, objects: Sequence, scale: float = 1.0, alpha: float = 0.5
+    image_bgr: np.ndarray,
+    objects: Sequence,
+    scale: float = 1.0,
+    alpha: float = 0.5,
+    ignore_regions: Sequence[dict] = (),
 ) -> np.ndarray:
     """The frame (H x W x 3 BGR uint8) with the masks of ``objects`` drawn: anything with
     ``obj_id`` and ``rle`` (:class:`~trackrcnn_d2.data.mots_io.MOTSObject`,
-    :class:`~trackrcnn_d2.tracking.TrackedObject`). Labelled ``<class> <track number>``.
+    :class:`~trackrcnn_d2.tracking.TrackedObject`). Labelled ``<class> <track number>``;
+    ``ignore_regions`` (RLEs) in grey, unlabelled, beneath them.
     Returns a new BGR image, ``scale`` times the frame's size (rounded)."""
     visualizer = Visualizer(image_bgr[:, :, ::-1], scale=scale)
+    if ignore_regions:
+        visualizer.overlay_instances(
+            masks=list(ignore_regions),
+            assigned_colors=[_IGNORE_COLOR] * len(ignore_regions),
+            alpha=alpha,
+        )
     if objects:
         visualizer.overlay_instances(
             masks=[o.rle for o in objects],
@@ -40,3 +54,22 @@ def draw_tracks(
 def _label(obj_id: int) -> str:
     class_id = mots_io.obj_id_to_class_id(obj_id)
     return f"{mots_io.MOTS_CLASS_NAMES.get(class_id, class_id)} {obj_id % 1000}"
+
+
+def draw_dataset_frame(dataset_dict: dict, image_bgr: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """A frame of a MOTS dataset (its dataset dict, see :mod:`trackrcnn_d2.data.datasets`, and
+    its image) with the annotated masks drawn as :func:`draw_tracks` draws tracks: coloured by
+    ``track_id`` (the on-disk obj_id), labelled with class and instance number; its ignore
+    regions in grey."""
+    objects = [
+        mots_io.MOTSObject(
+            dataset_dict["frame_idx"],
+            a["track_id"],
+            mots_io.obj_id_to_class_id(a["track_id"]),
+            a["segmentation"],
+        )
+        for a in dataset_dict.get("annotations", [])
+    ]
+    return draw_tracks(
+        image_bgr, objects, scale, ignore_regions=dataset_dict.get("ignore_regions", [])
+    )
