@@ -23,12 +23,10 @@ import argparse
 import math
 import signal
 
-from detectron2.utils.logger import setup_logger
-
 import trackrcnn_d2
-from trackrcnn_d2.engine.video_demo import run_demo
 from trackrcnn_d2.tracking import TrackNumberOverflow
 from trackrcnn_d2.utils.cli import UserError, exit_on_user_error
+from trackrcnn_d2.utils.upstream_warnings import silence_known_upstream_warnings
 
 
 def _count(minimum: int):
@@ -99,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> None:
     # Flags may also follow the KEY VALUE pairs (a user adds --start after MODEL.WEIGHTS ...).
     args = build_parser().parse_intermixed_args(argv)
+    # torch and detectron2 load from here on, after the arguments are parsed.
+    silence_known_upstream_warnings()
+    from detectron2.utils.logger import setup_logger
+
+    from trackrcnn_d2.engine.video_demo import run_demo
+
     setup_logger(name="fvcore")
     setup_logger(name="demo")
     setup_logger(name="trackrcnn_d2")

@@ -71,7 +71,7 @@ def check_output(output: str, input_path: str, overwrite: bool) -> None:
 
 def setup_config(config_file: str, opts):
     """The config, on the CPU when it asks for a GPU that this machine does not have."""
-    import torch
+    from trackrcnn_d2.engine.device import available_device
 
     cfg = load_config(config_file, opts)
     if not cfg.MODEL.WEIGHTS:
@@ -79,11 +79,9 @@ def setup_config(config_file: str, opts):
             "MODEL.WEIGHTS is empty; give a trained model, e.g. "
             "MODEL.WEIGHTS output/demo/model_final.pth"
         )
-    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        logger.warning(f"MODEL.DEVICE {cfg.MODEL.DEVICE}, but there is no CUDA GPU: using the CPU")
-        cfg.defrost()
-        cfg.MODEL.DEVICE = "cpu"
-        cfg.freeze()
+    cfg.defrost()
+    cfg.MODEL.DEVICE = available_device(cfg.MODEL.DEVICE)
+    cfg.freeze()
     return cfg
 
 
