@@ -25,12 +25,15 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str, mode: str = "w", encoding: str = "utf-8") -> Iterator[IO]:
+def atomic_open(
+    path: str, mode: str = "w", encoding: str = "utf-8", fsync: bool = False
+) -> Iterator[IO]:
     """Open a temporary file beside ``path`` for writing (``mode`` "w" or "wb"); when the block
     succeeds it takes the place of ``path`` (one rename: a reader sees the old or the new file,
     never a part), when it raises it is removed and ``path`` is left as it was. The file gets the
     usual permissions (0666 minus the umask, as ``open`` gives), not ``mkstemp``'s 0600. Creates
-    the parent folders."""
+    the parent folders. With ``fsync`` the data are on the disk before the rename and the rename
+    before the return, so that the new file also survives a crash of the machine (checkpoints)."""
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
     folder = os.path.dirname(os.path.abspath(path))
@@ -40,16 +43,21 @@ def atomic_open(path: str, mode: str = "w", encoding: str = "utf-8") -> Iterator
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as f:
             yield f
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp_path, path)
+        if fsync:
+            _fsync_folder(folder)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_path)
         raise
 
 
-def atomic_write_text(path: str, text: str, encoding: str = "utf-8") -> None:
+def atomic_write_text(path: str, text: str, encoding: str = "utf-8", fsync: bool = False) -> None:
     """Write ``text`` to ``path`` atomically (:func:`atomic_open`)."""
-    with atomic_open(path, "w", encoding) as f:
+    with atomic_open(path, "w", encoding, fsync=fsync) as f:
         f.write(text)
 
 
@@ -112,6 +120,14 @@ class replace_folder_atomically:
             if match and not _process_alive(int(match.group(1))):
                 logger.info(f"Removing {entry}, left in {parent} by an interrupted run")
                 _remove(os.path.join(parent, entry))
+
+
+def _fsync_folder(folder: str) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _process_alive(pid: int) -> bool:
