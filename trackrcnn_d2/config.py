@@ -142,3 +142,13 @@ def add_trackrcnn_config(cfg):
     # ---------------------------------------------------------------------------------------- #
     # Optimizer built by train_net: "ADAM" (Sec. 6, with SOLVER.BASE_LR 5e-7) or "SGD".
     _C.SOLVER.OPTIMIZER = "ADAM"
+    # Fine-tuning from MODEL.WEIGHTS trained on other classes (Sec. 6: from a Mask R-CNN
+    # pre-trained on COCO; the released code starts from a checkpoint prepared for its classes).
+    _C.MODEL.WEIGHTS_CLASSES = CN()
+    # The dataset whose thing_classes name the checkpoint's classes (detectron2's zoo: COCO).
+    _C.MODEL.WEIGHTS_CLASSES.DATASET = "coco_2017_train"
+    # [[checkpoint class, MOTS class], ...]: the checkpoint class's rows of the classifier, box
+    # regressor and mask predictor initialise the MOTS class's (background from background);
+    # pairs of classes not in DATASETS.MOTS.CLASSES are skipped. Empty: detectron2's behaviour
+    # (rows of another shape start from scratch).
+    _C.MODEL.WEIGHTS_CLASSES.MAP = [["car", "car"], ["person", "pedestrian"]]

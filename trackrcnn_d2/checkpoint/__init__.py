@@ -1,0 +1,14 @@
+"""Checkpoints of TrackR-CNN runs (as detectron2's ``detectron2/checkpoint/``): the checkpointer
+(atomic saving, strict loading for inference, one summary line for fine-tuning), the COCO class
+rows kept when fine-tuning, and the check that a resumed run trains the model it started."""
+from .class_rows import WeightsClassMap, transfer_class_rows
+from .mots_checkpointer import MOTSCheckpointer
+from .resume import RESUMABLE_CHANGES, check_resume_config
+
+__all__ = [
+    "MOTSCheckpointer",
+    "WeightsClassMap",
+    "transfer_class_rows",
+    "check_resume_config",
+    "RESUMABLE_CHANGES",
+]

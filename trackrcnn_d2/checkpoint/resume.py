@@ -1,0 +1,127 @@
+"""``--resume`` continues a run: the model, the training data and the optimizer that its
+checkpoints hold must be those of its ``OUTPUT_DIR/config.yaml``. Only the schedule, the
+evaluation and where the run executes may change (:data:`RESUMABLE_CHANGES`); anything else is
+refused before a file is written, naming the keys (detectron2 would crash in the first step, or
+silently keep the checkpoint's optimizer settings, after rewriting config.yaml)."""
+import fnmatch
+import logging
+import os
+from typing import Any, Dict, List
+
+from trackrcnn_d2.utils.cli import ConfigError
+
+__all__ = ["RESUMABLE_CHANGES", "check_resume_config"]
+
+logger = logging.getLogger(__name__)
+
+# Keys (fnmatch patterns) whose values may differ from the run's config.yaml on --resume.
+RESUMABLE_CHANGES = (
+    # The schedule ahead. Not the optimizer and its hyper-parameters (BASE_LR, MOMENTUM,
+    # WEIGHT_DECAY*, BIAS_LR_FACTOR): the checkpoint's optimizer and LR-scheduler state
+    # restores them, so a new value would not take effect; nor SOLVER.AMP (its scaler state).
+    "SOLVER.MAX_ITER",
+    "SOLVER.STEPS",
+    "SOLVER.GAMMA",
+    "SOLVER.LR_SCHEDULER_NAME",
+    "SOLVER.WARMUP_*",
+    "SOLVER.BASE_LR_END",
+    "SOLVER.NUM_DECAYS",
+    "SOLVER.RESCALE_INTERVAL",
+    "SOLVER.CHECKPOINT_PERIOD",
+    "SOLVER.IMS_PER_BATCH",
+    "SOLVER.REFERENCE_WORLD_SIZE",
+    "SOLVER.CLIP_GRADIENTS.*",
+    # Evaluation and tracking: test-time keys of the model and the input, the test sets.
+    "TEST.*",
+    "TRACKER_HEADS.*",
+    "DATASETS.TEST",
+    "MODEL.*_TEST",
+    "INPUT.*_TEST",
+    # Where and how the run executes. MODEL.WEIGHTS (and how its classes map) is read only
+    # when a run starts.
+    "OUTPUT_DIR",
+    "MODEL.WEIGHTS",
+    "MODEL.WEIGHTS_CLASSES.*",
+    "MODEL.DEVICE",
+    "MODEL.ALLOW_TF32",
+    "DATALOADER.NUM_WORKERS",
+    "SEED",
+    "CUDNN_BENCHMARK",
+    "VIS_PERIOD",
+)
+
+
+def _resumable(key: str) -> bool:
+    return any(fnmatch.fnmatchcase(key, pattern) for pattern in RESUMABLE_CHANGES)
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, at any depth (yacs keeps what the yaml or the default had)."""
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def _flat(node, prefix: str = "") -> Dict[str, Any]:
+    """{"MODEL.FPN.OUT_CHANNELS": 32, ...} of a config."""
+    items = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            items.update(_flat(value, f"{prefix}{key}."))
+        else:
+            items[f"{prefix}{key}"] = _plain(value)
+    return items
+
+
+def _run_config(path: str):
+    """The config.yaml of a run on this package's defaults (keys that this version no longer
+    has are kept, as new keys, and compared with nothing)."""
+    from detectron2.config import get_cfg
+
+    from trackrcnn_d2.config import add_trackrcnn_config
+
+    cfg = get_cfg()
+    add_trackrcnn_config(cfg)
+    cfg.set_new_allowed(True)
+    cfg.merge_from_file(path)
+    return cfg
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_resume_config(cfg) -> None:
+    """Raise :class:`ConfigError` when ``cfg`` (given with ``--resume``) differs from the
+    config.yaml of the run in its OUTPUT_DIR in a key outside :data:`RESUMABLE_CHANGES`.
+    Without a run to resume (no ``last_checkpoint``) there is nothing to compare; a run without
+    a readable config.yaml is a warning (the strict loading of its checkpoint still refuses
+    another model)."""
+    output_dir = cfg.OUTPUT_DIR
+    if not os.path.isfile(os.path.join(output_dir, "last_checkpoint")):
+        return
+    run_config = os.path.join(output_dir, "config.yaml")
+    try:
+        before = _flat(_run_config(run_config))
+    except Exception as e:  # missing, unreadable, not yaml, values of another version's types
+        logger.warning(
+            f"--resume: cannot read {run_config} ({type(e).__name__}: {str(e)[:120]}), so the "
+            "config is not compared with the run's"
+        )
+        return
+    now = _flat(cfg)
+    changed: List[str] = [
+        f"{key} ({_shown(before[key])} in the run, {_shown(value)} now)"
+        for key, value in sorted(now.items())
+        if key in before and before[key] != value and not _resumable(key)
+    ]
+    if changed:
+        shown = "; ".join(changed[:5]) + ("; ..." if len(changed) > 5 else "")
+        raise ConfigError(
+            f"--resume: {len(changed)} key(s) differ from the run's {run_config}: {shown}. A "
+            "resumed run keeps the model, training data and optimizer that its checkpoints "
+            "hold; only the schedule (SOLVER.MAX_ITER, STEPS, CHECKPOINT_PERIOD, ...), "
+            "evaluation (TEST.*, TRACKER_HEADS.*, DATASETS.TEST) and execution (MODEL.DEVICE, "
+            "DATALOADER.NUM_WORKERS, OUTPUT_DIR) may change. Undo these changes, or train from "
+            "scratch into another OUTPUT_DIR (MODEL.WEIGHTS <a checkpoint of this run> starts "
+            "from its weights)"
+        )
