@@ -274,6 +274,11 @@ def test_bad_inputs_end_in_one_message(
     assert "Unknown association mechanism" in _refused(
         capsys, _demo, frame_folder, out, weights, opts=opts
     )
+    # The right architecture at another width: random layers, once tracked without a word.
+    opts = OPTS + ["MODEL.FPN.OUT_CHANNELS", "64"]
+    err = _refused(capsys, _demo, frame_folder, out, weights, opts=opts)
+    assert f"{weights} does not fit the model of this config: " in err
+    assert "have other shapes (backbone.frame_backbone.fpn_lateral2.weight" in err
     assert not out.exists()
 
 

@@ -4,11 +4,17 @@ The model is the demo's (configs/demo_synthetic.yaml) at 64 x 128 pixels, traine
 iterations: the tests check the plumbing (files, logs, resumption, gathered evaluation), not
 accuracy; the demo (`make demo`) shows accuracy.
 """
+import contextlib
+import errno
 import json
 import logging
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -313,15 +319,147 @@ def test_resume_with_a_missing_last_checkpoint_names_it(trained, dataset, tmp_pa
     assert f"checkpoint {output_dir / 'model_0000009.pth'} not found" in err
 
 
-def test_checkpoint_of_another_architecture_reports_missing_and_unexpected_keys(
-    dataset, tmp_path
+def test_eval_only_refuses_weights_that_do_not_fit_the_model(trained, dataset, tmp_path, capsys):
+    """The issue's cases, which ran with random layers and exited 0 after ~150 warning lines: a
+    checkpoint of another architecture, and the right one on a config of another width."""
+    other = tmp_path / "resnet18.pth"
+    torch.save({"model": {"stem.conv1.weight": torch.zeros(64, 3, 7, 7)}}, other)
+    weights = str(trained / "model_final.pth")
+    cases = [
+        ([str(other)], re.escape(f"{other} does not fit the model of this config: ")),
+        # The FPN's first layer reads res2 (64 channels) and writes 32 channels in the file.
+        ([weights, "MODEL.FPN.OUT_CHANNELS", "64"],
+         re.escape(f"{weights} does not fit the model of this config: ") + r"\d+ have other "
+         r"shapes \(backbone.frame_backbone.fpn_lateral2.weight \(32, 64, 1, 1\) in the file, "
+         r"\(64, 64, 1, 1\) in the model;"),
+    ]  # fmt: skip
+    for overrides, pattern in cases:
+        opts = [*_opts(dataset, tmp_path / "out"), "MODEL.WEIGHTS", *overrides]
+        err = _run_expecting_user_error(capsys, "--config-file", CONFIG, "--eval-only", *opts)
+        assert re.search(pattern, err), err
+        assert not (tmp_path / "out" / "inference" / f"{dataset[1]}_val").exists()
+
+
+def test_resume_with_a_changed_model_is_refused_before_anything_is_written(
+    trained, dataset, capsys
 ):
-    checkpoint = tmp_path / "other_architecture.pth"
-    torch.save({"model": {"classifier.weight": torch.zeros(3, 3)}}, checkpoint)
-    _main("--eval-only", *_opts(dataset, tmp_path), "MODEL.WEIGHTS", str(checkpoint))
-    log = (tmp_path / "inference" / "log.txt").read_text()
-    assert "Some model parameters or buffers are not found in the checkpoint" in log
-    assert "classifier.weight" in log
+    """The issue's case: --resume with another MODEL.FPN.OUT_CHANNELS crashed in the first step,
+    after detectron2 had rewritten config.yaml with the new model."""
+    output_dir = trained
+    before = {name: (output_dir / name).read_bytes() for name in os.listdir(output_dir)
+              if (output_dir / name).is_file()}  # fmt: skip
+    err = _run_expecting_user_error(
+        capsys, "--config-file", CONFIG, "--resume", *_opts(dataset, output_dir, max_iter=6),
+        "MODEL.FPN.OUT_CHANNELS", "64",
+    )  # fmt: skip
+    run_config = output_dir / "config.yaml"
+    assert err.startswith(
+        f"train_net.py: error: --resume: 1 key(s) differ from the run's {run_config}: "
+        "MODEL.FPN.OUT_CHANNELS (32 in the run, 64 now). "
+    )
+    after = {name: (output_dir / name).read_bytes() for name in os.listdir(output_dir)
+             if (output_dir / name).is_file()}  # fmt: skip
+    assert after == before
+
+
+def _copy_of_the_run(trained, tmp_path):
+    """A copy of the trained run (other tests continue the original)."""
+    run = tmp_path / "run"
+    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("inference", "events.out.*"))
+    last = torch.load(run / "model_final.pth", map_location="cpu", weights_only=False)
+    return run, last["iteration"]
+
+
+def test_a_kill_while_a_resumed_run_saves_leaves_the_last_checkpoint_and_resume_continues(
+    trained, dataset, tmp_path
+):
+    """The issue's case: SIGKILL while a resumed run wrote model_final.pth left a 0-byte file
+    that last_checkpoint named, and the run could never resume. The resumed run here is killed
+    while its writer (slowed down) is in the middle of model_final.pth."""
+    run, iteration = _copy_of_the_run(trained, tmp_path)
+    final_before = (run / "model_final.pth").read_bytes()
+    root, prefix = dataset
+    marker = tmp_path / "writing"
+    opts = [*_opts(dataset, run, max_iter=iteration + 3), "DATASETS.TEST", "()",
+            "SOLVER.CHECKPOINT_PERIOD", "1000"]  # fmt: skip
+    script = f"""
+import sys, time, torch
+sys.path.insert(0, {REPO!r})
+import train_net
+from trackrcnn_d2.data import register_synthetic_mots
+register_synthetic_mots({prefix!r}, {root!r})
+real_save = torch.save
+def slow_save(obj, f):  # half of the checkpoint, then a pause in which the test kills us
+    real_save(obj, f)
+    f.truncate(f.tell() // 2)
+    f.flush()
+    open({str(marker)!r}, "w").close()
+    time.sleep(600)
+torch.save = slow_save
+train_net.main(train_net.parse_args({["--config-file", CONFIG, "--resume", *opts]!r}))
+"""
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=str(tmp_path),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 600
+        while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), process.stderr.read().decode()[-3000:]
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.communicate()
+    assert (run / "last_checkpoint").read_text() == "model_final.pth"
+    assert (run / "model_final.pth").read_bytes() == final_before
+    assert [name for name in os.listdir(run) if name.startswith(".tmp-")]  # killed mid-write
+
+    _main("--resume", *opts)
+    final = torch.load(run / "model_final.pth", map_location="cpu", weights_only=False)
+    assert final["iteration"] == iteration + 2
+    assert not [name for name in os.listdir(run) if name.startswith(".tmp-")]
+
+
+def test_a_full_disk_while_saving_is_one_line_and_leaves_no_partial_file(
+    trained, dataset, tmp_path, capsys, monkeypatch
+):
+    """No space left (injected: the writes of the checkpoint fail after 1 MB, as on a full
+    disk): one line naming the file, exit 2, the previous checkpoint kept as it was."""
+    from trackrcnn_d2.checkpoint import mots_checkpointer
+
+    run, iteration = _copy_of_the_run(trained, tmp_path)
+    before = {name: (run / name).read_bytes() for name in ("model_final.pth", "last_checkpoint")}
+    real_atomic_open = mots_checkpointer.atomic_open
+
+    class FillingFile:
+        def __init__(self, f):
+            self._f, self._written = f, 0
+
+        def write(self, data):
+            self._written += len(data)
+            if self._written > 1 << 20:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return self._f.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self._f, name)
+
+    @contextlib.contextmanager
+    def filling_atomic_open(path, *args, **kwargs):
+        with real_atomic_open(path, *args, **kwargs) as f:
+            yield FillingFile(f)
+
+    monkeypatch.setattr(mots_checkpointer, "atomic_open", filling_atomic_open)
+    opts = [*_opts(dataset, run, max_iter=iteration + 2), "DATASETS.TEST", "()",
+            "SOLVER.CHECKPOINT_PERIOD", "1"]  # fmt: skip
+    err = _run_expecting_user_error(capsys, "--config-file", CONFIG, "--resume", *opts)
+    final = run / f"model_{iteration + 1:07d}.pth"
+    assert err.startswith(
+        f"train_net.py: error: cannot write the checkpoint {final}: No space left on device. "
+        f"Nothing half-written is left; the last complete checkpoint, {run / 'model_final.pth'}, "
+        "is kept and --resume continues from it."
+    )
+    assert not final.exists() and not [n for n in os.listdir(run) if n.startswith(".tmp-")]
+    assert {name: (run / name).read_bytes() for name in before} == before
 
 
 def test_a_truncated_image_stops_training_naming_the_file(tmp_path, capsys):

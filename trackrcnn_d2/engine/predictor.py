@@ -53,6 +53,8 @@ class VideoTrackingPredictor:
 
     Raises:
         ValueError: the tracker keys do not fit the model (mechanism, class map).
+        CheckpointError: ``MODEL.WEIGHTS`` cannot be read, or leaves tensors of the model
+            unloaded or has them in other shapes (weights of another model or config).
 
     Example::
 
@@ -70,7 +72,8 @@ class VideoTrackingPredictor:
             # Before the weights are loaded (maybe downloaded); a given model is checked on
             # its first output.
             self.tracker_params.check_association_head(has_association_head(model))
-            MOTSCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+            # Strictly: a tensor left at its random initialisation would give garbage tracks.
+            MOTSCheckpointer(model).load(cfg.MODEL.WEIGHTS, strict=True)
         self.model = model.eval()
         self.mapper = MOTSTestDatasetMapper(cfg)
         self.input_format = cfg.INPUT.FORMAT

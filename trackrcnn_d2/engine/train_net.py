@@ -17,7 +17,7 @@ from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 from trackrcnn_d2 import register_all
-from trackrcnn_d2.checkpoint import MOTSCheckpointer
+from trackrcnn_d2.checkpoint import MOTSCheckpointer, WeightsClassMap, check_resume_config
 from trackrcnn_d2.data.build import check_mots_datasets, clips_per_gpu
 from trackrcnn_d2.data.mots_io import mots_class_to_contiguous
 from trackrcnn_d2.engine.device import available_device
@@ -50,6 +50,9 @@ def check_inputs(cfg, args, world_size: int) -> None:
         raise ConfigError(f"DATASETS.MOTS.CLASSES: {e}") from None
     if not args.eval_only:
         refuse_to_mix_runs(cfg, args.resume)
+        if args.resume:
+            check_resume_config(cfg)
+        WeightsClassMap.from_config(cfg)  # MODEL.WEIGHTS_CLASSES names classes that exist
         check_mots_datasets(cfg.DATASETS.TRAIN, "DATASETS.TRAIN")
         scaled = DefaultTrainer.auto_scale_workers(cfg, world_size)
         clips_per_gpu(scaled.SOLVER.IMS_PER_BATCH, cfg.INPUT.CLIP_LENGTH, world_size)
@@ -120,7 +123,7 @@ def main(args):
         # Before the weights are loaded (maybe downloaded): the tracker must fit the model.
         TrackerParams.from_config(cfg).check_association_head(has_association_head(model))
         MOTSCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
-            cfg.MODEL.WEIGHTS, resume=args.resume
+            cfg.MODEL.WEIGHTS, resume=args.resume, strict=True
         )
         results = Trainer.test(cfg, model)
         if comm.is_main_process():

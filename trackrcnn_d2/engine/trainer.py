@@ -16,7 +16,7 @@ from detectron2.utils import comm
 from detectron2.utils.events import TensorboardXWriter
 from detectron2.utils.logger import setup_logger
 
-from trackrcnn_d2.checkpoint import MOTSCheckpointer
+from trackrcnn_d2.checkpoint import MOTSCheckpointer, WeightsClassMap
 from trackrcnn_d2.data.build import build_mots_test_loader, build_mots_train_loader
 from trackrcnn_d2.engine.precision import inference_precision
 from trackrcnn_d2.evaluation import MOTSEvaluator
@@ -32,8 +32,8 @@ class Trainer(DefaultTrainer):
     def __init__(self, cfg):
         # DefaultTrainer.__init__ with two changes: the model is wrapped for distributed
         # training without device_ids on the CPU (detectron2 passes the local rank, which
-        # DistributedDataParallel refuses for a CPU model), and the checkpointer names the file
-        # of a checkpoint that cannot be loaded.
+        # DistributedDataParallel refuses for a CPU model), and the checkpointer is ours (atomic
+        # saves, errors naming the file, COCO's class rows kept when fine-tuning).
         TrainerBase.__init__(self)
         if not logging.getLogger("detectron2").isEnabledFor(logging.INFO):
             setup_logger()
@@ -49,7 +49,12 @@ class Trainer(DefaultTrainer):
             model, data_loader, optimizer
         )
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
-        self.checkpointer = MOTSCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.checkpointer = MOTSCheckpointer(
+            model,
+            cfg.OUTPUT_DIR,
+            class_map=WeightsClassMap.from_config(cfg),
+            trainer=weakref.proxy(self),
+        )
         self.start_iter = 0
         self.max_iter = cfg.SOLVER.MAX_ITER
         self.cfg = cfg
