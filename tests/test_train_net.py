@@ -273,6 +273,8 @@ def test_unknown_dataset_names_the_key(dataset, tmp_path, capsys, datasets, mess
         (["INPUT.CLIP_LENGTH", "0"], "INPUT.CLIP_LENGTH must be at least 1"),
         (["SOLVER.IMS_PER_BATCH", "3"], "must be a multiple of INPUT.CLIP_LENGTH (2)"),
         (["SOLVER.OPTIMIZER", "adamw"], "SOLVER.OPTIMIZER must be one of SGD, ADAM"),
+        (["MODEL.WEIGHTS_CLASSES.MAP", "[['persn', 'pedestrian']]"],
+         "MODEL.WEIGHTS_CLASSES.MAP: 'persn' is not one of the 80 classes of coco_2017_train"),
     ],
 )
 def test_bad_config_values_name_the_key(dataset, tmp_path, capsys, opts, message):

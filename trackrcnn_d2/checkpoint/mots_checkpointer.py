@@ -176,7 +176,10 @@ class MOTSCheckpointer(DetectionCheckpointer):
             with atomic_open(save_file, "wb", fsync=True) as f:
                 torch.save(data, f)
         except (OSError, RuntimeError) as e:  # torch.save reports a failed write as RuntimeError
-            raise self._write_error(save_file, e) from None
+            cause = _os_error(e)
+            if cause is None:  # not the file system's: a bug
+                raise
+            raise self._write_error(save_file, cause) from None
         self.tag_last_checkpoint(basename)
 
     def tag_last_checkpoint(self, last_filename_basename: str) -> None:
@@ -186,10 +189,7 @@ class MOTSCheckpointer(DetectionCheckpointer):
         except OSError as e:
             raise self._write_error(path, e) from None
 
-    def _write_error(self, path: str, error: Exception) -> CheckpointError:
-        cause = _os_error(error)
-        if cause is None:  # not the file system's: a bug
-            raise error
+    def _write_error(self, path: str, cause: OSError) -> CheckpointError:
         last = self.get_checkpoint_file() if self.has_checkpoint() else ""
         kept = (
             f"the last complete checkpoint, {last}, is kept and --resume continues from it"
