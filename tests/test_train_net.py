@@ -389,6 +389,7 @@ import sys, time, torch
 sys.path.insert(0, {REPO!r})
 import train_net
 from trackrcnn_d2.data import register_synthetic_mots
+from trackrcnn_d2.engine.train_net import main
 register_synthetic_mots({prefix!r}, {root!r})
 real_save = torch.save
 def slow_save(obj, f):  # half of the checkpoint, then a pause in which the test kills us
@@ -398,7 +399,7 @@ def slow_save(obj, f):  # half of the checkpoint, then a pause in which the test
     open({str(marker)!r}, "w").close()
     time.sleep(600)
 torch.save = slow_save
-train_net.main(train_net.parse_args({["--config-file", CONFIG, "--resume", *opts]!r}))
+main(train_net.parse_args({["--config-file", CONFIG, "--resume", *opts]!r}))
 """
     process = subprocess.Popen([sys.executable, "-c", script], cwd=str(tmp_path),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
