@@ -125,8 +125,9 @@ def test_module_runs_as_a_command(kitti_folders):
 
 def test_standalone_evaluation_imports_neither_torch_nor_detectron2():
     """Nor scipy, whose import alone takes longer than a small evaluation: the Hungarian
-    algorithm is imported only where a matching needs it; nor the atomic writer's modules
-    (tempfile, shutil, logging), which only ``--json`` needs."""
+    algorithm is loaded only where a matching needs it, and without scipy.optimize
+    (test_lsap.py); nor the atomic writer's modules (tempfile, shutil, logging), which only
+    ``--json`` needs."""
     code = (
         "import sys, trackrcnn_d2.evaluation.metrics, trackrcnn_d2.evaluation.__main__; "
         "import trackrcnn_d2.evaluation as e; e.evaluate_mots; "

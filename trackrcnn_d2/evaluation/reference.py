@@ -22,6 +22,7 @@ __all__ = [
     "write_trackeval_folders",
     "evaluate_trackeval_folders",
     "trackeval_configs",
+    "convert_trackeval_output",
 ]
 
 # evaluate_mots field -> (TrackEval metric, TrackEval field); array fields are averaged over alpha.
@@ -136,10 +137,17 @@ def evaluate_trackeval_folders(
         trackeval.metrics.Identity({"PRINT_CONFIG": False}),
     ]
     output, _ = evaluator.evaluate([dataset], metrics)
-    res = output[dataset.get_name()]["ours"]
+    return convert_trackeval_output(output[dataset.get_name()]["ours"], class_names)
+
+
+def convert_trackeval_output(res: Mapping, class_names: Sequence[str]) -> Dict:
+    """TrackEval's results of one tracker (``{seq or "COMBINED_SEQ": {class: {metric: {field:
+    value}}}}``, arrays or lists) in the layout of ``evaluate_mots``."""
     report = {c: _convert(res["COMBINED_SEQ"][c]) for c in class_names}
     report["per_sequence"] = {
-        seq: {c: _convert(res[seq][c]) for c in class_names} for seq in seq_info
+        seq: {c: _convert(res[seq][c]) for c in class_names}
+        for seq in res
+        if seq != "COMBINED_SEQ"
     }
     return report
 

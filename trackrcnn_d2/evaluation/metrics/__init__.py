@@ -42,18 +42,19 @@ frame get their own width in the size header, so that pycocotools skips pairs of
 and shared by the preprocessing, CLEAR, HOTA and Identity; everything after that is vectorised over
 all frames, sequences and classes at once. Only frames where the Hungarian algorithm's choice is
 not determined by the overlaps alone (a detection with two candidate partners that do not form a
-star with a strict best edge) are solved as TrackEval does, with the same matrices (scipy is
-imported only then); Identity needs only the optimum's value, found per connected component of
-the track pairs. For repeated evaluation against the same GT (a threshold search), build a
-:class:`MOTSGroundTruth` once and pass it instead of the dict; pass ``validate=False`` for
-results known to be valid. :func:`evaluate_mots_with_matching` also returns the matching behind
-the numbers (CLEAR's matches with the IDS and Frag it counts, HOTA's values per alpha), which the
-evaluation report (:mod:`trackrcnn_d2.evaluation.report`) draws.
+star with a strict best edge) are solved as TrackEval does, with the same matrices and scipy's
+own solver (loaded without the 0.3 s import of ``scipy.optimize``, :mod:`.lsap`); Identity needs
+only the optimum's value, found per connected component of the track pairs. For repeated
+evaluation against the same GT (a threshold search), build a :class:`MOTSGroundTruth` once and
+pass it instead of the dict; pass ``validate=False`` for results known to be valid.
+:func:`evaluate_mots_with_matching` also returns the matching behind the numbers (CLEAR's matches
+with the IDS and Frag it counts, HOTA's values per alpha), which the evaluation report
+(:mod:`trackrcnn_d2.evaluation.report`) draws.
 
 Modules, as TrackEval's ``trackeval/metrics/``: ``validation`` (input checks), ``ground_truth``
 (GT prepared once), ``pairing`` (IoUs, ignore regions, per-frame matching, the
-:class:`~.pairing.EvaluationData` every metric reads), ``clear``, ``hota``, ``identity``; this
-module combines them. None imports torch or detectron2.
+:class:`~.pairing.EvaluationData` every metric reads), ``clear``, ``hota``, ``identity``, ``lsap``
+(scipy's Hungarian algorithm); this module combines them. None imports torch or detectron2.
 """
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple

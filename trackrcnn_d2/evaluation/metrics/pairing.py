@@ -22,6 +22,7 @@ from .ground_truth import (
     MOTSGroundTruth,
     chunk_rle,
 )
+from .lsap import linear_sum_assignment
 from .validation import (
     MissingResultsWarning,
     OverlapChecker,
@@ -353,9 +354,6 @@ def hungarian_matching(
     (CLEAR prefers the previous frame's pairs).
     """
     parts = [(direct.gt, direct.tracker, direct.sim)]
-    if len(cells):
-        # Imported here: scipy.optimize takes longer to import than a small evaluation takes.
-        from scipy.optimize import linear_sum_assignment
     for frame, cls in cells:
         rows = gt_dets.in_cell(frame, cls)
         cols = tracker_dets.in_cell(frame, cls)
