@@ -55,12 +55,16 @@ def _rle_from_crop(crop: np.ndarray, top: int, left: int, height: int, width: in
     return mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width)
 
 
-def synthetic_kitti_val(seed: int = 0, lengths: Optional[Dict[str, int]] = None):
+def synthetic_kitti_val(
+    seed: int = 0,
+    lengths: Optional[Dict[str, int]] = None,
+    size: Tuple[int, int] = KITTI_SIZE,
+):
     """KITTI-MOTS-val-sized GT: elliptic cars and pedestrians moving with constant velocity,
     nearer objects (lower bottom edge) occluding farther ones, and ignore boxes. ``lengths``:
-    ``{sequence: number of frames}`` (default: KITTI MOTS val's)."""
+    ``{sequence: number of frames}`` (default: KITTI MOTS val's); ``size``: (height, width)."""
     rng = np.random.default_rng(seed)
-    height, width = KITTI_SIZE
+    height, width = size
     gt = {}
     for sequence, length in (lengths or KITTI_VAL_LENGTHS).items():
         tracks = []

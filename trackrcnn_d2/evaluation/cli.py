@@ -1,7 +1,7 @@
 """Standalone MOTS evaluation, identical to TrackEval's KITTI MOTS / MOTSChallenge numbers::
 
     python -m trackrcnn_d2.evaluation GT RESULTS [--seqmap FILE] [--classes car,pedestrian]
-                                                 [--json OUT.json]
+                                                 [--json OUT.json] [--workers N]
 
 GT: a folder of ``<seq>.txt`` (KITTI MOTS ``instances_txt``), of ``<seq>/<frame>.png`` (KITTI
 MOTS ``instances``) or of ``<seq>/gt/gt.txt`` (MOTSChallenge). RESULTS: a folder of
@@ -9,8 +9,9 @@ MOTS ``instances``) or of ``<seq>/gt/gt.txt`` (MOTSChallenge). RESULTS: a folder
 the classes present in GT or results are evaluated (so MOTSChallenge gives pedestrians only); a
 class named in ``--classes`` that has neither GT nor results is reported with TrackEval's values
 for that case (zeros). Prints a per-sequence and combined table per class; ``--json`` writes
-``evaluate_mots``'s dict (rates in percent, counts as integers) atomically. Exit status 2 with a
-one-line message on bad input.
+``evaluate_mots``'s dict (rates in percent, counts as integers) atomically. The sequences are
+read and evaluated one at a time (memory does not grow with their number), by ``--workers``
+processes in parallel (the same numbers). Exit status 2 with a one-line message on bad input.
 """
 import argparse
 import json
@@ -53,7 +54,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated classes (default: those present in GT or results)",
     )
     parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="processes evaluating the sequences in parallel (default 1: this one)",
+    )
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def check_json_target(path: str, inputs: Sequence[str]) -> None:
@@ -83,7 +101,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if args.json:
                 inputs = [args.gt, args.results] + ([args.seqmap] if args.seqmap else [])
                 check_json_target(args.json, inputs)
-            report = evaluate_mots_folders(args.gt, args.results, args.classes, args.seqmap)
+            report = evaluate_mots_folders(
+                args.gt, args.results, args.classes, args.seqmap, workers=args.workers
+            )
         except (MOTSEvaluationError, MOTSFormatError, OSError) as e:
             _print_warnings(caught)
             print(f"error: {e}", file=sys.stderr)

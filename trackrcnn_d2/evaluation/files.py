@@ -10,19 +10,31 @@ detectron2.
 """
 import contextlib
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+import warnings
+from typing import Dict, FrozenSet, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
 
 from trackrcnn_d2.data import mots_io
 from trackrcnn_d2.data.mots_io import MOTS_CLASS_IDS, MOTSObject
 from trackrcnn_d2.utils.rle import find_rle_size_mismatch
 
-from .metrics import MOTSGroundTruth, evaluate_mots, without_gc
+from .metrics import (
+    MOTSGroundTruth,
+    concatenate_counts,
+    mots_counts,
+    mots_report,
+    select_classes,
+    without_gc,
+)
 from .metrics.validation import RLEStringError
 
 __all__ = [
     "evaluate_mots_folders",
     "read_mots_folders",
     "naming_bad_rle_lines",
+    "evaluate_sequence",
+    "sequence_jobs",
     "read_mots_file",
     "load_gt_folder",
     "load_results_folder",
@@ -65,14 +77,9 @@ def gt_sequences(gt_root: str) -> List[str]:
     return sequences
 
 
-@without_gc
-def load_gt_folder(
-    gt_root: str, seqmap: Optional[str] = None, check_rles: bool = True
-) -> Tuple[Dict[str, Frames], Dict[str, Tuple[int, int]]]:
-    """GT of the sequences of ``seqmap`` (or of every sequence of the folder), with the frame
-    ranges the seqmap gives. Returns ``(gt, frame_ranges)``. ``check_rles=False`` leaves the RLE
-    strings of txt files unchecked: only for a caller that checks them itself, as
-    :func:`evaluate_mots` does."""
+def selected_sequences(gt_root: str, seqmap: Optional[str]) -> Dict[str, Optional[Tuple[int, int]]]:
+    """The sequences of ``seqmap`` with their frame ranges, or every sequence of the folder
+    (range None); a seqmap sequence without ground truth is an error."""
     available = gt_sequences(gt_root)
     selected = dict.fromkeys(available) if seqmap is None else mots_io.read_seqmap(seqmap)
     missing = [s for s in selected if s not in available]
@@ -81,6 +88,18 @@ def load_gt_folder(
             f"seqmap {seqmap} lists sequence(s) {missing} without ground truth in {gt_root} "
             f"(it has {available})"
         )
+    return selected
+
+
+@without_gc
+def load_gt_folder(
+    gt_root: str, seqmap: Optional[str] = None, check_rles: bool = True
+) -> Tuple[Dict[str, Frames], Dict[str, Tuple[int, int]]]:
+    """GT of the sequences of ``seqmap`` (or of every sequence of the folder), with the frame
+    ranges the seqmap gives. Returns ``(gt, frame_ranges)``. ``check_rles=False`` leaves the RLE
+    strings of txt files unchecked: only for a caller that checks them itself, as
+    :func:`evaluate_mots` does."""
+    selected = selected_sequences(gt_root, seqmap)
     gt = {}
     for sequence in selected:
         path, annotation_format = mots_io.find_sequence_annotations(gt_root, sequence)
@@ -105,16 +124,7 @@ def load_results_folder(
     mismatch; files of known sequences outside ``sequences`` (e.g. of another split) are ignored.
     ``check_rles`` as for :func:`load_gt_folder`.
     """
-    if not os.path.isdir(results_root):
-        raise mots_io.missing_path_error(results_root, "results folder", "folder")
-    names = sorted(n[: -len(".txt")] for n in os.listdir(results_root) if n.endswith(".txt"))
-    unknown = [n for n in names if n not in known_sequences]
-    if unknown:
-        raise FileNotFoundError(
-            f"results folder {results_root} has file(s) {[u + '.txt' for u in unknown]} for "
-            f"sequence(s) that the ground truth does not have (it has {sorted(known_sequences)}); "
-            "name result files <seq>.txt after the ground-truth sequences"
-        )
+    names = result_names(results_root, known_sequences)
     return {
         sequence: read_mots_file(os.path.join(results_root, sequence + ".txt"), check_rles)
         for sequence in sequences
@@ -140,8 +150,8 @@ def read_mots_folders(
     classes: Optional[Sequence[str]] = None,
     seqmap: Optional[str] = None,
 ) -> Tuple[Dict[str, Frames], Dict[str, Tuple[int, int]], Dict[str, Frames], List[str]]:
-    """The files :func:`evaluate_mots_folders` evaluates: ``(gt, frame_ranges, results,
-    class_names)``. The RLE strings are left for the evaluation to check, inside
+    """The files :func:`evaluate_mots_folders` evaluates, all in memory: ``(gt, frame_ranges,
+    results, class_names)``. The RLE strings are left for the evaluation to check, inside
     :func:`naming_bad_rle_lines`."""
     gt, frame_ranges = load_gt_folder(gt_folder, seqmap, check_rles=False)
     results = load_results_folder(
@@ -153,8 +163,9 @@ def read_mots_folders(
 
 @contextlib.contextmanager
 def naming_bad_rle_lines(gt_folder: str, res_folder: str):
-    """Around an evaluation of files read by :func:`read_mots_folders`: a bad RLE string that the
-    evaluation finds is looked up again in its file, so that the error names the line."""
+    """Around an evaluation of files read without checking their RLE strings (the evaluation
+    checks them once and reuses their areas): a bad string that the evaluation finds is looked
+    up again in its file, so that the error names the line."""
     try:
         yield
     except RLEStringError as e:
@@ -167,15 +178,124 @@ def naming_bad_rle_lines(gt_folder: str, res_folder: str):
         raise
 
 
+class SequenceJob(NamedTuple):
+    """What a worker needs to evaluate one sequence of a folder evaluation."""
+
+    sequence: str
+    gt_folder: str
+    res_folder: str
+    has_results: bool  # False: no result file, all missed
+    frame_range: Optional[Tuple[int, int]]
+    class_names: Tuple[str, ...]
+
+
+class SequenceOutcome(NamedTuple):
+    """A worker's answer: :func:`~.metrics.mots_counts` of its sequence, the MOTS class ids
+    present in its GT or results, and the warnings raised meanwhile ``(category, message)``."""
+
+    counts: Dict[str, np.ndarray]
+    class_ids: FrozenSet[int]
+    warnings: List[Tuple[type, str]]
+
+
+def sequence_jobs(
+    gt_folder: str,
+    res_folder: str,
+    seqmap: Optional[str],
+    class_names: Sequence[str],
+) -> List[SequenceJob]:
+    """The sequences to evaluate (those of ``seqmap``, or all of ``gt_folder``), where their
+    files are, before any is read: missing ground truth, a missing results folder and result
+    files of sequences unknown to the ground truth are reported first."""
+    selected = selected_sequences(gt_folder, seqmap)
+    names = result_names(res_folder, gt_sequences(gt_folder))
+    for sequence in selected:  # reported before any file is read
+        mots_io.find_sequence_annotations(gt_folder, sequence)
+    return [
+        SequenceJob(sequence, gt_folder, res_folder, sequence in names, frame_range,
+                    tuple(class_names))
+        for sequence, frame_range in selected.items()
+    ]  # fmt: skip
+
+
+def result_names(results_root: str, known_sequences: Sequence[str]) -> List[str]:
+    """The sequences of the ``<seq>.txt`` files of a results folder; a file of a sequence
+    unknown to the ground truth (``known_sequences``) is an error, since it usually means a
+    naming mismatch."""
+    if not os.path.isdir(results_root):
+        raise mots_io.missing_path_error(results_root, "results folder", "folder")
+    names = sorted(n[: -len(".txt")] for n in os.listdir(results_root) if n.endswith(".txt"))
+    unknown = [n for n in names if n not in known_sequences]
+    if unknown:
+        raise FileNotFoundError(
+            f"results folder {results_root} has file(s) {[u + '.txt' for u in unknown]} for "
+            f"sequence(s) that the ground truth does not have (it has {sorted(known_sequences)}); "
+            "name result files <seq>.txt after the ground-truth sequences"
+        )
+    return names
+
+
+@without_gc
+def evaluate_sequence(job: SequenceJob) -> SequenceOutcome:
+    """Read, validate and evaluate one sequence (a worker's task): its files are read here and
+    dropped on return. An error gets the warnings raised before it as its attribute
+    ``evaluation_warnings``, so that they are shown as without workers."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            counts, class_ids = _count_sequence(job)
+        except Exception as e:
+            e.evaluation_warnings = [(w.category, str(w.message)) for w in caught]
+            raise
+    return SequenceOutcome(counts, class_ids, [(w.category, str(w.message)) for w in caught])
+
+
+def _count_sequence(job: SequenceJob):
+    gt_path, gt_format = mots_io.find_sequence_annotations(job.gt_folder, job.sequence)
+    with naming_bad_rle_lines(job.gt_folder, job.res_folder):
+        if gt_format == "txt":
+            gt = read_mots_file(gt_path, check_rles=False)
+        else:
+            gt = mots_io.read_mots_png_sequence(gt_path)
+        results = {}
+        if job.has_results:
+            path = os.path.join(job.res_folder, job.sequence + ".txt")
+            results[job.sequence] = read_mots_file(path, check_rles=False)
+        class_ids = frozenset(
+            MOTS_CLASS_IDS[c] for c in present_classes({job.sequence: gt}, results)
+        )
+        ranges = {job.sequence: job.frame_range} if job.frame_range is not None else None
+        ground_truth = MOTSGroundTruth({job.sequence: gt}, ranges)
+        return mots_counts(ground_truth, results, job.class_names), class_ids
+
+
+def _outcomes(jobs: Sequence[SequenceJob], workers: int) -> Iterator[SequenceOutcome]:
+    """The jobs' outcomes in order, from ``workers`` processes (at most one per job) or from
+    this one; the first error in sequence order is raised, and the other workers stopped."""
+    if workers <= 1 or len(jobs) <= 1:
+        yield from map(evaluate_sequence, jobs)
+        return
+    import multiprocessing  # only for workers
+
+    # The platform's default start method, as TrackEval's and torch's DataLoader's workers.
+    with multiprocessing.get_context().Pool(min(workers, len(jobs))) as pool:
+        yield from pool.imap(evaluate_sequence, jobs)
+
+
 @without_gc
 def evaluate_mots_folders(
     gt_folder: str,
     res_folder: str,
     classes: Optional[Sequence[str]] = None,
     seqmap: Optional[str] = None,
+    workers: int = 1,
 ) -> Dict[str, object]:
     """Evaluate a folder of result files against a ground-truth folder: the numbers of
     ``python -m trackrcnn_d2.evaluation GT RESULTS`` (TrackEval's KITTI MOTS / MOTSChallenge).
+
+    One sequence at a time: each is read, validated and evaluated, and only its counts are kept,
+    so that memory does not grow with the number of sequences; with ``workers`` > 1 that many
+    processes share the sequences (identical numbers, warnings and errors).
 
     Args:
         gt_folder: KITTI MOTS ``instances_txt`` (``<seq>.txt``) or ``instances``
@@ -186,6 +306,8 @@ def evaluate_mots_folders(
             in the ground truth or the results (so MOTSChallenge gives pedestrians only).
         seqmap: the sequences to evaluate and their frame ranges (:func:`mots_io.read_seqmap`);
             by default every sequence of ``gt_folder``.
+        workers: processes evaluating sequences in parallel (1: this process only), started
+            with the platform's default method of :mod:`multiprocessing`.
 
     Returns:
         :func:`~.metrics.evaluate_mots`'s dict: ``{class: {field: value}, ...,
@@ -194,12 +316,34 @@ def evaluate_mots_folders(
     Raises:
         OSError (FileNotFoundError, NotADirectoryError, ...): missing or wrong paths;
         MOTSFormatError: a malformed file (naming file and line); MOTSEvaluationError: input
-        that the official tools refuse (naming sequence, frame and ids).
+        that the official tools refuse (naming sequence, frame and ids). With several bad
+        sequences, the first in sequence order is reported.
     """
-    # The RLE strings are checked once, by the evaluation, which reuses their areas; a bad one
-    # is then looked up again in its file for the line number.
-    gt, frame_ranges, results, class_names = read_mots_folders(
-        gt_folder, res_folder, classes, seqmap
-    )
-    with naming_bad_rle_lines(gt_folder, res_folder):
-        return evaluate_mots(MOTSGroundTruth(gt, frame_ranges), results, class_names)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    evaluated = list(classes or MOTS_CLASS_IDS)
+    jobs = sequence_jobs(gt_folder, res_folder, seqmap, evaluated)
+    parts, present = [], set()
+    outcomes = _outcomes(jobs, workers)
+    while True:
+        try:
+            outcome = next(outcomes)
+        except StopIteration:
+            break
+        except Exception as e:
+            _reissue(getattr(e, "evaluation_warnings", ()))
+            raise
+        _reissue(outcome.warnings)
+        parts.append(outcome.counts)
+        present |= outcome.class_ids
+    counts = concatenate_counts(parts)
+    class_names = evaluated
+    if not classes:  # those present, else all (TrackEval's zeros)
+        class_names = [c for c in evaluated if MOTS_CLASS_IDS[c] in present] or evaluated
+        counts = select_classes(counts, len(evaluated), [evaluated.index(c) for c in class_names])
+    return mots_report(counts, [job.sequence for job in jobs], class_names)
+
+
+def _reissue(caught: Sequence[Tuple[type, str]]) -> None:
+    for category, message in caught:
+        warnings.warn(message, category, stacklevel=3)

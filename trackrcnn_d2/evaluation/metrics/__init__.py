@@ -79,6 +79,10 @@ __all__ = [
     "evaluate_mots_with_matching",
     "MOTSMatching",
     "ClearMatches",
+    "mots_counts",
+    "concatenate_counts",
+    "select_classes",
+    "mots_report",
     "HOTA_ALPHAS",
     "ALPHA_FIELDS",
     "PERCENT_FIELDS",
@@ -277,26 +281,68 @@ def _evaluate(gt, results, class_names, validate, keep_matching: bool) -> MOTSMa
             f"results contain sequence(s) {sorted(unknown)} that are not in the ground truth "
             f"(its sequences: {ground_truth.sequences}); check the result file names"
         )
-    data = prepare(ground_truth, results, [MOTS_CLASS_IDS[c] for c in class_names], validate)
     kept: List[ClearMatches] = []
-    per_group = {
-        **clear(data, kept.append if keep_matching else None), **hota(data), **identity(data)
-    }
-    n_cls, n_groups = data.n_cls, data.n_groups
-
-    output: Dict[str, object] = {}
-    for c, name in enumerate(class_names):
-        groups = np.arange(c, n_groups, n_cls)
-        output[name] = _report(_final_fields(_combine_sequences(per_group, groups), False))
-    output["per_sequence"] = {
-        sequence: {
-            name: _report(
-                _final_fields(_combine_sequences(per_group, np.array([s * n_cls + c])), True)
-            )
-            for c, name in enumerate(class_names)
-        }
-        for s, sequence in enumerate(ground_truth.sequences)
-    }
+    data = prepare(ground_truth, results, [MOTS_CLASS_IDS[c] for c in class_names], validate)
+    per_group = _metrics(data, kept.append if keep_matching else None)
+    output = mots_report(per_group, ground_truth.sequences, class_names)
     return MOTSMatching(
         output, tuple(class_names), ground_truth, data, kept[0] if kept else None, per_group
     )
+
+
+def mots_counts(
+    ground_truth: MOTSGroundTruth,
+    results: Mapping[str, Frames],
+    class_names: Sequence[str],
+    validate: bool = True,
+) -> Dict[str, np.ndarray]:
+    """What :func:`evaluate_mots` computes before combining: per (sequence, class) group the
+    counts and per-alpha HOTA values of TrackEval's ``eval_sequence``, arrays whose last axis is
+    the group ``s * len(class_names) + c`` (``s`` in ``ground_truth.sequences`` order). A few
+    hundred numbers per group, whatever the size of the data: the folder evaluation computes them
+    one sequence at a time (:func:`concatenate_counts`) and reports with :func:`mots_report`."""
+    data = prepare(ground_truth, results, [MOTS_CLASS_IDS[c] for c in class_names], validate)
+    return _metrics(data)
+
+
+def _metrics(data: EvaluationData, on_matches=None) -> Dict[str, np.ndarray]:
+    return {**clear(data, on_matches), **hota(data), **identity(data)}
+
+
+def concatenate_counts(parts: Sequence[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+    """The :func:`mots_counts` of consecutive sequences (same classes) as one."""
+    return {name: np.concatenate([p[name] for p in parts], axis=-1) for name in parts[0]}
+
+
+def select_classes(counts: Dict[str, np.ndarray], n_classes: int, keep: Sequence[int]):
+    """:func:`mots_counts` of ``n_classes`` classes reduced to the classes ``keep`` (indices, in
+    the order given)."""
+    return {
+        name: values.reshape(*values.shape[:-1], -1, n_classes)[..., list(keep)].reshape(
+            *values.shape[:-1], -1
+        )
+        for name, values in counts.items()
+    }
+
+
+def mots_report(
+    counts: Dict[str, np.ndarray], sequences: Sequence[str], class_names: Sequence[str]
+) -> Dict[str, object]:
+    """:func:`evaluate_mots`'s dict from :func:`mots_counts` of ``sequences``: per class combined
+    over the sequences as TrackEval does, and per sequence."""
+    n_cls = len(class_names)
+    n_groups = len(sequences) * n_cls
+    output: Dict[str, object] = {}
+    for c, name in enumerate(class_names):
+        groups = np.arange(c, n_groups, n_cls)
+        output[name] = _report(_final_fields(_combine_sequences(counts, groups), False))
+    output["per_sequence"] = {
+        sequence: {
+            name: _report(
+                _final_fields(_combine_sequences(counts, np.array([s * n_cls + c])), True)
+            )
+            for c, name in enumerate(class_names)
+        }
+        for s, sequence in enumerate(sequences)
+    }
+    return output
