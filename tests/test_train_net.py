@@ -422,6 +422,29 @@ main(train_net.parse_args({["--config-file", CONFIG, "--resume", *opts]!r}))
     assert not [name for name in os.listdir(run) if name.startswith(".tmp-")]
 
 
+def test_fine_tuning_from_a_coco_checkpoint_keeps_cocos_car_and_person(dataset, tmp_path):
+    """train_net's fine-tuning load (MODEL.WEIGHTS, not --resume) takes the classifier, box and
+    mask rows of car and pedestrian from a COCO-shaped checkpoint's car (2) and person (0)
+    (tests/checkpoint/test_class_rows.py checks the rows; here the trainer's wiring)."""
+    cfg = load_config(CONFIG)
+    model = Trainer.build_model(cfg)
+    state = model.state_dict()
+    rows = {"cls_score": 81, "bbox_pred": 320}
+    for key in list(state):
+        module = key.split(".")[-2]
+        if key.startswith("roi_heads.box_predictor.") and module in rows:
+            state[key] = torch.randn(rows[module], *state[key].shape[1:])
+        elif key.startswith("roi_heads.mask_head.predictor."):
+            state[key] = torch.randn(80, *state[key].shape[1:])
+    torch.save({"model": state}, tmp_path / "coco.pth")
+    output_dir = tmp_path / "run"
+    _main(*_opts(dataset, output_dir, max_iter=1), "DATASETS.TEST", "()",
+          "MODEL.WEIGHTS", str(tmp_path / "coco.pth"))  # fmt: skip
+    log = (output_dir / "log.txt").read_text()
+    assert "car <- car (2), pedestrian <- person (0), background <- background (80)" in log
+    assert "other shapes" not in log  # every COCO-shaped tensor was mapped, none skipped
+
+
 def test_a_full_disk_while_saving_is_one_line_and_leaves_no_partial_file(
     trained, dataset, tmp_path, capsys, monkeypatch
 ):

@@ -191,6 +191,7 @@ def test_strict_loading_refuses_weights_of_another_model(tmp_path):
     message = str(refused.value)
     assert message.startswith(f"{other} does not fit the model of this config: {total} of the "
                               f"model's {total} tensors are not in it (")  # fmt: skip
+    assert "; the file has 1 tensors that the model does not (stem.conv1.weight). " in message
     with pytest.raises(CheckpointError) as refused:
         checkpointer.load(str(wider), strict=True)
     message = str(refused.value)

@@ -75,15 +75,30 @@ def test_only_a_run_with_a_checkpoint_is_compared(run):
     _resume(run, "MODEL.FPN.OUT_CHANNELS", "64")
 
 
-@pytest.mark.parametrize("content", [None, "MODEL: [unclosed\n"])
-def test_a_run_without_a_readable_config_is_a_warning(run, caplog, content):
+@pytest.mark.parametrize("content", [None, "", "MODEL: [unclosed\n"])
+def test_without_a_readable_config_the_model_is_checked_against_the_checkpoint(
+    run, caplog, content
+):
+    """config.yaml missing, emptied or cut: a warning, and the model of the config must fit the
+    run's last checkpoint (before detectron2 would write a config.yaml of another model)."""
+    from detectron2.modeling import build_model
+
+    from trackrcnn_d2.checkpoint import MOTSCheckpointer
+    from trackrcnn_d2.utils.cli import CheckpointError
+
+    MOTSCheckpointer(build_model(load_config(CONFIG)), str(run)).save("model_final")
     if content is None:
         os.remove(run / "config.yaml")
     else:
         (run / "config.yaml").write_text(content)
     with caplog.at_level(logging.WARNING, logger="trackrcnn_d2.checkpoint.resume"):
-        _resume(run, "MODEL.FPN.OUT_CHANNELS", "64")
+        _resume(run, "SOLVER.MAX_ITER", "5000")
     assert f"cannot read {run / 'config.yaml'}" in caplog.text
+    with pytest.raises(CheckpointError, match="model_final.pth does not fit the model"):
+        _resume(run, "MODEL.FPN.OUT_CHANNELS", "64")
+    assert sorted(os.listdir(run)) == sorted(
+        ["last_checkpoint", "model_final.pth"] + ([] if content is None else ["config.yaml"])
+    )
 
 
 def test_keys_of_another_version_are_compared_where_both_have_them(run):

@@ -141,7 +141,7 @@ class MOTSCheckpointer(DetectionCheckpointer):
         unused = sorted(incompatible.unexpected_keys)
         total = _loadable_count(self.model)
         if strict and (missing or reshaped):
-            raise CheckpointError(_unfit_message(path, total, missing, reshaped))
+            raise CheckpointError(_unfit_message(path, total, missing, reshaped, unused))
         loaded = total - len(missing) - len(reshaped)
         parts = [f"{path}: loaded {loaded} of the model's {total} tensors"]
         if missing:
@@ -251,7 +251,7 @@ def _groups(keys: Iterable[str], shown: int = 4) -> str:
     return text + (", ..." if len(counts) > shown else "")
 
 
-def _unfit_message(path: str, total: int, missing: List[str], reshaped) -> str:
+def _unfit_message(path: str, total: int, missing: List[str], reshaped, unused: List[str]) -> str:
     parts = []
     if missing:
         first = ", ".join(missing[:3])
@@ -264,6 +264,9 @@ def _unfit_message(path: str, total: int, missing: List[str], reshaped) -> str:
         )
         parts.append(f"{len(reshaped)} have other shapes ({first}"
                      f"{'; ...' if len(reshaped) > 2 else ''})")  # fmt: skip
+    if missing and unused:  # names that say which model the file is of
+        parts[-1] += (f"; the file has {len(unused)} tensors that the model does not "
+                      f"({', '.join(unused[:2])}{', ...' if len(unused) > 2 else ''})")  # fmt: skip
     return (
         f"{path} does not fit the model of this config: {' and '.join(parts)}. Give the weights "
         "trained with this config, or the config they were trained with (its MODEL.* keys)"

@@ -93,20 +93,24 @@ def _shown(value: Any) -> str:
 def check_resume_config(cfg) -> None:
     """Raise :class:`ConfigError` when ``cfg`` (given with ``--resume``) differs from the
     config.yaml of the run in its OUTPUT_DIR in a key outside :data:`RESUMABLE_CHANGES`.
-    Without a run to resume (no ``last_checkpoint``) there is nothing to compare; a run without
-    a readable config.yaml is a warning (the strict loading of its checkpoint still refuses
-    another model)."""
+    Without a run to resume (no ``last_checkpoint``) there is nothing to compare. For a run
+    without a readable config.yaml (a warning), the model of ``cfg`` is loaded strictly from the
+    run's last checkpoint instead: :class:`CheckpointError` when it does not fit, here, before
+    detectron2 writes a config.yaml of another model."""
     output_dir = cfg.OUTPUT_DIR
     if not os.path.isfile(os.path.join(output_dir, "last_checkpoint")):
         return
     run_config = os.path.join(output_dir, "config.yaml")
     try:
+        if not os.path.isfile(run_config):
+            raise FileNotFoundError("not found")
         before = _flat(_run_config(run_config))
     except Exception as e:  # missing, unreadable, not yaml, values of another version's types
         logger.warning(
-            f"--resume: cannot read {run_config} ({type(e).__name__}: {str(e)[:120]}), so the "
-            "config is not compared with the run's"
+            f"--resume: cannot read {run_config} ({str(e).splitlines()[0][:120]}): the model is "
+            "checked against the run's last checkpoint instead, the other keys not at all"
         )
+        _check_model_fits_last_checkpoint(cfg)
         return
     now = _flat(cfg)
     changed: List[str] = [
@@ -125,3 +129,17 @@ def check_resume_config(cfg) -> None:
             "scratch into another OUTPUT_DIR (MODEL.WEIGHTS <a checkpoint of this run> starts "
             "from its weights)"
         )
+
+
+def _check_model_fits_last_checkpoint(cfg) -> None:
+    """Load the last checkpoint of the run in ``cfg.OUTPUT_DIR`` strictly into the model of
+    ``cfg``, built on the CPU (:class:`CheckpointError` when it does not fit)."""
+    from detectron2.modeling import build_model
+
+    from .mots_checkpointer import MOTSCheckpointer
+
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.MODEL.DEVICE = "cpu"
+    checkpointer = MOTSCheckpointer(build_model(cfg), cfg.OUTPUT_DIR)
+    checkpointer.load(checkpointer.get_checkpoint_file(), checkpointables=[], strict=True)
