@@ -90,6 +90,8 @@ def check_command(command):
         pass
     elif tokens[0] in PYTHONS + (".venv/bin/pip", "pip", "git"):
         pass  # installation steps: they need the internet
+    elif tokens[0] == "chromium":
+        pass  # Debian's headless browser, for the report's screenshot (not a test dependency)
     else:
         raise AssertionError(f"README command of unknown kind, add a check here: {command!r}")
 
@@ -138,6 +140,21 @@ def test_the_evaluation_commands_run_as_written(tmp_path, program):
     run = subprocess.run(tokens, capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "100.0" in run.stdout  # the results are the ground truth
+
+
+def test_the_report_command_runs_as_written(tmp_path):
+    matching = [c for c in readme_commands()
+                if c.startswith("python -m trackrcnn_d2.evaluation GT_FOLDER") and "--report" in c]
+    if not matching:
+        pytest.fail("the README shows no `python -m trackrcnn_d2.evaluation ... --report`")
+    gt, results = tiny_result_folders(tmp_path)
+    tokens = shlex.split(matching[0])
+    tokens = [{"GT_FOLDER": str(gt), "RESULTS_FOLDER": str(results)}.get(t, t) for t in tokens]
+    run = subprocess.run([sys.executable] + tokens[1:], capture_output=True, text=True,
+                         cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    report = tmp_path / tokens[tokens.index("--report") + 1]
+    assert "100.0" in (report / "index.html").read_text()  # the results are the ground truth
 
 
 def test_the_threshold_search_steps_chain_as_written(tmp_path):

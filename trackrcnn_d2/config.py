@@ -132,6 +132,8 @@ def add_trackrcnn_config(cfg):
     _C.TEST.MOTS = CN()
     # Write the per-frame detection cache used by tools/tune_tracker.py (Sec. 6 threshold search).
     _C.TEST.MOTS.WRITE_DETECTION_CACHE = True
+    # Also write the evaluation report (timelines, error views; this project) to <output>/report/.
+    _C.TEST.MOTS.REPORT = False
     # Inference precision on CUDA: "fp32" or "bf16" (autocast; this project, for speed).
     _C.TEST.PRECISION = "fp32"
     # TF32 for float32 convolutions and matmuls on CUDA, training and inference (this project).

@@ -1,6 +1,7 @@
 """evaluate_mots_with_matching: the matching it returns is the one the report's counts are made
 of (TP, FN, FP, IDS and Frag per sequence and class recounted from it), and its HOTA curves per
 alpha are TrackEval's."""
+
 import contextlib
 import io
 
@@ -93,8 +94,11 @@ def test_alpha_curves_are_trackevals_and_average_to_the_report(seed, tmp_path):
     for name in class_names:
         for sequence, key in [(None, "COMBINED_SEQ"), *((s, s) for s in gt)]:
             curves = matching.alpha_curves(name, sequence)
-            row = matching.report[name] if sequence is None else matching.report[
-                "per_sequence"][sequence][name]
+            row = (
+                matching.report[name]
+                if sequence is None
+                else matching.report["per_sequence"][sequence][name]
+            )
             for field in ("HOTA", "DetA", "AssA", "LocA"):
                 assert len(curves[field]) == len(HOTA_ALPHAS)
                 np.testing.assert_allclose(

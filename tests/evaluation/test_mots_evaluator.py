@@ -64,6 +64,25 @@ def _run(evaluator, records):
     return evaluator.evaluate()
 
 
+def _degraded(records):
+    """The records of a partly wrong model: pedestrians dropped in every third frame, cars
+    shifted by two pixels."""
+    degraded = []
+    for record in records:
+        record = dict(record)
+        keep = []
+        for a in record["annotations"]:
+            if a["category_id"] == 1 and record["frame_idx"] % 3 == 0:
+                continue
+            if a["category_id"] == 0:
+                mask = np.roll(mask_utils.decode(a["segmentation"]), 2, axis=1)
+                a = {**a, "segmentation": mask_utils.encode(np.asfortranarray(mask))}
+            keep.append(a)
+        record["annotations"] = keep
+        degraded.append(record)
+    return degraded
+
+
 def test_perfect_detections_give_perfect_tracks(dataset, tmp_path):
     root, name = dataset
     evaluator = MOTSEvaluator(_cfg(tmp_path), name)
@@ -85,20 +104,7 @@ def test_numbers_equal_the_standalone_command_on_the_written_files(dataset, tmp_
     """Detections of a partly wrong model (pedestrians dropped in every third frame, cars
     shifted), frames arriving interleaved as from several workers."""
     root, name = dataset
-    records = DatasetCatalog.get(name)
-    degraded = []
-    for record in records:
-        record = dict(record)
-        keep = []
-        for a in record["annotations"]:
-            if a["category_id"] == 1 and record["frame_idx"] % 3 == 0:
-                continue
-            if a["category_id"] == 0:
-                mask = np.roll(mask_utils.decode(a["segmentation"]), 2, axis=1)
-                a = {**a, "segmentation": mask_utils.encode(np.asfortranarray(mask))}
-            keep.append(a)
-        record["annotations"] = keep
-        degraded.append(record)
+    degraded = _degraded(DatasetCatalog.get(name))
     evaluator = MOTSEvaluator(_cfg(tmp_path), name)
     results = _run(evaluator, degraded[1::2] + degraded[0::2])
 
@@ -177,3 +183,33 @@ def test_optical_flow_is_built_once_for_all_sequences(dataset, tmp_path, monkeyp
     _run(evaluator, records)
     _run(evaluator, records)
     assert built == ["dis"]
+
+
+def test_report_is_written_and_error_views_logged_beside_the_metrics(dataset, tmp_path):
+    """TEST.MOTS.REPORT: the report of the same matching under <output>/report/, with error
+    views from the dataset's images, and each sequence's most telling error view in
+    TensorBoard (EventStorage) inside a training run; without a storage (--eval-only) none."""
+    from detectron2.utils.events import EventStorage
+
+    root, name = dataset
+    cfg = _cfg(tmp_path)
+    cfg.TEST.MOTS.REPORT = True
+    with EventStorage(0) as storage:
+        results = _run(MOTSEvaluator(cfg, name), _degraded(DatasetCatalog.get(name)))
+    output = tmp_path / "inference" / name
+    report = output / "report"
+    metrics = json.loads((output / "mots_metrics.json").read_text())
+    assert json.loads((report / "metrics.json").read_text()) == metrics
+    assert results["mots"] == flat_mots_results(metrics, ["car", "pedestrian"])
+    page = (report / "index.html").read_text()
+    sequence = MetadataCatalog.get(name).sequences[0]
+    views = sorted(os.listdir(report / "frames" / sequence))
+    assert views and f'href="frames/{sequence}/{views[0]}"' in page
+    logged = {name: image for name, image, _ in storage._vis_data}
+    assert list(logged) == [f"mots/error_view/{sequence}"]
+    height, width = DatasetCatalog.get(name)[0]["height"], DatasetCatalog.get(name)[0]["width"]
+    image = logged[f"mots/error_view/{sequence}"]
+    assert image.dtype == np.uint8 and image.shape[0] == 3 and image.shape[2] == width
+    assert image.shape[1] > height  # the frame and the header strip above it
+    _run(MOTSEvaluator(cfg, name), _degraded(DatasetCatalog.get(name)))  # no storage: no image
+    assert (report / "index.html").is_file()

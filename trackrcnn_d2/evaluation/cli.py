@@ -2,6 +2,8 @@
 
     python -m trackrcnn_d2.evaluation GT RESULTS [--seqmap FILE] [--classes car,pedestrian]
                                                  [--json OUT.json] [--workers N]
+    python -m trackrcnn_d2.evaluation GT RESULTS [RESULTS_B] --report DIR [--images IMAGE_ROOT]
+                                                 [--compare RESULTS_B] [--overwrite]
 
 GT: a folder of ``<seq>.txt`` (KITTI MOTS ``instances_txt``), of ``<seq>/<frame>.png`` (KITTI
 MOTS ``instances``) or of ``<seq>/gt/gt.txt`` (MOTSChallenge). RESULTS: a folder of
@@ -12,10 +14,18 @@ for that case (zeros). Prints a per-sequence and combined table per class; ``--j
 ``evaluate_mots``'s dict (rates in percent, counts as integers) atomically. The sequences are
 read and evaluated one at a time (memory does not grow with their number), by ``--workers``
 processes in parallel (the same numbers). Exit status 2 with a one-line message on bad input.
+
+``--report DIR`` also writes the evaluation report (:mod:`trackrcnn_d2.evaluation.report`):
+``DIR/index.html`` with tables, charts and track timelines, error views of the frames with
+``--images``, and a second run side by side with ``RESULTS_B`` (or ``--compare RESULTS_B``). A
+``DIR`` that holds files is replaced only with ``--overwrite``; the tables printed and ``--json``
+are the first run's. The report needs the matching of every sequence, so it evaluates all of
+them in this process (without ``--workers``).
 """
 import argparse
 import json
 import os
+import shlex
 import sys
 import warnings
 from typing import List, Optional, Sequence
@@ -47,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
         "gt", metavar="GT", help="folder of <seq>.txt, <seq>/<frame>.png or <seq>/gt/gt.txt"
     )
     parser.add_argument("results", metavar="RESULTS", help="folder of <seq>.txt result files")
+    parser.add_argument(
+        "results_b", metavar="RESULTS_B", nargs="?",
+        help="a second results folder, shown beside the first in the report (as --compare)",
+    )  # fmt: skip
     parser.add_argument("--seqmap", help="sequences to evaluate ('<seq> empty <first> <last>')")
     parser.add_argument(
         "--classes",
@@ -59,7 +73,28 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=1,
         metavar="N",
-        help="processes evaluating the sequences in parallel (default 1: this one)",
+        help="processes evaluating the sequences in parallel (default 1: this one; not with "
+        "--report)",
+    )
+    report = parser.add_argument_group("evaluation report")
+    report.add_argument(
+        "--report", metavar="DIR",
+        help="write a report (DIR/index.html: tables, charts, track timelines, error views)",
+    )  # fmt: skip
+    report.add_argument(
+        "--images", metavar="IMAGE_ROOT",
+        help="the frames, <seq>/<frame:06d>.png or <seq>/img1/<frame:06d>.jpg: error views",
+    )  # fmt: skip
+    report.add_argument(
+        "--compare", metavar="RESULTS_B", help="a second results folder, shown side by side"
+    )
+    report.add_argument(
+        "--views", choices=("errors", "switches"),
+        help="frames with an error view: every frame with an error (default), or only those "
+        "with an identity switch or fragmentation",
+    )  # fmt: skip
+    report.add_argument(
+        "--overwrite", action="store_true", help="replace a --report folder that holds files"
     )
     return parser
 
@@ -72,6 +107,22 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def _report_arguments(parser: argparse.ArgumentParser, args) -> Optional[str]:
+    """The second results folder, after checking that the report options go together."""
+    if args.results_b and args.compare:
+        parser.error("give the second results folder once: RESULTS_B or --compare RESULTS_B")
+    second = args.results_b or args.compare
+    if args.report is not None and args.workers > 1:
+        parser.error("--report evaluates every sequence in this process (it needs their "
+                     "matching): leave out --workers")
+    if args.report is None:
+        for given, option in ((second, "a second results folder"), (args.images, "--images"),
+                              (args.views, "--views"), (args.overwrite, "--overwrite")):
+            if given:
+                parser.error(f"{option} is for the report: add --report DIR")
+    return second
 
 
 def check_json_target(path: str, inputs: Sequence[str]) -> None:
@@ -94,17 +145,27 @@ def check_json_target(path: str, inputs: Sequence[str]) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    second = _report_arguments(parser, args)
+    user_errors = (MOTSEvaluationError, MOTSFormatError, OSError)
+    if args.report:  # the plain command starts faster without these imports
+        from trackrcnn_d2.utils.cli import UserError
+
+        user_errors += (UserError,)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            inputs = [args.gt, args.results] + [p for p in (args.seqmap, second) if p]
             if args.json:
-                inputs = [args.gt, args.results] + ([args.seqmap] if args.seqmap else [])
                 check_json_target(args.json, inputs)
-            report = evaluate_mots_folders(
-                args.gt, args.results, args.classes, args.seqmap, workers=args.workers
-            )
-        except (MOTSEvaluationError, MOTSFormatError, OSError) as e:
+            if args.report:
+                report, written = _write_report(args, second, inputs, argv)
+            else:
+                report = evaluate_mots_folders(
+                    args.gt, args.results, args.classes, args.seqmap, workers=args.workers
+                )
+        except user_errors as e:
             _print_warnings(caught)
             print(f"error: {e}", file=sys.stderr)
             return 2
@@ -120,7 +181,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"error: cannot write {args.json} ({e})", file=sys.stderr)
             return 2
         print(f"wrote {args.json}")
+    if args.report:
+        views = f", {written.n_views} error views" if args.images else ""
+        print(f"wrote the report {os.path.join(args.report, 'index.html')}{views}")
     return 0
+
+
+def _write_report(args, second: Optional[str], inputs: List[str], argv):
+    """Check the report's folder, then evaluate and write the report: ``(the first run's
+    report, the written report)``."""
+    from trackrcnn_d2.utils.cli import check_output_folder
+
+    from .report import write_folder_report  # only for --report
+
+    images = [args.images] if args.images else []
+    check_output_folder(args.report, args.overwrite, inputs + images)
+    words = sys.argv[1:] if argv is None else list(argv)
+    command = "python -m trackrcnn_d2.evaluation " + " ".join(shlex.quote(w) for w in words)
+    written, reports = write_folder_report(
+        args.report, args.gt, [args.results] + ([second] if second else []), args.classes,
+        args.seqmap, args.images, command, args.views or "errors",
+    )  # fmt: skip
+    return reports[0], written
 
 
 def _print_warnings(caught) -> None:

@@ -7,12 +7,20 @@ from all workers, runs the tracker (Algorithm 1) over each sequence on the main 
     <output_dir>/<sequence>.txt          tracks, KITTI MOTS txt (what the benchmarks take)
     <output_dir>/detections/<seq>.npz    the detection cache of tools/tune_tracker.py
     <output_dir>/mots_metrics.json       every metric, per class and per sequence
+    <output_dir>/report/index.html       with TEST.MOTS.REPORT: the evaluation report
 
 and evaluates the written txt files against the ground truth with
 :func:`~trackrcnn_d2.evaluation.evaluate_mots`, so its numbers are those of
 ``python -m trackrcnn_d2.evaluation <annotation_root> <output_dir>``. ``output_dir`` is replaced
 as a whole by each evaluation (written beside it, then swapped in): files of two evaluations are
 never mixed.
+
+With ``report=True`` (``TEST.MOTS.REPORT``) it also writes the evaluation report
+(:mod:`trackrcnn_d2.evaluation.report`) from the same matching as the metrics, with error views
+of the frames with an identity switch or a fragmentation and of each sequence's most telling
+frame (every frame with an error would be thousands of images per evaluation: the standalone
+command with ``--images`` draws them all), and, inside a training run, logs each sequence's most
+telling error view to TensorBoard (``mots/error_view/<sequence>``) beside the metrics.
 """
 import itertools
 import json
@@ -29,7 +37,7 @@ from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
 from trackrcnn_d2.data import mots_io
-from trackrcnn_d2.evaluation.metrics import evaluate_mots
+from trackrcnn_d2.evaluation.metrics import evaluate_mots, evaluate_mots_with_matching
 from trackrcnn_d2.evaluation.table import format_mots_table
 from trackrcnn_d2.tracking import (
     FrameDetections,
@@ -79,6 +87,7 @@ class MOTSEvaluator(DatasetEvaluator):
         write_detection_cache: bool = True,
         distributed: bool = True,
         class_map: Optional[np.ndarray] = None,
+        report: bool = False,
     ):
         """
         Args:
@@ -94,6 +103,8 @@ class MOTSEvaluator(DatasetEvaluator):
             distributed: gather the detections of all workers and evaluate on the main one.
             class_map: the tracker's class of each model class, -1 to drop its detections
                 (see ``trackrcnn_d2.tracking.class_map``); None: the same classes.
+            report: also write the evaluation report to ``<output_dir>/report/`` and log each
+                sequence's error view to TensorBoard when inside a training run.
         """
         self._dataset_name = dataset_name
         self._metadata = MetadataCatalog.get(dataset_name)
@@ -111,6 +122,7 @@ class MOTSEvaluator(DatasetEvaluator):
         self._write_detection_cache = write_detection_cache
         self._distributed = distributed
         self._class_map = class_map
+        self._report = report
         self._unusable_detections = UnusableDetectionWarnings(
             tracker_params, f"MOTSEvaluator ({dataset_name})"
         )
@@ -135,6 +147,7 @@ class MOTSEvaluator(DatasetEvaluator):
             "write_detection_cache": cfg.TEST.MOTS.WRITE_DETECTION_CACHE,
             "distributed": distributed,
             "class_map": class_map_from_config(cfg),
+            "report": cfg.TEST.MOTS.REPORT,
         }
 
     def reset(self):
@@ -231,7 +244,17 @@ class MOTSEvaluator(DatasetEvaluator):
                 self._metadata.sequences,
                 self._metadata.annotation_format,
             )
-            metrics = evaluate_mots(ground_truth, results, class_names)
+            if self._report:
+                matching = evaluate_mots_with_matching(ground_truth, results, class_names)
+                metrics = matching.report
+                images = {
+                    sequence: {f["detections"].frame_idx: f["file_name"] for f in frames}
+                    for sequence, frames in sequences.items()
+                }
+                key_views = self._write_report(os.path.join(folder, "report"), matching, results,
+                                               images)  # fmt: skip
+            else:
+                metrics = evaluate_mots(ground_truth, results, class_names)
             atomic_write_text(
                 os.path.join(folder, "mots_metrics.json"), json.dumps(metrics, indent=1) + "\n"
             )
@@ -239,7 +262,24 @@ class MOTSEvaluator(DatasetEvaluator):
             f"MOTS results for {self._dataset_name} ({len(sequences)} sequences; tracks in "
             f"{self._output_dir}):\n" + format_mots_table(metrics, class_names)
         )
+        if self._report:
+            _log_error_views(key_views)
         return OrderedDict(mots=flat_mots_results(metrics, class_names))
+
+    def _write_report(self, folder: str, matching, results, images) -> Dict[str, np.ndarray]:
+        from trackrcnn_d2.evaluation.report import ReportRun, write_report
+
+        written = write_report(
+            folder, [ReportRun("tracks", matching, results, self._output_dir)], images,
+            command=f"MOTSEvaluator({self._dataset_name!r}), TEST.MOTS.REPORT True",
+            view_frames="switches", gt_source=self._metadata.annotation_root,
+        )  # fmt: skip
+        logger.info(
+            f"MOTS report for {self._dataset_name}: "
+            f"{os.path.join(self._output_dir, 'report', 'index.html')} ({written.n_views} error "
+            "views)"
+        )
+        return written.key_views
 
     def _flow_provider(self, images: Dict[int, str]) -> Optional[SequenceFlowProvider]:
         """The flow between frames of one sequence (``images``: frame_idx -> file); None
@@ -288,6 +328,21 @@ def _group_by_sequence(frames: Sequence[dict]) -> Dict[str, List[dict]]:
         detections: FrameDetections = frame["detections"]
         sequences.setdefault(detections.sequence, {}).setdefault(detections.frame_idx, frame)
     return {name: [by_index[i] for i in sorted(by_index)] for name, by_index in sequences.items()}
+
+
+def _log_error_views(views: Dict[str, np.ndarray]) -> None:
+    """Each sequence's most telling error view as a TensorBoard image next to the metrics'
+    scalars, when evaluating inside a training run (detectron2's EventStorage); nothing for
+    ``--eval-only``, which has no storage."""
+    from detectron2.utils.events import get_event_storage
+
+    try:
+        storage = get_event_storage()
+    except AssertionError:  # no EventStorage: not inside a training run
+        return
+    for sequence, view in views.items():
+        image = np.ascontiguousarray(view.transpose(2, 0, 1))  # CHW, RGB, uint8
+        storage.put_image(f"mots/error_view/{sequence}", image)
 
 
 def flat_mots_results(metrics: dict, class_names: Sequence[str]) -> Dict[str, float]:
