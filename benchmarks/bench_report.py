@@ -31,10 +31,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench_eval import (  # noqa: E402
+from bench_eval import TRACKEVAL_COMMAND, _time_command  # noqa: E402
+from eval_cases import (  # noqa: E402
     MOTSCHALLENGE,
-    TRACKEVAL_COMMAND,
-    _time_command,
     first_frames,
     perturbed_results,
     real_motschallenge,
@@ -72,7 +71,8 @@ def report_of_motschallenge(root: str, repeat: int) -> None:
         with_report = command + ["--report", os.path.join(work, "report"), "--overwrite"]
         configs = trackeval_configs(work, seq_info, ("pedestrian",), "motschallenge")
         configs[2].update(PLOT_CURVES=True, OUTPUT_SUMMARY=True)
-        trackeval = [sys.executable, "-c", TRACKEVAL_COMMAND, json.dumps(configs)]
+        trackeval = [sys.executable, "-c", TRACKEVAL_COMMAND, json.dumps(configs),
+                     os.path.join(work, "trackeval.json")]
         times = {"plain": [], "report": [], "trackeval": []}
         for _ in range(repeat):  # alternated, so that other load hits all three alike
             _time_command(command, times["plain"])

@@ -127,6 +127,7 @@ def test_report_without_images_has_no_error_views(folders, tmp_path):
         (["--images", "{images}"], "--images is for the report: add --report DIR"),
         (["{results}"], "a second results folder is for the report: add --report DIR"),
         (["--views", "switches"], "--views is for the report: add --report DIR"),
+        (["--workers", "2", "--report", "{out}"], "leave out --workers"),
         (["{results}", "--compare", "{results}", "--report", "{out}"], "give the second"),
     ],
 )
