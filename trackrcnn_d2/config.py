@@ -103,6 +103,9 @@ def add_trackrcnn_config(cfg):
     # gives none; these are the original code's tuned KITTI MOTS values (TrackR-CNN repository,
     # configs/conv3d_sep2: detection_confidence_threshold_car/_pedestrian).
     _C.TRACKER_HEADS.DETECTION_CONFIDENCE = [0.847, 0.937]
+    # A detection is confident at score >= gamma (released code, forwarding/tracking/
+    # Util_tracking.py l. 89 and 228) instead of Alg. 1's conf > gamma.
+    _C.TRACKER_HEADS.DETECTION_CONFIDENCE_INCLUSIVE = False
     # Per class: minimum mask propagation score delta_maskprop for a match (Alg. 1); box IoU
     # threshold for "bbox_iou". Not published: centre of the original's search range [0, 0.2]
     # (TrackR-CNN repository, scripts/segtrack_tune_experiment.py, "new_reid").

@@ -146,6 +146,32 @@ def test_command_line(tmp_path, capsys):
     assert {o.rle["size"][0] for objects in ground_truth["0000"].values() for o in objects} == {48}
 
 
+def _classes_in(root, sequences):
+    ground_truth = mots_io.load_mots_ground_truth(str(root / "instances_txt"), sequences)
+    return {o.class_id for frames in ground_truth.values() for os_ in frames.values() for o in os_}
+
+
+def test_classes_option_draws_the_given_classes_only(tmp_path):
+    """``--classes pedestrian``: a MOTSChallenge-like set (pedestrians only), which registers
+    and loads with those class names; the default draws both classes."""
+    from trackrcnn_d2.data.build import get_mots_dataset_dicts
+    from trackrcnn_d2.data.builtin import register_synthetic_mots
+
+    size = ["--sequences", "3", "--frames", "8", "--height", "48", "--width", "96"]
+    main([str(tmp_path / "peds"), *size, "--classes", "pedestrian"])
+    classes = _classes_in(tmp_path / "peds", ["0000", "0001", "0002"])
+    assert mots_io.PEDESTRIAN in classes and mots_io.CAR not in classes
+    assert "--classes pedestrian" in (tmp_path / "peds" / "README.md").read_text()
+    both = generate_synthetic_mots(str(tmp_path / "both"), 3, 8, 48, 96)
+    assert {mots_io.CAR, mots_io.PEDESTRIAN} <= _classes_in(tmp_path / "both", both["all"])
+    prefix = f"test_synthetic_peds_{tmp_path.name}"
+    register_synthetic_mots(prefix, str(tmp_path / "peds"), "", ["pedestrian"])
+    frames = get_mots_dataset_dicts([f"{prefix}_train"], ["pedestrian"])
+    assert {a["category_id"] for f in frames for a in f["annotations"]} == {0}
+    with pytest.raises(ValueError, match="distinct names of"):
+        generate_synthetic_mots(str(tmp_path / "bad"), classes=("truck",))
+
+
 def _tiny(out_dir, **kwargs):
     spec = {"sequences": 3, "frames": 3, "height": 32, "width": 48, **kwargs}
     return generate_synthetic_mots(str(out_dir), **spec)
@@ -214,6 +240,8 @@ def test_a_killed_regeneration_leaves_the_earlier_set(tmp_path, monkeypatch):
         (["--frames", "zero"], "--frames: 'zero' is not an integer"),
         (["--height", "16"], "--height: must be at least 32"),
         (["--seed", "-1"], "--seed: must be at least 0"),
+        (["--classes", "pedestrian,truck"], "--classes: classes must be distinct names of"),
+        (["--classes", "car,car"], "--classes: classes must be distinct names of"),
     ],
 )
 def test_command_line_bad_arguments_end_in_one_message(tmp_path, capsys, arguments, message):

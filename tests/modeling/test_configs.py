@@ -70,6 +70,35 @@ def test_kitti_mots_config_is_the_papers_model():
     assert tuple(conv.weight.shape) == (1024, 1024, 3, 3, 3)
 
 
+MOTS_CHALLENGE_FOLDS = {
+    "0002": "mots_challenge_r101.yaml",
+    "0005": "mots_challenge_r101_held_out_0005.yaml",
+    "0009": "mots_challenge_r101_held_out_0009.yaml",
+    "0011": "mots_challenge_r101_held_out_0011.yaml",
+}
+
+
+@pytest.mark.parametrize("held_out", sorted(MOTS_CHALLENGE_FOLDS))
+def test_mots_challenge_folds_train_40_epochs_on_the_other_three(held_out, motschallenge_root):
+    """Table 6's leave-one-out: each fold is one file; its schedule is 40 epochs of the real
+    frames of the three training sequences (frame ranges of the official seqmap)."""
+    from trackrcnn_d2.data.mots_io import read_seqmap
+
+    cfg = _load(os.path.join(CONFIG_DIR, MOTS_CHALLENGE_FOLDS[held_out]))
+    assert cfg.DATASETS.TRAIN == (f"mots_challenge_train_wo_{held_out}",)
+    assert cfg.DATASETS.TEST == (f"mots_challenge_val_{held_out}",)
+    ranges = read_seqmap(os.path.join(motschallenge_root, "motschallenge_train.seqmap"))
+    frames = sum(last - first + 1 for seq, (first, last) in ranges.items() if seq != held_out)
+    assert cfg.SOLVER.MAX_ITER == 40 * -(-frames // cfg.SOLVER.IMS_PER_BATCH)
+    assert cfg.OUTPUT_DIR.endswith(f"held_out_{held_out}")
+    # One value per tracker key for the one class.
+    assert list(cfg.DATASETS.MOTS.CLASSES) == ["pedestrian"]
+    tracker = cfg.TRACKER_HEADS
+    for key in ("DETECTION_CONFIDENCE", "MASKPROP_THRESHOLD", "ASSOC_THRESHOLD",
+                "CENTER_DISTANCE_THRESHOLD", "KEEP_ALIVE"):  # fmt: skip
+        assert len(tracker[key]) == 1, key
+
+
 # What each ablation config must select to reproduce its table row: (first comment line names
 # the row, association mechanism, temporal type, temporal layers, association loss, loss weight).
 ABLATION_ROWS = {

@@ -64,3 +64,30 @@ def test_keep_alive_is_read_from_the_config_and_validated():
     assert params.mechanism.uses_association_vectors
     with pytest.raises(ValueError, match="keep_alive"):
         PARAMS.replace(keep_alive=(1, 2, 3))
+
+
+@pytest.mark.parametrize("association", ["release_assoc", "maskprop_assoc", "assoc"])
+def test_a_score_equal_to_gamma_is_confident_only_when_inclusive(frame_factory, association):
+    """The release keeps a detection at score >= gamma (forwarding/tracking/Util_tracking.py
+    l. 89 and 228); Algorithm 1 line 4 takes conf > gamma."""
+    frames = [frame_factory(0, [{"box": [10, 10, 30, 40], "score": 0.5}])]
+    params = PARAMS.replace(association=association)
+    assert ids(track_sequence(frames, params))[0] == []
+    inclusive = params.replace(detection_confidence_inclusive=True)
+    assert ids(track_sequence(frames, inclusive))[0] == [1001]
+
+
+def test_release_distance_thresholds_decide_as_the_release_similarity(frame_factory):
+    """The release matches a detection to a track when scale * (offset - distance) >
+    association_threshold (Util_tracking.py l. 113-115 and 170): a distance below offset -
+    threshold / scale. configs/conv3d_sep2 l. 46, car: offset 8.8102, scale 1.0091, threshold
+    0.8166."""
+    offset, scale, threshold = 8.810218833503743, 1.0090931467228708, 0.8165986526897969
+    params = PARAMS.replace(assoc_threshold=(offset - threshold / scale,), keep_alive=(4,))
+    for distance in (0.5, 7.9, 7.99, 8.0009, 8.0011, 8.1, 12.0):
+        frames = [
+            frame_factory(0, [{"box": [10, 10, 30, 40], "vec": [0.0, 0.0]}]),
+            frame_factory(1, [{"box": [10, 10, 30, 40], "vec": [distance, 0.0]}]),
+        ]
+        release_matches = scale * (offset - distance) > threshold
+        assert ids(track_sequence(frames, params))[1] == ([1001] if release_matches else [1002])

@@ -246,9 +246,15 @@ def register_all_mots_challenge(root: str) -> None:
         )
 
 
-def register_synthetic_mots(prefix: str, dataset_root: str, hint: str = "") -> None:
+def register_synthetic_mots(
+    prefix: str,
+    dataset_root: str,
+    hint: str = "",
+    class_names: Sequence[str] = ("car", "pedestrian"),
+) -> None:
     """Register ``<prefix>_train`` and ``<prefix>_val``: the splits of a synthetic set written
-    by ``python -m trackrcnn_d2.data.synthetic <dataset_root>`` (read from its seqmaps)."""
+    by ``python -m trackrcnn_d2.data.synthetic <dataset_root>`` (read from its seqmaps);
+    ``class_names``: its ``--classes``."""
     hint = (
         f"{hint} Generate the synthetic set with "
         f"`python -m trackrcnn_d2.data.synthetic {dataset_root}`."
@@ -259,6 +265,7 @@ def register_synthetic_mots(prefix: str, dataset_root: str, hint: str = "") -> N
             os.path.join(dataset_root, "training", "image_02"),
             _annotation_root(dataset_root),
             sequences=None,
+            class_names=class_names,
             seqmap=os.path.join(dataset_root, f"evaluate_mots.seqmap.{split}"),
             hint=hint,
         )

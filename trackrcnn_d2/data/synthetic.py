@@ -32,7 +32,10 @@ set (or nothing) there, never a mix. A folder that holds files is replaced only 
 Command line::
 
     python -m trackrcnn_d2.data.synthetic OUT_DIR [--sequences N] [--frames F]
-        [--height H --width W] [--seed S] [--overwrite]
+        [--height H --width W] [--seed S] [--classes car,pedestrian] [--overwrite]
+
+``--classes pedestrian`` (``classes=("pedestrian",)``) draws pedestrians only, as MOTSChallenge
+annotates them (paper Table 1); the default draws cars and pedestrians, as KITTI MOTS.
 
 This module imports neither torch nor detectron2.
 """
@@ -40,7 +43,7 @@ import argparse
 import colorsys
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -53,6 +56,7 @@ DEFAULT_FRAMES = 30
 DEFAULT_HEIGHT = 128
 DEFAULT_WIDTH = 256
 DEFAULT_SEED = 0
+DEFAULT_CLASSES = ("car", "pedestrian")
 
 # Objects whose visible part is smaller than this (fraction of the whole, unclipped object, or
 # absolute pixels), being occluded or outside the image, are annotated as ignore region instead
@@ -254,9 +258,16 @@ def _crowd_patch(rng, height: int, width: int):
 
 
 def render_sequence(
-    seq_index: int, frames: int, height: int, width: int, seed: int
+    seq_index: int,
+    frames: int,
+    height: int,
+    width: int,
+    seed: int,
+    classes: Sequence[str] = DEFAULT_CLASSES,
 ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
-    """Images (``H x W x 3`` uint8 RGB) and obj_id maps (``H x W`` uint16) of one sequence."""
+    """Images (``H x W x 3`` uint8 RGB) and obj_id maps (``H x W`` uint16) of one sequence,
+    with objects of ``classes`` (MOTS class names)."""
+    class_ids = [mots_io.MOTS_CLASS_IDS[name] for name in _check_classes(classes)]
     rng = np.random.default_rng([seed, seq_index])
     background = _background(rng, height, width)
     crowd = _crowd_patch(rng, height, width)
@@ -269,7 +280,8 @@ def render_sequence(
     next_instance = {mots_io.CAR: 1, mots_io.PEDESTRIAN: 1}
 
     def spawn(at_edge: bool) -> _SyntheticObject:
-        class_id = mots_io.CAR if rng.random() < 0.5 else mots_io.PEDESTRIAN
+        # One draw whatever the classes, so that the other draws stay those of the default.
+        class_id = class_ids[int(rng.random() * len(class_ids))]
         obj_id = class_id * 1000 + next_instance[class_id]
         next_instance[class_id] += 1
         return _new_object(rng, class_id, obj_id, height, width, at_edge)
@@ -325,9 +337,11 @@ def generate_synthetic_mots(
     width: int = DEFAULT_WIDTH,
     seed: int = DEFAULT_SEED,
     overwrite: bool = False,
+    classes: Sequence[str] = DEFAULT_CLASSES,
 ) -> Dict[str, List[str]]:
     """Write the synthetic dataset to ``out_dir`` (layout in the module docstring), beside it
-    first and then in its place. Raises :class:`~trackrcnn_d2.utils.cli.OutputDirError` if
+    first and then in its place, with objects of ``classes`` (register it with these
+    ``class_names``). Raises :class:`~trackrcnn_d2.utils.cli.OutputDirError` if
     ``out_dir`` is a file or holds files, unless ``overwrite`` (then it is replaced as a whole).
 
     Returns ``{"train": [...], "val": [...], "all": [...]}`` sequence names.
@@ -338,19 +352,27 @@ def generate_synthetic_mots(
         raise ValueError(f"image size must be at least 32x32, got {height}x{width}")
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
+    classes = _check_classes(classes)
     train, val = synthetic_split(sequences)
     check_output_folder(out_dir, overwrite, flag="--overwrite (overwrite=True)")
     with replace_folder_atomically(out_dir, replace_file=overwrite) as new_dir:
-        _write_set(new_dir, out_dir, train, val, frames, height, width, seed)
+        _write_set(new_dir, out_dir, train, val, frames, height, width, seed, classes)
     return {"train": train, "val": val, "all": train + val}
 
 
-def _write_set(folder, out_dir, train, val, frames, height, width, seed) -> None:
+def _check_classes(classes: Sequence[str]) -> Tuple[str, ...]:
+    classes = tuple(classes)
+    if not classes or len(set(classes)) < len(classes) or set(classes) - set(DEFAULT_CLASSES):
+        raise ValueError(f"classes must be distinct names of {DEFAULT_CLASSES}, got {classes}")
+    return classes
+
+
+def _write_set(folder, out_dir, train, val, frames, height, width, seed, classes) -> None:
     from PIL import Image
 
     all_sequences = train + val
     for seq_index, seq in enumerate(all_sequences):
-        images, id_maps = render_sequence(seq_index, frames, height, width, seed)
+        images, id_maps = render_sequence(seq_index, frames, height, width, seed, classes)
         image_folder = os.path.join(folder, "training", "image_02", seq)
         os.makedirs(image_folder)
         objects: List[mots_io.MOTSObject] = []
@@ -371,7 +393,7 @@ def _write_set(folder, out_dir, train, val, frames, height, width, seed) -> None
         "# Synthetic MOTS\n\n"
         "Generated by `python -m trackrcnn_d2.data.synthetic "
         f"{out_dir} --sequences {len(all_sequences)} --frames {frames} --height {height} "
-        f"--width {width} --seed {seed}`.\n\n"
+        f"--width {width} --seed {seed} --classes {','.join(classes)}`.\n\n"
         "KITTI MOTS layout: `training/image_02/<seq>/<frame:06d>.png`, "
         "`instances_txt/<seq>.txt`, `instances/<seq>/<frame:06d>.png`. "
         f"Train sequences: {' '.join(train)}; val sequences: {' '.join(val)} "
@@ -390,6 +412,13 @@ def _at_least(minimum: int):
         return value
 
     return parse
+
+
+def _class_names(text: str) -> Tuple[str, ...]:
+    try:
+        return _check_classes(name.strip() for name in text.split(","))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def main(argv=None) -> None:
@@ -421,6 +450,12 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--seed", type=_at_least(0), default=DEFAULT_SEED, help="random seed")
     parser.add_argument(
+        "--classes",
+        type=_class_names,
+        default=",".join(DEFAULT_CLASSES),
+        help="comma-separated MOTS classes of the objects, e.g. pedestrian (as MOTSChallenge)",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help="replace OUT_DIR as a whole if it holds files (else refuse)",
@@ -435,6 +470,7 @@ def main(argv=None) -> None:
             args.width,
             args.seed,
             overwrite=args.overwrite,
+            classes=args.classes,
         )
     print(
         f"Wrote {len(splits['all'])} sequences x {args.frames} frames to {args.out_dir} "

@@ -148,7 +148,7 @@ class VideoTrackingPredictor:
         params, scores = self.tracker_params, raw.scores
         usable = scores >= params.min_score
         if not (params.mechanism.assoc_match and raw.has("association_vectors")):
-            usable &= scores > min(params.detection_confidence)
+            usable &= params.confident(scores)
         if unpasted:
             return detector_postprocess_unpasted(raw[usable], inputs["height"], inputs["width"])
         return raw[usable]

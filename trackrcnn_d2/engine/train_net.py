@@ -19,12 +19,10 @@ from detectron2.utils.logger import setup_logger
 from trackrcnn_d2 import register_all
 from trackrcnn_d2.checkpoint import MOTSCheckpointer, WeightsClassMap, check_resume_config
 from trackrcnn_d2.data.build import check_mots_datasets, clips_per_gpu
-from trackrcnn_d2.data.mots_io import mots_class_to_contiguous
+from trackrcnn_d2.engine.config_contract import check_evaluation_setup
 from trackrcnn_d2.engine.device import available_device
 from trackrcnn_d2.engine.precision import set_matmul_precision
-from trackrcnn_d2.engine.predictor import has_association_head
 from trackrcnn_d2.engine.trainer import Trainer
-from trackrcnn_d2.tracking import TrackerParams
 from trackrcnn_d2.utils.cli import (
     USER_ERRORS,
     CheckpointError,
@@ -44,10 +42,6 @@ def check_inputs(cfg, args, world_size: int) -> None:
     mistake is not buried under detectron2's environment and config dump)."""
     if os.path.exists(cfg.OUTPUT_DIR) and not os.path.isdir(cfg.OUTPUT_DIR):
         raise ConfigError(f"OUTPUT_DIR {cfg.OUTPUT_DIR} is a file; give a folder")
-    try:
-        mots_class_to_contiguous(cfg.DATASETS.MOTS.CLASSES)
-    except ValueError as e:
-        raise ConfigError(f"DATASETS.MOTS.CLASSES: {e}") from None
     if not args.eval_only:
         refuse_to_mix_runs(cfg, args.resume)
         if args.resume:
@@ -59,6 +53,8 @@ def check_inputs(cfg, args, world_size: int) -> None:
     if args.eval_only and not cfg.DATASETS.TEST:
         raise ConfigError("--eval-only with an empty DATASETS.TEST: nothing to evaluate")
     check_mots_datasets(cfg.DATASETS.TEST, "DATASETS.TEST")
+    # Classes, tracker and evaluator: what the evaluation after training needs, checked now.
+    check_evaluation_setup(cfg)
     resuming = args.resume and os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "last_checkpoint"))
     weights = cfg.MODEL.WEIGHTS
     if args.eval_only and not resuming and not weights:
@@ -121,7 +117,7 @@ def main(args):
     if args.eval_only:
         model = Trainer.build_model(cfg)
         # Before the weights are loaded (maybe downloaded): the tracker must fit the model.
-        TrackerParams.from_config(cfg).check_association_head(has_association_head(model))
+        check_evaluation_setup(cfg, model)
         MOTSCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
             cfg.MODEL.WEIGHTS, resume=args.resume, strict=True
         )
@@ -131,6 +127,7 @@ def main(args):
         return results
 
     trainer = Trainer(cfg)
+    check_evaluation_setup(cfg, trainer.model)
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()
 

@@ -2,7 +2,8 @@
 
 Tracking is done per class. For each frame t (``ASSOCIATION = "maskprop_assoc"``, the paper's):
 
-1. ``high_conf_dets_t`` = detections with confidence > gamma.
+1. ``high_conf_dets_t`` = detections with confidence > gamma (>= gamma with
+   ``DETECTION_CONFIDENCE_INCLUSIVE``, as the released code compares).
 2. maskprop_match: they are matched with the Hungarian algorithm to the detections selected in
    frame t-1 on the mask propagation score (Eq. 5, IoU of the previous mask warped by optical
    flow with the current mask); only pairs with a score > delta_maskprop may match.
@@ -160,7 +161,7 @@ class Algorithm1Tracker:
         self, frame: FrameDetections, category: int, candidates: np.ndarray, pair_scores
     ) -> Tuple[np.ndarray, np.ndarray]:
         params, state = self.params, self._states[category]
-        high_conf = candidates[frame.scores[candidates] > params.detection_confidence[category]]
+        high_conf = candidates[params.confident(frame.scores[candidates], category)]
         prev_idx, prev_tracks = state.previous_selected, state.previous_tracks
 
         matched_rows: List[Tuple[int, int]] = []

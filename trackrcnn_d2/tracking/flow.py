@@ -58,20 +58,8 @@ class RAFTFlow:
         import torch
         from torchvision.models import optical_flow
 
-        if variant == "small":
-            builder, weights = optical_flow.raft_small, optical_flow.Raft_Small_Weights.DEFAULT
-        elif variant == "large":
-            builder, weights = optical_flow.raft_large, optical_flow.Raft_Large_Weights.DEFAULT
-        else:
-            raise ValueError(f"Unknown RAFT variant {variant!r}; choose 'small' or 'large'")
-        weights_path = os.path.join(
-            torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url)
-        )
-        if not os.path.isfile(weights_path):
-            raise FileNotFoundError(
-                f"RAFT {variant} weights not found at {weights_path}. Download {weights.url} to "
-                "that path (or set TORCH_HOME), or use TRACKER_HEADS.FLOW 'dis' (no weights)."
-            )
+        builder = {"small": optical_flow.raft_small, "large": optical_flow.raft_large}[variant]
+        weights_path = raft_weights_path(variant)
         self._device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         model = builder(weights=None)
         model.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
@@ -95,6 +83,33 @@ class RAFTFlow:
         with torch.no_grad():
             flow = self._model(prepare(image), prepare(previous_image))[-1]
         return flow[0, :, :height, :width].permute(1, 2, 0).cpu().numpy().astype(np.float32)
+
+
+def raft_weights_path(variant: str) -> str:
+    """The file of RAFT ``variant``'s ("small", "large") weights in the torch hub cache;
+    FileNotFoundError naming it and the way out when it is missing."""
+    import torch
+    from torchvision.models import optical_flow
+
+    if variant not in ("small", "large"):
+        raise ValueError(f"Unknown RAFT variant {variant!r}; choose 'small' or 'large'")
+    weights = getattr(optical_flow, f"Raft_{variant.title()}_Weights").DEFAULT
+    path = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"RAFT {variant} weights not found at {path}. Download {weights.url} to "
+            "that path (or set TORCH_HOME), or use TRACKER_HEADS.FLOW 'dis' (no weights)."
+        )
+    return path
+
+
+def check_optical_flow(method: str) -> None:
+    """Raise what :func:`build_optical_flow` would, without building it: ValueError for an
+    unknown name, FileNotFoundError for RAFT weights that are not in the torch hub cache."""
+    if method not in FLOW_METHODS:
+        raise ValueError(f"Unknown optical flow method {method!r}; choose one of {FLOW_METHODS}")
+    if method.startswith("raft_"):
+        raft_weights_path(method.split("_")[1])
 
 
 def build_optical_flow(method: str) -> Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]]:

@@ -12,6 +12,34 @@ from .mechanisms import ASSOCIATION_MECHANISMS, MECHANISMS, AssociationMechanism
 
 DISJOINT_STRATEGIES = ("bottom", "score")
 
+# The per-class fields of TrackerParams, their value type, and their config keys.
+PER_CLASS_FIELDS = {
+    "detection_confidence": float,
+    "maskprop_threshold": float,
+    "assoc_threshold": float,
+    "center_distance_threshold": float,
+    "keep_alive": int,
+}
+CONFIG_KEYS = {name: f"TRACKER_HEADS.{name.upper()}" for name in PER_CLASS_FIELDS}
+
+
+def per_class_values(
+    name: str, values: Sequence, class_names: Sequence[str], kind: type = float
+) -> tuple:
+    """``values`` as one value per class (a single value counts for every class); raises
+    :class:`~trackrcnn_d2.utils.cli.ConfigError` (a ValueError) naming ``name`` for another
+    count."""
+    values = tuple(kind(v) for v in values)
+    if len(values) == 1:
+        values = values * len(class_names)
+    if len(values) != len(class_names):
+        raise ConfigError(
+            f"{name} has {len(values)} values but there are {len(class_names)} classes "
+            f"{list(class_names)}; give one value per class (in DATASETS.MOTS.CLASSES order) or "
+            "a single value for all"
+        )
+    return values
+
 
 @dataclass(frozen=True)
 class TrackerParams:
@@ -32,6 +60,8 @@ class TrackerParams:
             whose mask reaches lowest in the image, paper Sec. 5) or ``"score"``.
         keep_alive: per class, frames a track without detection stays matchable for
             ``release_assoc`` (the released code's keep_alive).
+        detection_confidence_inclusive: a detection is confident when its score is >= gamma
+            (the released code) instead of > gamma (Alg. 1).
     """
 
     class_names: Tuple[str, ...]
@@ -44,9 +74,9 @@ class TrackerParams:
     min_mask_area: int = 10
     disjoint: str = "bottom"
     keep_alive: Tuple[int, ...] = (4, 6)
+    detection_confidence_inclusive: bool = False
 
     def __post_init__(self):
-        num_classes = len(self.class_names)
         object.__setattr__(self, "class_names", tuple(self.class_names))
         if self.association not in ASSOCIATION_MECHANISMS:
             raise ValueError(
@@ -57,30 +87,9 @@ class TrackerParams:
             raise ValueError(
                 f"Unknown disjoint strategy {self.disjoint!r}; choose one of {DISJOINT_STRATEGIES}"
             )
-        for name in (
-            "detection_confidence",
-            "maskprop_threshold",
-            "assoc_threshold",
-            "center_distance_threshold",
-        ):
-            values = tuple(float(v) for v in getattr(self, name))
-            if len(values) == 1:
-                values = values * num_classes
-            if len(values) != num_classes:
-                raise ValueError(
-                    f"Tracker parameter {name} has {len(values)} values but there are "
-                    f"{num_classes} classes {list(self.class_names)}; give one value per class "
-                    "(in DATASETS.MOTS.CLASSES order) or a single value for all"
-                )
+        for name, kind in PER_CLASS_FIELDS.items():
+            values = per_class_values(name, getattr(self, name), self.class_names, kind)
             object.__setattr__(self, name, values)
-        keep_alive = tuple(int(v) for v in self.keep_alive)
-        keep_alive = keep_alive * num_classes if len(keep_alive) == 1 else keep_alive
-        if len(keep_alive) != num_classes:
-            raise ValueError(
-                f"Tracker parameter keep_alive has {len(keep_alive)} values but there are "
-                f"{num_classes} classes {list(self.class_names)}"
-            )
-        object.__setattr__(self, "keep_alive", keep_alive)
 
     @property
     def mechanism(self) -> AssociationMechanism:
@@ -104,25 +113,42 @@ class TrackerParams:
                 '"Mask R-CNN + maskprop"), bbox_iou or bbox_center'
             )
 
+    def confident(self, scores, category: Optional[int] = None):
+        """(N,) bool (numpy or torch, as ``scores``): the scores above gamma of ``category``
+        (Alg. 1's high_conf_dets; None: the lowest gamma of all classes), or at it with
+        ``detection_confidence_inclusive``."""
+        gamma = (
+            min(self.detection_confidence)
+            if category is None
+            else self.detection_confidence[category]
+        )
+        return scores >= gamma if self.detection_confidence_inclusive else scores > gamma
+
     def replace(self, **changes) -> "TrackerParams":
         return dataclasses.replace(self, **changes)
 
     @classmethod
     def from_config(cls, cfg, class_names: Optional[Sequence[str]] = None) -> "TrackerParams":
-        """Parameters from ``cfg.TRACKER_HEADS`` (classes: ``cfg.DATASETS.MOTS.CLASSES``)."""
+        """Parameters from ``cfg.TRACKER_HEADS`` (classes: ``cfg.DATASETS.MOTS.CLASSES``).
+        Raises :class:`~trackrcnn_d2.utils.cli.ConfigError` naming the key of a bad value."""
         t = cfg.TRACKER_HEADS
-        return cls(
-            class_names=tuple(class_names or cfg.DATASETS.MOTS.CLASSES),
-            association=t.ASSOCIATION,
-            detection_confidence=tuple(t.DETECTION_CONFIDENCE),
-            maskprop_threshold=tuple(t.MASKPROP_THRESHOLD),
-            assoc_threshold=tuple(t.ASSOC_THRESHOLD),
-            center_distance_threshold=tuple(t.CENTER_DISTANCE_THRESHOLD),
-            min_score=t.MIN_SCORE,
-            min_mask_area=t.MIN_MASK_AREA,
-            disjoint=t.DISJOINT,
-            keep_alive=tuple(t.KEEP_ALIVE),
-        )
+        class_names = tuple(class_names or cfg.DATASETS.MOTS.CLASSES)
+        per_class = {
+            name: per_class_values(key, t[key.split(".")[1]], class_names, PER_CLASS_FIELDS[name])
+            for name, key in CONFIG_KEYS.items()
+        }
+        try:
+            return cls(
+                class_names=class_names,
+                association=t.ASSOCIATION,
+                min_score=t.MIN_SCORE,
+                min_mask_area=t.MIN_MASK_AREA,
+                disjoint=t.DISJOINT,
+                detection_confidence_inclusive=t.DETECTION_CONFIDENCE_INCLUSIVE,
+                **per_class,
+            )
+        except ValueError as e:
+            raise ConfigError(f"TRACKER_HEADS: {e}") from None
 
 
 def usable_detections(frame: FrameDetections, params: TrackerParams) -> np.ndarray:
