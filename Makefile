@@ -3,7 +3,7 @@ PYTHON_VENV := .venv/bin/python
 DEMO_OUTPUT ?= output/demo
 DEMO_DATA ?= datasets/synthetic_mots
 
-.PHONY: install test lint demo clean
+.PHONY: install test test-random lint demo clean
 
 # An editable install compiles no bytecode, and where PYTHONDONTWRITEBYTECODE is set Python never
 # caches it: without this, every command would compile the package again at start (about 20 ms
@@ -17,6 +17,12 @@ lint: install
 
 test: lint
 	$(PYTHON_VENV) -m pytest tests
+
+# The tests in a random order (pytest-randomly, which setup.cfg turns off for `make test`): they
+# must pass in any order. The run prints its seed; `make test-random SEED=<seed>` repeats it.
+SEED ?= default
+test-random: install
+	$(PYTHON_VENV) -m pytest -p randomly --randomly-seed=$(SEED) tests
 
 demo: install
 	@bash tools/demo.sh "$(DEMO_DATA)" "$(DEMO_OUTPUT)"

@@ -48,7 +48,10 @@ setup(
         "iopath<0.1.10",
     ],
     extras_require={
-        "test": ["pytest>=7", "trackeval", "ruff", "numpy>=2.3"],
+        "test": [
+            "pytest>=7", "pytest-timeout>=2.1", "pytest-randomly>=3.12", "trackeval", "ruff",
+            "numpy>=2.3",
+        ],
     },
     cmdclass={"build_py": BuildPyWithConfigs},
     entry_points={

@@ -83,14 +83,11 @@ def test_class_map_keeps_person_as_pedestrian_and_car():
 def test_train_net_eval_only_refuses_association_before_loading_weights(tmp_path, capsys):
     """A plain Mask R-CNN asked for association vectors stops before its weights are loaded
     (here a URL that would fail to download) and before any frame is evaluated."""
-    import sys
     import uuid
 
+    import train_net
     from trackrcnn_d2.data import register_synthetic_mots
     from trackrcnn_d2.data.synthetic import generate_synthetic_mots
-
-    sys.path.insert(0, REPO)
-    import train_net
     from trackrcnn_d2.engine.train_net import run
 
     root = str(tmp_path / "synthetic_mots")

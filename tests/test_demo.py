@@ -7,7 +7,6 @@ they report detections, which is what the plumbing needs.
 """
 import os
 import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -16,14 +15,13 @@ import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.modeling import build_model
 
+import demo
 from trackrcnn_d2.data import mots_io
 from trackrcnn_d2.data.synthetic import render_sequence
 from trackrcnn_d2.utils.cli import load_config
 from trackrcnn_d2.utils.rle import decode_mask
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-import demo  # noqa: E402
 
 CONFIG = os.path.join(REPO, "configs", "demo_synthetic.yaml")
 COCO_CONFIG = os.path.join(REPO, "configs", "coco_mask_rcnn_R_50_FPN_maskprop.yaml")

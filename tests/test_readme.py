@@ -9,7 +9,7 @@ import runpy
 import sys
 
 import pytest
-from readme_cases import write_ground_truth_as_results
+from helpers.readme_cases import write_ground_truth_as_results
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECTION = "## Using the components in your own detectron2 project"

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from readme_cases import write_ground_truth_as_results
+from helpers.readme_cases import write_ground_truth_as_results
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHONS = ("python", "python3", ".venv/bin/python")

@@ -20,6 +20,7 @@ import uuid
 import pytest
 import torch
 
+import train_net
 from trackrcnn_d2.data import register_synthetic_mots
 from trackrcnn_d2.data.synthetic import generate_synthetic_mots
 from trackrcnn_d2.engine.train_net import launch_from_args, main, run, setup
@@ -27,8 +28,6 @@ from trackrcnn_d2.engine.trainer import Trainer
 from trackrcnn_d2.utils.cli import ConfigError, OutputDirError, load_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-import train_net  # noqa: E402
 
 CONFIG = os.path.join(REPO, "configs", "demo_synthetic.yaml")
 
@@ -523,6 +522,7 @@ def test_missing_dataset_folder_says_where_it_looked(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.timeout(900)  # two processes, 20 s on an idle machine
 def test_eval_only_with_two_processes_gathers_every_sequence(trained, dataset, tmp_path):
     """`--num-gpus 2` on the CPU (gloo): each process infers whole sequences, the main process
     tracks and evaluates all of them, as one process does."""

@@ -39,6 +39,7 @@ def _environment(datasets_root):
     return dict(os.environ, DETECTRON2_DATASETS=str(datasets_root), OMP_NUM_THREADS="1")
 
 
+@pytest.mark.timeout(900)  # two processes; the subprocess timeout (600 s) says more
 def test_two_process_cpu_training_with_the_kitti_clip_settings(datasets_root, tmp_path):
     """`train_net.py --num-gpus 2 MODEL.DEVICE cpu` with the KITTI config's clips (8 frames,
     IMS_PER_BATCH 8) and the README's scaling (SOLVER.REFERENCE_WORLD_SIZE 1): one clip per
@@ -87,6 +88,7 @@ def _records(metrics_file):
     return [json.loads(line) for line in metrics_file.read_text().splitlines()]
 
 
+@pytest.mark.timeout(900)  # two training runs; the subprocess timeout says more
 def test_resume_after_a_kill_continues_from_the_last_checkpoint(datasets_root, tmp_path):
     """SIGKILL a run after its first checkpoint, restart it with --resume: it continues from
     that checkpoint's iteration, and metrics.json has every iteration exactly once."""

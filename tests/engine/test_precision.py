@@ -65,15 +65,14 @@ def test_unknown_precision_is_refused(cfg):
 def test_train_net_applies_both_keys(monkeypatch, tmp_path, restore_flags):
     """train_net.py: MODEL.ALLOW_TF32 at set-up (every process), TEST.PRECISION around test()."""
     import os
-    import sys
 
     from detectron2.engine import DefaultTrainer
 
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    sys.path.insert(0, repo)
     import train_net
     from trackrcnn_d2.engine import trainer
     from trackrcnn_d2.engine.train_net import setup
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
     config = os.path.join(repo, "configs", "demo_synthetic.yaml")
     opts = ["OUTPUT_DIR", str(tmp_path), "MODEL.ALLOW_TF32", "False"]

@@ -1,7 +1,10 @@
 """Shared fixtures of the evaluation tests."""
+import contextlib
+import io
 import uuid
 
 import pytest
+from helpers.environment import import_or_skip
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +24,18 @@ def synthetic_mots_set(tmp_path_factory):
         return root, f"{name}_val"
 
     return make
+
+
+@pytest.fixture
+def trackeval_report(tmp_path):
+    """``report(gt, results, class_names, flavour)``: TrackEval's evaluation (the oracle) in the
+    layout of ``evaluate_mots``, run in this test's tmp_path; the test is skipped where TrackEval
+    is not installed, and fails under CI=true."""
+    import_or_skip("trackeval")
+    from trackrcnn_d2.evaluation.reference import run_trackeval
+
+    def report(gt, results, class_names, flavour):
+        with contextlib.redirect_stdout(io.StringIO()):
+            return run_trackeval(gt, results, class_names, flavour, workdir=str(tmp_path))
+
+    return report

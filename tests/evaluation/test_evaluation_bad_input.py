@@ -1,7 +1,7 @@
 """Bad input gets a clear error naming sequence, frame and ids (never a crash in pycocotools)."""
 import numpy as np
 import pytest
-from mots_eval_cases import box, frames
+from helpers.mots_eval_cases import box, frames
 
 from trackrcnn_d2.data.mots_io import MOTSObject
 from trackrcnn_d2.evaluation.metrics import (

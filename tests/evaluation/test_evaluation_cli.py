@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from mots_eval_cases import box, random_case
+from helpers.mots_eval_cases import box, random_case
 
 from trackrcnn_d2.data.mots_io import read_mots_txt, write_mots_txt
 from trackrcnn_d2.evaluation.__main__ import main

@@ -2,7 +2,7 @@
 folder-level call."""
 import numpy as np
 import pytest
-from mots_eval_cases import box, random_case
+from helpers.mots_eval_cases import box, random_case
 
 from trackrcnn_d2.data.mots_io import (
     MOTSFormatError,

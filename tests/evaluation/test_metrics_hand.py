@@ -3,7 +3,7 @@ TrackEval implements it). Images are 10x12; ``box`` makes rectangular masks."""
 import math
 
 import pytest
-from mots_eval_cases import box, frames
+from helpers.mots_eval_cases import box, frames
 
 from trackrcnn_d2.evaluation.metrics import MOTSGroundTruth, evaluate_mots
 

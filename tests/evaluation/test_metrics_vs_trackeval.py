@@ -1,25 +1,16 @@
 """evaluate_mots equals TrackEval (run in-process on temporary files) on random inputs, for the
 KittiMOTS and MOTSChallenge dataset classes and the CLEAR, HOTA and Identity metrics; and its
 IDF1 family equals motmetrics'."""
-import contextlib
-import io
 import os
 
 import numpy as np
 import pytest
-from mots_eval_cases import assert_reports_equal, random_case
+from helpers.environment import import_or_skip
+from helpers.mots_eval_cases import assert_reports_equal, random_case
 
 from trackrcnn_d2.data.mots_io import read_mots_txt
 from trackrcnn_d2.evaluation.metrics import MOTSGroundTruth, evaluate_mots
 from trackrcnn_d2.utils.rle import decode_mask, encode_mask
-
-trackeval = pytest.importorskip("trackeval")
-from trackrcnn_d2.evaluation.reference import run_trackeval  # noqa: E402
-
-
-def _trackeval(gt, results, class_names, flavour, tmp_path):
-    with contextlib.redirect_stdout(io.StringIO()):
-        return run_trackeval(gt, results, class_names, flavour, workdir=str(tmp_path))
 
 
 def _random_case(seed, flavour):
@@ -38,24 +29,24 @@ def _random_case(seed, flavour):
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_kitti_mots_random(seed, tmp_path):
+def test_kitti_mots_random(seed, trackeval_report):
     gt, results = _random_case(seed, "kitti")
     class_names = ("car", "pedestrian")
     ours = evaluate_mots(gt, results, class_names)
-    assert_reports_equal(ours, _trackeval(gt, results, class_names, "kitti", tmp_path),
+    assert_reports_equal(ours, trackeval_report(gt, results, class_names, "kitti"),
                          class_names)
 
 
 @pytest.mark.parametrize("seed", range(100, 125))
-def test_motschallenge_random(seed, tmp_path):
+def test_motschallenge_random(seed, trackeval_report):
     gt, results = _random_case(seed, "motschallenge")
     ours = evaluate_mots(gt, results, ("pedestrian",))
-    reference = _trackeval(gt, results, ("pedestrian",), "motschallenge", tmp_path)
+    reference = trackeval_report(gt, results, ("pedestrian",), "motschallenge")
     assert_reports_equal(ours, reference, ("pedestrian",))
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_several_ignore_regions_per_frame(seed, tmp_path):
+def test_several_ignore_regions_per_frame(seed, trackeval_report):
     # TrackEval merges a frame's ignore regions, which may overlap each other: each region of
     # the random cases becomes two overlapping ones (the whole and the whole less its top row).
     gt, results = _random_case(seed, "kitti")
@@ -74,7 +65,7 @@ def test_several_ignore_regions_per_frame(seed, tmp_path):
     assert n_split > 0
     class_names = ("car", "pedestrian")
     ours = evaluate_mots(gt, results, class_names)
-    assert_reports_equal(ours, _trackeval(gt, results, class_names, "kitti", tmp_path),
+    assert_reports_equal(ours, trackeval_report(gt, results, class_names, "kitti"),
                          class_names)
 
 
@@ -91,10 +82,10 @@ def test_random_cases_exercise_the_hard_paths():
     assert any(r["TP"] and r["FP"] and r["FN"] for r in cars)
 
 
-def test_results_in_file_order_break_ties_like_trackeval(tmp_path):
+def test_results_in_file_order_break_ties_like_trackeval(trackeval_report):
     """Two hypotheses with IoU exactly 0.5 to the same GT mask: which one is matched depends on
     their order, in the file for TrackEval and in the list for evaluate_mots."""
-    from mots_eval_cases import box, frames
+    from helpers.mots_eval_cases import box, frames
 
     gt = {"0000": frames(box(0, 1001, 0, 2, 0, 2), box(1, 1001, 0, 2, 0, 2))}
     for first, second in ((1, 2), (2, 1)):
@@ -103,12 +94,12 @@ def test_results_in_file_order_break_ties_like_trackeval(tmp_path):
             box(1, 2, 0, 2, 0, 2, class_id=1),
         )}  # fmt: skip
         ours = evaluate_mots(gt, results, ("car",))
-        assert_reports_equal(ours, _trackeval(gt, results, ("car",), "kitti", tmp_path), ("car",))
+        assert_reports_equal(ours, trackeval_report(gt, results, ("car",), "kitti"), ("car",))
         assert ours["car"]["IDS"] == (1 if first == 1 else 0)
 
 
 def test_idf1_family_equals_motmetrics():
-    motmetrics = pytest.importorskip("motmetrics")
+    motmetrics = import_or_skip("motmetrics")
     import pycocotools.mask as mask_utils
 
     for seed in range(5):
@@ -173,7 +164,7 @@ def _perturbed(gt, rng):
     return results
 
 
-def test_real_motschallenge_annotations(motschallenge_root, tmp_path):
+def test_real_motschallenge_annotations(motschallenge_root, trackeval_report):
     rng = np.random.default_rng(0)
     gt = {}
     for sequence in ("0005", "0009"):  # 480x640 and 1080x1920; the first 40 frames
@@ -181,7 +172,7 @@ def test_real_motschallenge_annotations(motschallenge_root, tmp_path):
         gt[sequence] = {f: objs for f, objs in frames.items() if f <= 40}
     results = _perturbed(gt, rng)
     ours = evaluate_mots(MOTSGroundTruth(gt), results, ("pedestrian",))
-    reference = _trackeval(gt, results, ("pedestrian",), "motschallenge", tmp_path)
+    reference = trackeval_report(gt, results, ("pedestrian",), "motschallenge")
     assert_reports_equal(ours, reference, ("pedestrian",))
     r = ours["pedestrian"]
     assert r["TP"] > 100 and r["FP"] > 0 and r["FN"] > 0 and r["IDS"] > 0

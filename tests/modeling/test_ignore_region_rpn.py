@@ -1,9 +1,9 @@
 """IgnoreRegionRPN: negative anchors on ignore regions are not trained (the released code)."""
 import pytest
 import torch
-from conftest import tiny_cfg
 from detectron2.modeling import build_model
 from detectron2.structures import Boxes, Instances
+from helpers.modeling import tiny_cfg
 
 from trackrcnn_d2.modeling import IgnoreRegionRPN
 from trackrcnn_d2.modeling.proposal_generator import anchor_fraction_on_mask

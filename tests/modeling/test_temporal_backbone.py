@@ -1,9 +1,9 @@
 """TemporalBackbone: identity init, zero padding at clip boundaries, windows, gradients."""
 import pytest
 import torch
-from conftest import tiny_cfg
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, build_backbone
+from helpers.modeling import tiny_cfg
 
 from trackrcnn_d2.modeling.backbone import (
     Conv3dTemporalLayer,

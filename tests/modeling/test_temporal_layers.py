@@ -1,8 +1,8 @@
 """The released code's temporal layers: depthwise-separable Conv3D, ConvLSTM variants."""
 import pytest
 import torch
-from conftest import tiny_cfg
 from detectron2.modeling import build_backbone
+from helpers.modeling import tiny_cfg
 
 from trackrcnn_d2.modeling.backbone import (
     Conv3dTemporalLayer,

@@ -4,10 +4,10 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from conftest import frame_dict, shapes_clip, tiny_cfg
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.modeling import build_model
 from detectron2.utils.events import EventStorage
+from helpers.modeling import frame_dict, shapes_clip, tiny_cfg
 
 from trackrcnn_d2.data.synthetic import render_sequence
 from trackrcnn_d2.modeling import TrackRCNN
@@ -238,6 +238,7 @@ def test_mask_rcnn_checkpoint_loads_and_gives_its_detections(features, tmp_path)
         assert torch.equal(a.pred_masks, b.pred_masks)
 
 
+@pytest.mark.timeout(600)  # 16 s on an idle machine
 @pytest.mark.parametrize("num_layers", [1, 2])
 def test_video_predictor_feeds_the_look_ahead_the_model_needs(num_layers):
     from trackrcnn_d2.engine import VideoTrackingPredictor

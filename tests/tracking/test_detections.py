@@ -71,7 +71,7 @@ def test_frame_detections_validate_shapes(frame_factory):
 
 
 def test_from_instances_binarises_masks_and_keeps_association_vectors():
-    torch = pytest.importorskip("torch")
+    import torch
     from detectron2.structures import Boxes, Instances
 
     from trackrcnn_d2.tracking import frame_detections_from_instances

@@ -107,8 +107,7 @@ def test_flow_methods_by_name():
 
 
 def test_raft_without_cached_weights_names_the_missing_file(tmp_path, monkeypatch):
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("torchvision")
+    import torch
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     with pytest.raises(FileNotFoundError, match=str(tmp_path) + ".*raft_small"):
         build_optical_flow("raft_small")
@@ -129,9 +128,10 @@ def test_box_warping_limited_to_the_flow_reach_gives_the_same_box():
 def test_raft_runs_with_weights_from_the_hub_cache(tmp_path, monkeypatch):
     """RAFT's code path (padding to multiples of 8, output layout) with random weights saved
     where the pretrained ones would be."""
-    torch = pytest.importorskip("torch")
-    optical_flow = pytest.importorskip("torchvision.models.optical_flow")
     import os
+
+    import torch
+    from torchvision.models import optical_flow
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     url = optical_flow.Raft_Small_Weights.DEFAULT.url
@@ -139,8 +139,12 @@ def test_raft_runs_with_weights_from_the_hub_cache(tmp_path, monkeypatch):
     torch.manual_seed(0)
     weights_path = tmp_path / "checkpoints" / url.split("/")[-1]
     torch.save(optical_flow.raft_small().state_dict(), weights_path)
-    torch.set_num_threads(1)
     raft = build_optical_flow("raft_small")
     previous, current = shifted_pair()
-    flow = raft(np.dstack([current[:36, :50]] * 3), np.dstack([previous[:36, :50]] * 3))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        flow = raft(np.dstack([current[:36, :50]] * 3), np.dstack([previous[:36, :50]] * 3))
+    finally:
+        torch.set_num_threads(threads)
     assert flow.shape == (36, 50, 2) and flow.dtype == np.float32 and np.isfinite(flow).all()

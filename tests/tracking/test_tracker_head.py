@@ -1,11 +1,9 @@
 """The tracker through detectron2's tracking API (build_tracker_head, update)."""
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
-
-from detectron2.structures import Boxes, Instances  # noqa: E402
-from detectron2.tracking import build_tracker_head  # noqa: E402
+import torch
+from detectron2.structures import Boxes, Instances
+from detectron2.tracking import build_tracker_head
 
 HEIGHT, WIDTH = 96, 128
 
@@ -21,8 +19,6 @@ def instances_of(boxes, scores, classes, vectors):
     instances.pred_masks = masks
     instances.association_vectors = torch.tensor(vectors, dtype=torch.float32).reshape(-1, 2)
     return instances
-
-
 
 
 def test_update_assigns_consistent_ids_frame_by_frame(tracker_cfg):

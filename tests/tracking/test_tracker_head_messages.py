@@ -3,14 +3,12 @@ detections it cannot use as configured."""
 import logging
 
 import pytest
+import torch
+from detectron2.config import CfgNode
+from detectron2.structures import Boxes, Instances
+from detectron2.tracking import build_tracker_head
 
-torch = pytest.importorskip("torch")
-
-from detectron2.config import CfgNode  # noqa: E402
-from detectron2.structures import Boxes, Instances  # noqa: E402
-from detectron2.tracking import build_tracker_head  # noqa: E402
-
-import trackrcnn_d2.tracking.tracker_head  # noqa: E402,F401  registers TrackRCNNTracker
+import trackrcnn_d2.tracking.tracker_head  # noqa: F401  registers TrackRCNNTracker
 
 HEIGHT, WIDTH = 60, 100
 LOGGER = "trackrcnn_d2.tracking.tracker_head"
