@@ -1,7 +1,11 @@
 """The one per-frame tracking step (SequenceTracker) and the front ends that loop over it."""
 import numpy as np
 import pytest
+import torch
+from detectron2.structures import Boxes, Instances
+from detectron2.tracking import build_tracker_head
 
+from trackrcnn_d2.engine import VideoTrackingPredictor
 from trackrcnn_d2.tracking import (
     ASSOCIATION_MECHANISMS,
     MECHANISMS,
@@ -11,15 +15,8 @@ from trackrcnn_d2.tracking import (
     build_optical_flow,
     track_sequence,
 )
+from trackrcnn_d2.tracking.detections import frame_detections_from_instances
 from trackrcnn_d2.utils.rle import decode_mask, encode_mask
-
-torch = pytest.importorskip("torch")
-
-from detectron2.structures import Boxes, Instances  # noqa: E402
-from detectron2.tracking import build_tracker_head  # noqa: E402
-
-from trackrcnn_d2.engine import VideoTrackingPredictor  # noqa: E402
-from trackrcnn_d2.tracking.detections import frame_detections_from_instances  # noqa: E402
 
 HEIGHT, WIDTH = 72, 120
 PARAMS = TrackerParams(
@@ -171,6 +168,16 @@ def test_step_refuses_frames_out_of_order_and_reset_starts_a_new_sequence():
     tracker.reset("other")
     # A new sequence numbers its tracks from 1 again.
     assert sorted(o.obj_id for o in tracker.step(other)) == sorted(o.obj_id for o in first)
+
+
+def test_step_refuses_the_same_frame_index_twice():
+    """A frame given twice (a reader that repeats a frame, a loop that steps twice) would link
+    every detection to itself: refused, with the frame named."""
+    frame = frame_detections_from_instances(moving_instances(1)[0], "video", 4)
+    tracker = SequenceTracker(PARAMS, sequence="video")
+    tracker.step(frame)
+    with pytest.raises(ValueError, match="'video':4 then 'video':4"):
+        tracker.step(frame)
 
 
 def test_mechanism_table_rows():
