@@ -3,7 +3,7 @@ PYTHON_VENV := .venv/bin/python
 DEMO_OUTPUT ?= output/demo
 DEMO_DATA ?= datasets/synthetic_mots
 
-.PHONY: install test test-random lint demo clean
+.PHONY: install test test-random mutation lint demo clean
 
 # An editable install compiles no bytecode, and where PYTHONDONTWRITEBYTECODE is set Python never
 # caches it: without this, every command would compile the package again at start (about 20 ms
@@ -23,6 +23,13 @@ test: lint
 SEED ?= default
 test-random: install
 	$(PYTHON_VENV) -m pytest -p randomly --randomly-seed=$(SEED) tests
+
+# Mutation testing (tools/mutation.py) of the tracker, the metrics, the sampler and MOTS files,
+# the RLE codec and the model's heads: how many small seeded bugs the tests catch. Not part of
+# `make test` (an hour or more on two cores); AREA=tracking (or data, evaluation, rle, modeling)
+# runs one area. Results accumulate in output/mutation/ (an interrupted run continues).
+mutation: install
+	$(PYTHON_VENV) tools/mutation.py $(if $(AREA),--area $(AREA))
 
 demo: install
 	@bash tools/demo.sh "$(DEMO_DATA)" "$(DEMO_OUTPUT)"

@@ -50,9 +50,18 @@ def test_sequence_runs():
     ]
 
 
+def test_a_repeated_frame_index_starts_a_new_run():
+    """Frame 1 twice (a dataset listed twice, concatenated mid-sequence): the frames of a run
+    must strictly increase, else a clip would show the same frame twice as motion."""
+    frames = [0, 1, 1, 2, 2]
+    dicts = [{"sequence": "x", "frame_idx": f} for f in frames]
+    assert sequence_runs(dicts) == [
+        SequenceRun("x", 0, 2), SequenceRun("x", 2, 2), SequenceRun("x", 4, 1),
+    ]  # fmt: skip
+
+
 def test_one_pass_tiles_every_sequence():
     generator = torch.Generator().manual_seed(0)
-    offsets = set()
     for length, clip_length in itertools.product(range(1, 30), range(1, 9)):
         if length < clip_length:
             continue
@@ -61,8 +70,27 @@ def test_one_pass_tiles_every_sequence():
         assert all(0 <= s <= length - clip_length for s in starts)
         covered = {s + i for s in starts for i in range(clip_length)}
         assert covered == set(range(length))
-        offsets.add(starts[min(1, len(starts) - 1)] % clip_length)
-    assert len(offsets) > 1  # the tiling moves from pass to pass
+
+
+def test_the_tiling_moves_from_pass_to_pass():
+    """10 frames in clips of 4: 3 clips, 2 frames of slack. The tiling is shifted back by an
+    offset of 0, 1 or 2 frames, the end clips clamped into the sequence: over passes, each of
+    the three tilings occurs, and no other."""
+    generator = torch.Generator().manual_seed(0)
+    tilings = {tuple(clip_starts_of_pass(10, 4, generator)) for _ in range(60)}
+    assert tilings == {(0, 4, 6), (0, 3, 6), (0, 2, 6)}
+    # Without slack there is one tiling.
+    assert {tuple(clip_starts_of_pass(12, 4, generator)) for _ in range(10)} == {(0, 4, 8)}
+
+
+def test_the_clip_sampler_moves_the_tiling_from_pass_to_pass():
+    sampler = ClipTrainingSampler([SequenceRun("a", 0, 10)], clip_length=4, seed=0)
+    clips = [start for start, _ in itertools.islice(iter(sampler), 3 * 40)]
+    passes = {tuple(sorted(clips[i : i + 3])) for i in range(0, len(clips), 3)}
+    assert passes == {(0, 4, 6), (0, 3, 6), (0, 2, 6)}
+    # shuffle=False (debugging): dataset order, offset 0, the same tiling every pass.
+    unshuffled = ClipTrainingSampler([SequenceRun("a", 0, 10)], 4, shuffle=False, seed=0)
+    assert [start for start, _ in itertools.islice(iter(unshuffled), 6)] == [0, 4, 6] * 2
 
 
 def test_clip_sampler_clips_are_adjacent_frames_of_one_sequence(caplog):

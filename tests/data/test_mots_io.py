@@ -119,6 +119,16 @@ def test_overlapping_masks_name_both_objects(tmp_path):
     assert len(mots_io.load_mots_ground_truth(str(tmp_path), ["0000"])["0000"][5]) == 3
 
 
+def test_a_frame_with_exactly_two_overlapping_masks_is_refused(tmp_path):
+    lines = [
+        _line(0, 1001, 1, _rle(_box_mask(10, 12, 0, 4, 0, 4))),
+        _line(0, 2001, 2, _rle(_box_mask(10, 12, 3, 6, 3, 6))),
+    ]
+    _write(tmp_path, lines)
+    with pytest.raises(MOTSFormatError, match="1001 and 2001 overlap in frame 0"):
+        mots_io.load_mots_ground_truth(str(tmp_path), ["0000"])
+
+
 def test_duplicate_obj_id_in_a_frame(tmp_path):
     _write(
         tmp_path,

@@ -263,3 +263,34 @@ def test_video_predictor_feeds_the_look_ahead_the_model_needs(num_layers):
     expected = {1: [(0, 1), (1, 1), (2, 1), (3, 0), (5, 0)],
                 2: [(0, 2), (1, 2), (2, 1), (3, 0), (5, 0)]}[num_layers]  # fmt: skip
     assert seen == expected
+
+
+@pytest.mark.parametrize("temporal,num_layers", [("conv3d", 2), ("convlstm", 1)])
+def test_maps_without_temporal_layers_are_frame_ts_own_in_near_online_inference(
+    temporal, num_layers
+):
+    """TEMPORAL.IN_FEATURES = p4 only: in near-online inference (a window of buffered frames
+    around t) the detector of frame t must see frame t's own p2, p3, p5, p6, not a neighbour's;
+    the frames differ (the objects move), and p4 has passed the (randomised) temporal layer."""
+    cfg = tiny_cfg("fpn", temporal, num_layers)
+    cfg.MODEL.TEMPORAL.IN_FEATURES = ["p4"]
+    model = _model(cfg)
+    frames = shapes_clip(5)
+    seen = {}
+    detect = model._detect
+
+    def recording_detect(images, features, batched_inputs, do_postprocess):
+        seen[batched_inputs[0]["frame_idx"]] = {k: v.clone() for k, v in features.items()}
+        return detect(images, features, batched_inputs, do_postprocess)
+
+    model._detect = recording_detect
+    with torch.no_grad():
+        for frame in _with_next_images(frames, model.temporal_lookahead):
+            model([frame])
+        own = [model.backbone.frame_features(model.preprocess_image([f]).tensor) for f in frames]
+    assert sorted(seen) == list(range(len(frames)))
+    for t in range(len(frames)):
+        for name in ("p2", "p3", "p5", "p6"):
+            assert torch.equal(seen[t][name], own[t][name]), (t, name)
+        assert not torch.equal(seen[t]["p4"], own[t]["p4"])
+    assert not torch.equal(own[1]["p2"], own[2]["p2"])

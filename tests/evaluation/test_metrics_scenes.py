@@ -1,0 +1,88 @@
+"""Scenes built to decide one rule of the evaluation each, checked against TrackEval (the
+official evaluation) and against what the scene makes of the rule by hand."""
+import pytest
+from helpers.mots_eval_cases import box, frames
+
+from trackrcnn_d2.evaluation.metrics import MOTSEvaluationError, MOTSGroundTruth, evaluate_mots
+
+SIZE = (20, 40)
+IGNORE = 10000
+
+
+def _region(frame, y0, y1, x0, x1):
+    return box(frame, IGNORE, y0, y1, x0, x1, size=SIZE)
+
+
+def _several_ignore_regions():
+    """Frame 0 has three ignore regions: R1 and R2 disjoint, R3 overlapping R1 in part. The
+    unmatched hypotheses: 7 lies in R2 only; 8 is 40 % in R1 and 50 % in R3, 70 % in their
+    union; 9 lies in no region. A matched car (1001) is left alone. Frame 1 repeats frame 0
+    with R2 alone listed first."""
+    regions = [_region(0, 0, 10, 0, 10), _region(0, 0, 10, 20, 30), _region(0, 5, 15, 5, 15)]
+    car = box(0, 1001, 16, 20, 30, 40, size=SIZE)
+    gt = {"0000": frames(car, *regions, _region(1, 0, 10, 20, 30), car._replace(frame=1))}
+    hypotheses = [
+        box(0, 1001, 16, 20, 30, 40, size=SIZE),
+        box(0, 1007, 2, 6, 22, 26, size=SIZE),  # in R2
+        box(0, 1008, 8, 13, 0, 10, size=SIZE),  # in R1 u R3 only
+        box(0, 1009, 16, 20, 0, 4, size=SIZE),  # in none
+    ]
+    results = {"0000": frames(*hypotheses, *(h._replace(frame=1) for h in hypotheses))}
+    return gt, results
+
+
+def test_several_ignore_regions_in_one_frame_count_as_their_union(trackeval_report):
+    """TrackEval (kitti_mots.py l. 336-350) removes an unmatched hypothesis more than half in
+    the union of the frame's ignore regions. Frame 0: 7 (in R2, not the first region) and 8
+    (in the union of R1 and R3, in neither alone) are removed, 9 stays a false positive.
+    Frame 1 has R2 only: 7 is removed, 8 and 9 are false positives."""
+    gt, results = _several_ignore_regions()
+    ours = evaluate_mots(gt, results, ("car",))
+    assert (ours["car"]["TP"], ours["car"]["FP"]) == (2, 1 + 2)
+    trackeval = trackeval_report(gt, results, ("car",), "kitti")
+    assert (trackeval["car"]["TP"], trackeval["car"]["FP"]) == (2, 3)
+    for field in ("sMOTSA", "MOTSA", "HOTA", "DetA", "IDF1", "Precision"):
+        assert ours["car"][field] == pytest.approx(trackeval["car"][field], rel=1e-9), field
+
+
+# A very small overlap between a GT mask and a hypothesis still counts in HOTA: in frame 10
+# the hypothesis track 1001 (the GT car's partner in frames 0..9) touches the GT car by 2 of
+# 1598 pixels (IoU 0.00125), while 1002 (a long track of false positives) covers 6 % of it.
+# HOTA matches on alignment x IoU: 0.83 x 0.00125 beats 0.006 x 0.06, so the car is matched
+# to 1001 and, below every alpha, counts as missed; dropping the tiny pair would match it to
+# 1002, a true positive at alpha 0.05.
+TINY_SIZE = (40, 80)
+
+
+def _tiny_overlap_case(touching=True):
+    gt_car = [box(f, 1001, 0, 20, 0, 40, size=TINY_SIZE) for f in range(11)]
+    partner = [box(f, 1001, 0, 20, 0, 40, size=TINY_SIZE) for f in range(10)]
+    left = 38 if touching else 41
+    partner.append(box(10, 1001, 19, 39, left, left + 40, size=TINY_SIZE))
+    long_track = [box(10, 1002, 0, 4, 0, 12, size=TINY_SIZE)]
+    long_track += [box(f, 1002, 30, 40, 0, 10, size=TINY_SIZE) for f in range(11, 160)]
+    return {"0000": frames(*gt_car)}, {"0000": frames(*partner, *long_track)}
+
+
+def test_very_small_overlaps_take_part_in_the_matching(trackeval_report):
+    gt, results = _tiny_overlap_case()
+    ours = evaluate_mots(gt, results, ("car",))
+    trackeval = trackeval_report(gt, results, ("car",), "kitti")
+    for field in ("HOTA", "DetA", "AssA", "LocA", "DetRe", "DetPr"):
+        assert ours["car"][field] == pytest.approx(trackeval["car"][field], rel=1e-9), field
+    # The scene decides: without the 2-pixel contact the car of frame 10 is matched to 1002.
+    apart = evaluate_mots(*_tiny_overlap_case(touching=False), ("car",))
+    assert apart["car"]["DetA"] > ours["car"]["DetA"]
+
+
+def test_ground_truth_with_exactly_two_overlapping_masks_is_refused():
+    gt = {"0000": frames(box(3, 1001, 0, 4, 0, 4), box(3, 2001, 3, 6, 3, 6))}
+    with pytest.raises(MOTSEvaluationError, match="frame 3: the masks of object 1001 and "
+                                                  "object 2001 overlap"):  # fmt: skip
+        MOTSGroundTruth(gt)
+
+
+def test_two_overlapping_ignore_regions_alone_are_merged_not_refused():
+    gt = {"0000": frames(box(3, 1001, 8, 10, 8, 12), box(3, IGNORE, 0, 4, 0, 4),
+                         box(3, IGNORE, 2, 6, 2, 6))}  # fmt: skip
+    assert MOTSGroundTruth(gt)["0000"].ignore[3] is not None
