@@ -7,7 +7,8 @@ import io
 
 import numpy as np
 import pytest
-from mots_eval_cases import box, frames, random_case
+from helpers.environment import import_or_skip
+from helpers.mots_eval_cases import box, frames, random_case
 
 from trackrcnn_d2.evaluation.metrics import (
     HOTA_ALPHAS,
@@ -75,7 +76,7 @@ def test_switch_and_run_start_on_a_hand_made_track():
 
 @pytest.mark.parametrize("seed", [0, 5])
 def test_alpha_curves_are_trackevals_and_average_to_the_report(seed, tmp_path):
-    trackeval = pytest.importorskip("trackeval")
+    trackeval = import_or_skip("trackeval")
     from trackrcnn_d2.evaluation.reference import trackeval_configs, write_trackeval_folders
 
     gt, results = random_case(np.random.default_rng(seed), n_seq=2, n_frames=10)
