@@ -127,8 +127,10 @@ def test_eval_only_writes_tracks_that_the_standalone_command_scores_alike(
             assert results["mots"][f"{metric}/{class_name}"] == report[class_name][metric]
 
 
-def test_resume_continues_from_the_last_checkpoint(trained, dataset):
-    output_dir = trained
+def test_resume_continues_from_the_last_checkpoint(trained, dataset, tmp_path):
+    # On a copy: the other tests read the trained run as training left it (in any order).
+    output_dir = tmp_path / "run"
+    shutil.copytree(trained, output_dir)
     final = torch.load(output_dir / "model_final.pth", map_location="cpu", weights_only=False)
     assert final["iteration"] == 2
     opts = [*_opts(dataset, output_dir, max_iter=5), "DATASETS.TEST", "()"]
