@@ -27,7 +27,9 @@ not see the mutant (they can only miss it).
 
 Results go to ``<out>/<area>.jsonl`` (one line per mutant, kept across runs: an interrupted run
 continues where it stopped unless ``--fresh``) and a summary per area is printed. A surviving
-mutant either needs a test or is equivalent to the original (argued in the report of issue 21).
+mutant either needs a test or is equivalent to the original: ``tools/mutation_equivalent.txt``
+lists those, each with the argument why no test can tell it apart (``<key>  # <reason>``); the
+score leaves them out, and the summary counts them apart.
 """
 import argparse
 import ast
@@ -49,11 +51,17 @@ from typing import Dict, List, Optional, Sequence, Tuple
 AREAS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
     "tracking": (
         ("trackrcnn_d2/tracking",),
-        ("tests/tracking", "tests/test_tuning_disjoint.py"),
+        ("tests/tracking", "tests/test_tuning.py", "tests/test_tuning_disjoint.py",
+         "tests/test_coco_configs.py", "tests/evaluation/test_mots_evaluator.py",
+         "tests/evaluation/test_mots_evaluator_flow.py",
+         "tests/evaluation/test_mots_evaluator_inputs.py",
+         "tests/evaluation/test_mots_evaluator_mask_rcnn.py",
+         "tests/engine/test_predictor_speed_paths.py"),
     ),
     "data": (
         ("trackrcnn_d2/data/samplers.py", "trackrcnn_d2/data/mots_io.py"),
-        ("tests/data",),
+        ("tests/data", "tests/test_prepare_mots.py", "tests/evaluation/test_evaluation_files.py",
+         "tests/evaluation/test_evaluation_bad_input.py"),
     ),
     "evaluation": (
         ("trackrcnn_d2/evaluation/metrics",),
@@ -61,18 +69,20 @@ AREAS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
     ),
     "rle": (
         ("trackrcnn_d2/utils/rle.py",),
-        ("tests/utils/test_rle.py", "tests/structures", "tests/data/test_mots_io.py",
-         "tests/evaluation", "tests/tracking"),
-    ),  # fmt: skip
+        ("tests/utils", "tests/structures", "tests/data/test_mots_io.py", "tests/evaluation",
+         "tests/tracking"),
+    ),
     "modeling": (
         ("trackrcnn_d2/modeling/roi_heads", "trackrcnn_d2/modeling/backbone"),
-        ("tests/modeling",),
+        ("tests/modeling", "tests/test_coco_configs.py"),
     ),
-}
+}  # fmt: skip
 
-# Per-mutant limit: this many times the selected tests' baseline time, plus this.
-TIMEOUT_FACTOR = 5.0
-TIMEOUT_BASE = 30.0
+# Per-mutant limit: this many times the selected tests' baseline time, plus the start (a new
+# process starts pytest and imports the package: longer on a busy machine). Generous, since a
+# timeout counts as caught; a hang is a seeded bug's typical effect.
+TIMEOUT_FACTOR = 10.0
+TIMEOUT_BASE = {"code": 60.0, "import": 240.0}
 PYTEST_ARGS = ["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-W", "ignore"]
 
 
@@ -376,8 +386,10 @@ class MutationSession:
               f"{len(self.mutants)} mutants to run", file=sys.__stdout__, flush=True)  # fmt: skip
         by_id = {item.nodeid: item for item in items}
         all_ids = [item.nodeid for item in items]
+        # Mutants in functions first (a fork each), those that need a new process last.
+        mutants = sorted(self.mutants, key=lambda m: m.function is None)
         with open(self.results_path, "a") as handle:
-            for number, mutant in enumerate(self.mutants, start=1):
+            for number, mutant in enumerate(mutants, start=1):
                 record = self._run(mutant, session, by_id, all_ids, lines, durations,
                                    runtestprotocol)  # fmt: skip
                 handle.write(json.dumps(record) + "\n")
@@ -424,10 +436,15 @@ class MutationSession:
             if code is not None and len(code.co_freevars) != len(function.__code__.co_freevars):
                 code = None
         if code is None:
-            # Outside any function, or not swappable: a new process imports the mutated module.
-            expected = sum(durations.values())
-            status = self._run_fresh(mutant, all_ids, TIMEOUT_BASE + TIMEOUT_FACTOR * expected)
-            mode, selected = "import", all_ids
+            # Outside any function, or not swappable: a new process imports the mutated module,
+            # and runs the tests that execute any of it.
+            covering = set().union(*lines.get(mutant.path, {}).values())
+            selected = sorted(covering, key=lambda nodeid: durations.get(nodeid, 0.0)) or all_ids
+            expected = sum(durations.get(t, 0.0) for t in selected)
+            status = self._run_fresh(
+                mutant, selected, TIMEOUT_BASE["import"] + TIMEOUT_FACTOR * expected
+            )
+            mode = "import"
         else:
             covering = set()
             for number in range(mutant.line, mutant.end_line + 1):
@@ -437,10 +454,11 @@ class MutationSession:
             if not selected:
                 status = "uncovered"
             else:
-                expected = sum(durations.get(t, 0.0) for t in selected)
-                status = self._run_forked(function, code, [by_id[t] for t in selected],
-                                          runtestprotocol,
-                                          TIMEOUT_BASE + TIMEOUT_FACTOR * expected)  # fmt: skip
+                timeout = TIMEOUT_BASE["code"] + TIMEOUT_FACTOR * sum(
+                    durations.get(t, 0.0) for t in selected
+                )
+                tests = [by_id[t] for t in selected]
+                status = self._run_forked(function, code, tests, runtestprotocol, timeout)
         seconds = round(time.monotonic() - started, 2)
         return {"key": mutant.key, "where": str(mutant), "status": status, "mode": mode,
                 "tests": len(selected), "seconds": seconds}  # fmt: skip
@@ -514,14 +532,35 @@ def _load_results(path: str) -> Dict[str, dict]:
         return {r["key"]: r for r in map(json.loads, handle) if r.get("key")}
 
 
-def summarise(area: str, results: Dict[str, dict], mutants: List[Mutant]) -> dict:
+EQUIVALENT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                               "mutation_equivalent.txt")  # fmt: skip
+
+
+def load_equivalent(path: str = EQUIVALENT_FILE) -> Dict[str, str]:
+    """``{mutant key: reason}`` of the mutants argued equivalent (``<key>  # <reason>`` lines;
+    blank lines and lines starting with ``#`` are comments)."""
+    equivalent = {}
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip() and not line.startswith("#"):
+                    key, _, reason = line.rstrip("\n").partition("  # ")
+                    equivalent[key.strip()] = reason.strip()
+    return equivalent
+
+
+def summarise(area: str, results: Dict[str, dict], mutants: List[Mutant],
+              equivalent: Dict[str, str]) -> dict:  # fmt: skip
     keys = {m.key for m in mutants}
     rows = [r for k, r in results.items() if k in keys]
-    counts = {s: sum(r["status"] == s for r in rows)
-              for s in ("killed", "timeout", "survived", "uncovered")}  # fmt: skip
+    counts = {s: 0 for s in ("killed", "timeout", "survived", "uncovered", "equivalent")}
+    for r in rows:
+        alive = r["status"] in ("survived", "uncovered")
+        counts["equivalent" if alive and r["key"] in equivalent else r["status"]] += 1
     caught = counts["killed"] + counts["timeout"]
+    judged = len(rows) - counts["equivalent"]
     return {"area": area, "mutants": len(rows), **counts,
-            "score": round(100.0 * caught / len(rows), 1) if rows else None}  # fmt: skip
+            "score": round(100.0 * caught / judged, 1) if judged else None}  # fmt: skip
 
 
 def main(argv=None):
@@ -534,6 +573,10 @@ def main(argv=None):
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument("--only", default=None, help="only mutants whose key contains this")
+    parser.add_argument("--show-survivors", action="store_true",
+                        help="list the survivors not argued equivalent")  # fmt: skip
+    parser.add_argument("--rerun-survivors", action="store_true",
+                        help="run the survivors of earlier runs again (after new tests)")
     parser.add_argument("--run-import-mutant", default=None, help=argparse.SUPPRESS)
     parser.add_argument("nodeids", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -551,6 +594,7 @@ def main(argv=None):
     os.makedirs(out, exist_ok=True)
     fresh_command = [sys.executable, os.path.abspath(__file__), "--repo", repo]
     summaries = []
+    equivalent = load_equivalent()
     for area in args.area:
         mutants = [m for f in area_files(repo, area) for m in enumerate_mutants(repo, f)]
         if args.only:
@@ -565,6 +609,9 @@ def main(argv=None):
         if args.fresh and os.path.exists(results_path):
             os.remove(results_path)
         results = _load_results(results_path)
+        if args.rerun_survivors:
+            results = {k: r for k, r in results.items()
+                       if r["status"] not in ("survived", "uncovered")}  # fmt: skip
         todo = [m for m in mutants if m.key not in results]
         if todo:
             # A child per area: a pytest session of its own, without the other areas' state.
@@ -581,13 +628,22 @@ def main(argv=None):
             if os.waitstatus_to_exitcode(status) != 0:
                 sys.exit(f"{area}: the mutation run failed")
             results = _load_results(results_path)
-        summaries.append(summarise(area, results, mutants))
+        summaries.append(summarise(area, results, mutants, equivalent))
         print(json.dumps(summaries[-1]), flush=True)
     if summaries:
-        print("\narea        mutants  killed  timeout  survived  uncovered  score")
+        print("\narea        mutants  killed  timeout  survived  uncovered  equivalent  score")
         for s in summaries:
             print(f"{s['area']:<11} {s['mutants']:>7} {s['killed']:>7} {s['timeout']:>8} "
-                  f"{s['survived']:>9} {s['uncovered']:>10}  {s['score']}%")  # fmt: skip
+                  f"{s['survived']:>9} {s['uncovered']:>10} {s['equivalent']:>11}  "
+                  f"{s['score']}%")  # fmt: skip
+        print("score: (killed + timeout) / (mutants - equivalent); survivors: --show-survivors")
+    if args.show_survivors:
+        for area in args.area:
+            for record in _load_results(os.path.join(out, f"{area}.jsonl")).values():
+                if record["status"] in ("survived", "uncovered") and (
+                    record["key"] not in equivalent
+                ):
+                    print(f"{record['status']:<10} {record['where']}  [{record['key']}]")
 
 
 if __name__ == "__main__":

@@ -130,6 +130,21 @@ def test_clip_sampler_needs_one_long_enough_sequence():
         ClipTrainingSampler(RUNS, clip_length=18, seed=0)
 
 
+def test_clip_length_boundaries(caplog):
+    """One frame per clip is allowed (no temporal context); zero is refused. A sequence of
+    exactly INPUT.CLIP_LENGTH frames is one clip, used without a warning; one frame less is
+    left out with a warning."""
+    with pytest.raises(ValueError, match="clip_length must be >= 1, got 0"):
+        ClipTrainingSampler(RUNS, clip_length=0, seed=0)
+    single = ClipTrainingSampler(RUNS, clip_length=1, seed=0)
+    assert single.clips_per_pass == 30
+    with caplog.at_level(logging.WARNING):
+        exact = ClipTrainingSampler([SequenceRun("a", 0, 4), SequenceRun("b", 4, 3)], 4, seed=0)
+    assert "b (3)" in caplog.text and "a (4)" not in caplog.text
+    assert exact.clips_per_pass == 1
+    assert {start for start, _ in itertools.islice(iter(exact), 5)} == {0}
+
+
 def test_sequence_inference_sampler_keeps_sequences_whole():
     runs = [SequenceRun(f"s{i}", start, length) for i, (start, length) in enumerate(
         [(0, 5), (5, 20), (25, 7), (32, 9), (41, 2)]

@@ -86,3 +86,26 @@ def test_two_overlapping_ignore_regions_alone_are_merged_not_refused():
     gt = {"0000": frames(box(3, 1001, 8, 10, 8, 12), box(3, IGNORE, 0, 4, 0, 4),
                          box(3, IGNORE, 2, 6, 2, 6))}  # fmt: skip
     assert MOTSGroundTruth(gt)["0000"].ignore[3] is not None
+
+
+def test_mostly_and_partly_tracked_at_their_boundaries(trackeval_report):
+    """TrackEval (clear.py l. 119-123): a GT track matched in more than 80 % of its frames is
+    mostly tracked, in at least 20 % partly tracked, else mostly lost. Five 5-frame cars,
+    matched in 5, 4 (exactly 80 %: partly), 1 (exactly 20 %: partly), 0 frames, and a
+    10-frame car matched in 9 (90 %: mostly)."""
+    gt_boxes, hypotheses = [], []
+    for k, matched in enumerate([5, 4, 1, 0]):
+        obj_id, x = 1001 + k, 8 * k
+        for f in range(5):
+            gt_boxes.append(box(f, obj_id, 0, 4, x, x + 4, size=SIZE))
+            if f < matched:
+                hypotheses.append(box(f, obj_id, 0, 4, x, x + 4, size=SIZE))
+    for f in range(10):
+        gt_boxes.append(box(f, 1009, 10, 14, 0, 4, size=SIZE))
+        if f < 9:
+            hypotheses.append(box(f, 1009, 10, 14, 0, 4, size=SIZE))
+    gt, results = {"0000": frames(*gt_boxes)}, {"0000": frames(*hypotheses)}
+    ours = evaluate_mots(gt, results, ("car",))["car"]
+    assert (ours["MT"], ours["PT"], ours["ML"]) == (2, 2, 1)
+    reference = trackeval_report(gt, results, ("car",), "kitti")["car"]
+    assert (reference["MT"], reference["PT"], reference["ML"]) == (2, 2, 1)
