@@ -5,7 +5,7 @@ import weakref
 
 import numpy as np
 import pytest
-from mots_eval_cases import box, random_case
+from helpers.mots_eval_cases import box, random_case
 
 from trackrcnn_d2.data.mots_io import format_mots_line, read_mots_txt, write_mots_txt
 from trackrcnn_d2.evaluation import evaluate_mots, evaluate_mots_folders, files

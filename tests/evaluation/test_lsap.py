@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
-from mots_eval_cases import random_case
+from helpers.mots_eval_cases import random_case
 
 from trackrcnn_d2.data.mots_io import write_mots_txt
 from trackrcnn_d2.evaluation.metrics import evaluate_mots
