@@ -12,7 +12,6 @@ with the config's thresholds. A new file under configs/ is covered without editi
 """
 import json
 import os
-import sys
 import uuid
 
 import pytest
@@ -20,6 +19,7 @@ import torch
 from detectron2.data import MetadataCatalog
 from detectron2.modeling import build_model
 
+import train_net
 from trackrcnn_d2.data import register_synthetic_mots
 from trackrcnn_d2.data.synthetic import generate_synthetic_mots
 from trackrcnn_d2.engine.config_contract import check_evaluation_setup
@@ -27,8 +27,6 @@ from trackrcnn_d2.engine.train_net import main
 from trackrcnn_d2.utils.cli import load_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-import train_net  # noqa: E402
 
 CONFIG_DIR = os.path.join(REPO, "configs")
 CONFIG_FILES = sorted(

@@ -1,7 +1,6 @@
 """check_evaluation_setup: what the evaluation after training needs is refused before training,
 one mistake at a time, each naming its key; train_net.py refuses before it writes anything."""
 import os
-import sys
 
 import pytest
 import torch
@@ -74,7 +73,6 @@ def test_a_model_without_association_head_is_refused_for_mechanisms_that_need_on
 def test_train_net_refuses_before_anything_is_written(tmp_path, capsys):
     """The issue's scenario: the MOTSChallenge config trained 11,320 iterations and then failed
     at its final evaluation. Now the command ends at once, one line, status 2."""
-    sys.path.insert(0, REPO)
     import train_net
 
     output = tmp_path / "out"

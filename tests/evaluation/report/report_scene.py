@@ -15,7 +15,7 @@ ignore region at the bottom right:
 import os
 
 import numpy as np
-from mots_eval_cases import box
+from helpers.mots_eval_cases import box
 
 from trackrcnn_d2.data.mots_io import write_mots_txt
 

@@ -3,12 +3,10 @@ the curves are HOTA's values per alpha, the legend's numbers the reported means;
 told apart by colour and hatch, the curves by colour, line style and marker."""
 import numpy as np
 import pytest
-from mots_eval_cases import random_case
+from helpers.mots_eval_cases import random_case
 
 from trackrcnn_d2.evaluation.metrics import HOTA_ALPHAS, evaluate_mots_with_matching
 from trackrcnn_d2.evaluation.report import plots
-
-pytest.importorskip("matplotlib")
 
 
 @pytest.fixture(scope="module")

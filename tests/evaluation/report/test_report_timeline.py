@@ -3,7 +3,7 @@ switches and fragmentations known from the scene, and per sequence and class the
 report's FN, IDS, Frag and FP."""
 import numpy as np
 import pytest
-from mots_eval_cases import random_case
+from helpers.mots_eval_cases import random_case
 from report_parsing import timeline_marks
 from report_scene import EXPECTED, EXPECTED_FP, SEQUENCE, scene
 
