@@ -13,6 +13,8 @@ CONFIG = os.path.join(REPO, "configs", "demo_synthetic.yaml")
 
 
 def test_the_flags_and_defaults_are_detectrons():
+    """detectron2's flags and defaults, but --dist-url's (auto: a free port, where detectron2's
+    fixed port makes two runs on one machine collide), and --dist-timeout added."""
     from detectron2.engine import default_argument_parser as detectron2_parser
 
     def flags(parser):
@@ -22,7 +24,11 @@ def test_the_flags_and_defaults_are_detectrons():
             if a.dest not in ("help", "config_file", "opts")
         }
 
-    assert flags(default_argument_parser()) == flags(detectron2_parser())
+    ours, detectron2s = flags(default_argument_parser()), flags(detectron2_parser())
+    assert ours.pop(("--dist-url",)) == ("dist_url", "auto")
+    assert ours.pop(("--dist-timeout",)) == ("dist_timeout", 60.0)
+    detectron2s.pop(("--dist-url",))
+    assert ours == detectron2s
 
 
 @pytest.mark.parametrize(
@@ -45,7 +51,11 @@ def test_flags_may_come_before_between_or_after_the_overrides(argv):
         ([], "--config-file is required, e.g. --config-file configs/kitti_mots_r101.yaml"),
         (["--config-file", "missing.yaml"], "config file missing.yaml not found"),
         (["--config-file", CONFIG, "--reusme"], "unrecognized arguments: --reusme"),
-        (["--config-file", CONFIG, "--num-gpus", "two"], "--num-gpus: invalid int value"),
+        (["--config-file", CONFIG, "--num-gpus", "two"],
+         "--num-gpus: expected a whole number >= 1, got 'two'"),
+        (["--config-file", CONFIG, "--num-gpus", "0"], "expected a whole number >= 1, got '0'"),
+        (["--config-file", CONFIG, "--machine-rank", "-1"], "expected a whole number >= 0"),
+        (["--config-file", CONFIG, "--dist-timeout", "0"], "expected seconds > 0, got '0'"),
     ],
 )
 def test_argument_mistakes_are_told_in_one_line(argv, message, capsys):

@@ -1,12 +1,14 @@
-"""The command line of ``train_net.py``: detectron2's ``default_argument_parser`` (the same flags,
-defaults and help), without importing torch or detectron2, so that ``--help`` and a mistyped
-flag answer at once; and with ``--resume`` (or any flag) accepted after the ``KEY VALUE``
-config overrides, where detectron2's parser would take it for an override.
+"""The command line of ``train_net.py``: detectron2's ``default_argument_parser`` (the same flags
+and help; ``--dist-url`` defaults to ``auto``, and ``--dist-timeout`` bounds the rendezvous:
+:mod:`trackrcnn_d2.engine.launch`), without importing torch or detectron2, so that ``--help``
+and a mistyped flag answer at once; and with ``--resume`` (or any flag) accepted after the
+``KEY VALUE`` config overrides, where detectron2's parser would take it for an override.
 """
 import argparse
 import os
-import sys
 from typing import Optional
+
+from trackrcnn_d2.engine.launch import LAUNCH_EPILOG, add_launch_arguments
 
 __all__ = ["MOTSArgumentParser", "config_file_argument", "default_argument_parser"]
 
@@ -34,23 +36,18 @@ def config_file_argument(text: str) -> str:
     return text
 
 
-def default_port() -> int:
-    """detectron2's default ``--dist-url`` port: fixed per user, so that a port left occupied by
-    orphan processes of an earlier run shows up as such."""
-    return 2**15 + 2**14 + hash(os.getuid() if sys.platform != "win32" else 1) % 2**14
-
-
 def default_argument_parser(
     prog: Optional[str] = None, description: Optional[str] = None, epilog: Optional[str] = None
 ) -> MOTSArgumentParser:
     """detectron2's ``default_argument_parser`` (``detectron2.engine.defaults``):
     ``--config-file`` (required here, and checked to exist before anything is loaded),
     ``--resume``, ``--eval-only``, ``--num-gpus``, ``--num-machines``, ``--machine-rank``,
-    ``--dist-url`` and the trailing ``opts``, with flags accepted anywhere among the ``opts``."""
+    ``--dist-url``, ``--dist-timeout`` and the trailing ``opts``, with flags accepted anywhere
+    among the ``opts``; the epilog ends with the multi-machine commands."""
     parser = MOTSArgumentParser(
         prog=prog,
         description=description,
-        epilog=epilog,
+        epilog=f"{epilog}\n\n{LAUNCH_EPILOG}" if epilog else LAUNCH_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -64,26 +61,9 @@ def default_argument_parser(
         "detectron2's DefaultTrainer.resume_or_load()",
     )
     parser.add_argument("--eval-only", action="store_true", help="perform evaluation only")
-    parser.add_argument(
-        "--num-gpus", type=int, default=1,
-        help="number of gpus *per machine* (default: %(default)s); with MODEL.DEVICE cpu, the "
-        "number of processes",
-    )  # fmt: skip
-    parser.add_argument(
-        "--num-machines", type=int, default=1,
-        help="total number of machines (default: %(default)s)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--machine-rank", type=int, default=0,
-        help="the rank of this machine (unique per machine; default: %(default)s)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--dist-url",
-        default=f"tcp://127.0.0.1:{default_port()}",
-        help="initialization URL for pytorch distributed backend. See "
-        "https://pytorch.org/docs/stable/distributed.html for details (default: %(default)s; "
-        "'auto': a free port on this machine)",
-    )
+    # --num-gpus, --num-machines, --machine-rank, --dist-url (default: auto, a free port) and
+    # --dist-timeout, checked before any process starts.
+    add_launch_arguments(parser)
     parser.add_argument(
         "opts",
         nargs="*",

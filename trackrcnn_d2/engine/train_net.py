@@ -1,5 +1,6 @@
 """What ``train_net.py`` does once its arguments are parsed (``trackrcnn_d2.engine.arguments``):
-check the user's input once, start the processes (detectron2's ``launch``), and in each of them
+check the user's input once, start the processes (detectron2's ``launch``, with the checks and
+threads of :mod:`trackrcnn_d2.engine.launch`), and in each of them
 set up the config and logging, then train and evaluate, or evaluate only (``--eval-only``).
 
     check_inputs   what the user gave, before anything is written or logged
@@ -11,7 +12,7 @@ set up the config and logging, then train and evaluate, or evaluate only (``--ev
 import logging
 import os
 
-from detectron2.engine import DefaultTrainer, default_setup, launch
+from detectron2.engine import DefaultTrainer, default_setup
 from detectron2.evaluation import verify_results
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
@@ -21,6 +22,7 @@ from trackrcnn_d2.checkpoint import MOTSCheckpointer, WeightsClassMap, check_res
 from trackrcnn_d2.data.build import check_mots_datasets, clips_per_gpu
 from trackrcnn_d2.engine.config_contract import check_evaluation_setup
 from trackrcnn_d2.engine.device import available_device
+from trackrcnn_d2.engine.launch import launch
 from trackrcnn_d2.engine.precision import set_matmul_precision
 from trackrcnn_d2.engine.trainer import Trainer
 from trackrcnn_d2.utils.cli import (
@@ -140,22 +142,24 @@ def run(args):
 
 def launch_from_args(args) -> None:
     """The command ``train_net.py ARGS``: the user's input checked and the device chosen once
-    (not by every process), then ``run`` in ``args.num_gpus`` processes on each machine."""
+    (not by every process), then ``main`` in ``args.num_gpus`` processes on each machine; a
+    user's mistake, in this process or in any of them, ends it with one message and status 2."""
     with exit_on_user_error(PROGRAM):
         register_all()
         cfg = load_config_on_available_device(args)
         check_inputs(cfg, args, args.num_gpus * args.num_machines)
-    try:
+        if args.num_gpus * args.num_machines > 1:
+            # This process's messages (the launch, waiting for the other machines); the
+            # processes set up their own logging.
+            setup_logger(name="trackrcnn_d2.engine.launch")
         launch(
-            run,
+            main,
             args.num_gpus,
             num_machines=args.num_machines,
             machine_rank=args.machine_rank,
             dist_url=args.dist_url,
             args=(args,),
+            rendezvous_timeout=args.dist_timeout,
+            # --eval-only tracks with optical flow on a thread beside the model.
+            flow_worker=args.eval_only and TrackerParams.from_config(cfg).uses_flow,
         )
-    except Exception as e:
-        # A worker process that exited on a user's mistake has printed it already.
-        if getattr(e, "exit_code", None) == 2:
-            raise SystemExit(2) from None
-        raise

@@ -21,6 +21,7 @@ __all__ = [
     "CheckpointError",
     "USER_ERRORS",
     "exit_on_user_error",
+    "user_error_message",
     "load_config",
     "refuse_to_mix_runs",
     "check_output_folder",
@@ -73,6 +74,12 @@ def _one_line(error: BaseException) -> str:
         if last:
             message = last.group(1)
     return message.strip()
+
+
+def user_error_message(error: BaseException) -> str:
+    """The one line that :func:`exit_on_user_error` prints for ``error`` (after the program's
+    name), e.g. for a worker process to hand to the process that launched it."""
+    return _one_line(error)
 
 
 @contextlib.contextmanager
