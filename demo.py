@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Track the objects of a video (or a folder of frames) with a Mask R-CNN and TrackR-CNN's tracker.
+"""Track the objects of videos (or folders of frames) with a Mask R-CNN and TrackR-CNN's tracker.
 
     python demo.py --config-file configs/coco_mask_rcnn_R_50_FPN_maskprop.yaml \
         --input video.mp4 --output output/video
@@ -10,23 +10,36 @@ mask propagation; a trained TrackR-CNN works the same way:
     python demo.py --config-file configs/demo_synthetic.yaml --input video.mp4 \
         --output output/video_tracks MODEL.WEIGHTS output/demo/model_final.pth
 
-Writes into ``--output``: ``<name>.txt``, the tracks in the KITTI MOTS txt format (frames
-numbered as the input's images, or from 0 for a video, also with ``--start``), and the rendered
-frames, masks coloured by track with class and track number drawn: ``frames/<frame:06d>.png``
-(default for a folder) or ``<name>.mp4`` (default for a video); ``--render`` chooses. An
-existing output (a non-empty folder, or a file) is refused unless ``--overwrite``; then it is
-replaced as a whole once the new results are complete (Ctrl-C or ``kill`` leave it as it was).
-A mistake in the input, the config, the weights or the output path ends in one message and exit
-status 2.
+Many videos: ``--input`` takes several videos or folders of frames, a folder of them, a text
+file listing them, or a glob; ``--num-gpus N`` (and ``--num-machines``) shares whole videos over
+processes, the longest first:
+
+    python demo.py --config-file ... --input dashcam/ --output output/dashcam --num-gpus 4
+
+Writes into ``--output``, per video: ``<name>.txt``, the tracks in the KITTI MOTS txt format
+(frames numbered as the input's images, or from 0 for a video, also with ``--start``), and the
+rendered frames, masks coloured by track with class and track number drawn:
+``frames/<name>/<frame:06d>.png`` (default for a folder) or ``<name>.mp4`` (default for a
+video); ``--render`` chooses. Each video is written when it is done (a crash loses only the
+videos being tracked); the same command again tracks only the videos not complete. An output
+that holds anything else (other files, videos tracked with other settings) is refused unless
+``--overwrite``; then everything is tracked again and replaces it as a whole once complete
+(Ctrl-C or ``kill`` leave it as it was). A mistake in the input, the config, the weights or the
+output path ends in one message and exit status 2.
 """
 import argparse
 import math
 import signal
+import sys
 
-import trackrcnn_d2
-from trackrcnn_d2.tracking import TrackNumberOverflow
+from trackrcnn_d2.engine.launch import LAUNCH_EPILOG, add_launch_arguments
+from trackrcnn_d2.engine.video_inputs import split_overrides
 from trackrcnn_d2.utils.cli import UserError, exit_on_user_error
 from trackrcnn_d2.utils.upstream_warnings import silence_known_upstream_warnings
+
+# At import, so that the processes that --num-gpus starts (they import this script again) print
+# torch's and detectron2's known deprecation notices no more than this one.
+silence_known_upstream_warnings()
 
 
 def _count(minimum: int):
@@ -55,16 +68,22 @@ def _positive_float(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="demo.py",
-        description="Track objects in a video or a folder of frames with TrackR-CNN.",
-        epilog="Trailing KEY VALUE pairs override config keys, e.g. MODEL.WEIGHTS model.pth "
-        "TRACKER_HEADS.DETECTION_CONFIDENCE '[0.8, 0.9]'.",
+        description="Track objects in videos or folders of frames with TrackR-CNN.",
+        epilog="Trailing KEY VALUE pairs override config keys, e.g.\n"
+        "  MODEL.WEIGHTS model.pth TRACKER_HEADS.DETECTION_CONFIDENCE '[0.8, 0.9]'\n\n"
+        + LAUNCH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--config-file", required=True, metavar="FILE",
         help="configs/coco_mask_rcnn_R_50_FPN_maskprop.yaml: people and cars in any video with "
         "a COCO Mask R-CNN (no training); or a trained TrackR-CNN's config",
     )  # fmt: skip
-    parser.add_argument("--input", required=True, help="a video file or a folder of frames")
+    parser.add_argument(
+        "--input", required=True, nargs="+", metavar="PATH",
+        help="videos or folders of frames; a folder of them; a text file listing them (one "
+        "per line); image files of one folder; or a quoted glob",
+    )  # fmt: skip
     parser.add_argument("--output", required=True, help="folder for the tracks and renderings")
     parser.add_argument(
         "--render",
@@ -88,20 +107,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="track at most N frames (from --start), to try a long video quickly",
     )  # fmt: skip
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace the output folder if it has files"
-    )
+        "--overwrite", action="store_true",
+        help="track every video again and replace the output folder as a whole (without it, "
+        "a rerun into the folder of the same command tracks only the videos not complete)",
+    )  # fmt: skip
+    add_launch_arguments(parser)
     parser.add_argument("opts", nargs="*", help="config overrides: KEY VALUE ...")
     return parser
 
 
+def parse_args(argv=None) -> argparse.Namespace:
+    """The arguments; flags may also follow the KEY VALUE pairs (a user adds --start after
+    MODEL.WEIGHTS ...), and the pairs may follow --input's paths."""
+    parser = build_parser()
+    args = parser.parse_intermixed_args(argv)
+    args.input, overrides = split_overrides(args.input)
+    args.opts = overrides + args.opts
+    if not args.input:
+        parser.error("argument --input: expected at least one video, folder or list")
+    if args.overwrite and args.num_machines > 1:
+        parser.error(
+            "--overwrite works on one machine; with several, write into a new folder (or the "
+            "folder of the same command, to continue it)"
+        )
+    return args
+
+
 def main(argv=None) -> None:
-    # Flags may also follow the KEY VALUE pairs (a user adds --start after MODEL.WEIGHTS ...).
-    args = build_parser().parse_intermixed_args(argv)
+    args = parse_args(argv)
     # torch and detectron2 load from here on, after the arguments are parsed.
-    silence_known_upstream_warnings()
     from detectron2.utils.logger import setup_logger
 
+    import trackrcnn_d2
     from trackrcnn_d2.engine.video_demo import run_demo
+    from trackrcnn_d2.tracking import TrackNumberOverflow
 
     setup_logger(name="fvcore")
     setup_logger(name="demo")
@@ -114,7 +153,10 @@ def main(argv=None) -> None:
         except TrackNumberOverflow as e:  # too many tracks for the MOTS format's obj_ids
             raise UserError(str(e)) from None
         except KeyboardInterrupt:
-            raise UserError(f"interrupted; {args.output} is left as it was") from None
+            raise UserError(
+                f"interrupted; {args.output}: the videos that were complete are kept (the same "
+                "command tracks the others; with --overwrite, the earlier output is left as it was)"
+            ) from None
 
 
 def _interrupt(signum, frame):
@@ -122,6 +164,6 @@ def _interrupt(signum, frame):
 
 
 if __name__ == "__main__":
-    # `kill` stops like Ctrl-C: the unfinished output folder is removed on the way out.
+    # `kill` stops like Ctrl-C: the unfinished videos' files are removed on the way out.
     signal.signal(signal.SIGTERM, _interrupt)
-    main()
+    main(sys.argv[1:])

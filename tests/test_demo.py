@@ -103,8 +103,10 @@ def frame_folder(images, tmp_path_factory):
 
 
 def _demo(input_path, output, weights, *flags, config=CONFIG, opts=OPTS):
+    """demo.py on ``input_path`` (a path, or a list of them)."""
+    inputs = [input_path] if isinstance(input_path, str) else list(input_path)
     demo.main(
-        ["--config-file", config, "--input", input_path, "--output", str(output), *flags,
+        ["--config-file", config, "--input", *inputs, "--output", str(output), *flags,
          *opts, "MODEL.WEIGHTS", weights]
     )  # fmt: skip
 
@@ -138,6 +140,11 @@ def _check_tracks(txt_path, frame_numbers):
     return tracks
 
 
+def _visible(folder):
+    """The output folder's entries but the hidden ones (demo.py's records of each video)."""
+    return sorted(n for n in os.listdir(folder) if not n.startswith("."))
+
+
 def _count_video_frames(path):
     rendered = cv2.VideoCapture(str(path))
     count = 0
@@ -149,7 +156,7 @@ def _count_video_frames(path):
 def test_video_gives_tracks_and_a_rendered_video(video, weights, tmp_path):
     output = tmp_path / "out"
     _demo(video, output, weights)
-    assert sorted(os.listdir(output)) == ["street.mp4", "street.txt"]
+    assert _visible(output) == ["street.mp4", "street.txt"]
     _check_tracks(output / "street.txt", range(NUM_FRAMES))
     assert _count_video_frames(output / "street.mp4") == NUM_FRAMES
 
@@ -159,11 +166,11 @@ def test_frame_folder_keeps_frame_numbers_and_renders_png_frames(frame_folder, w
     _demo(frame_folder, output, weights, "--render-scale", "2")
     frame_numbers = range(1, NUM_FRAMES + 1)
     tracks = _check_tracks(output / "0042.txt", frame_numbers)
-    rendered = sorted(os.listdir(output / "frames"))
+    rendered = sorted(os.listdir(output / "frames" / "0042"))
     assert rendered == [f"{i:06d}.png" for i in frame_numbers]
     frame, objects = next(iter(tracks.items()))
     original = cv2.imread(os.path.join(frame_folder, f"{frame:06d}.png"))
-    drawn = cv2.imread(str(output / "frames" / f"{frame:06d}.png"))
+    drawn = cv2.imread(str(output / "frames" / "0042" / f"{frame:06d}.png"))
     assert drawn.shape == (128, 256, 3)
     drawn = cv2.resize(drawn, (128, 64), interpolation=cv2.INTER_AREA)
     mask = decode_mask(objects[0].rle).astype(bool)
@@ -207,7 +214,7 @@ def test_existing_output_is_refused_unless_overwrite(frame_folder, weights, tmp_
     assert "--overwrite" in _refused(capsys, _demo, frame_folder, output, weights)
     assert os.listdir(output) == ["old.txt"]
     _demo(frame_folder, output, weights, "--overwrite", "--render", "none", "--max-frames", "1")
-    assert os.listdir(output) == ["0042.txt"]
+    assert _visible(output) == ["0042.txt"]
 
 
 def test_output_that_is_a_file_is_refused_unless_overwrite(frame_folder, weights, tmp_path, capsys):
@@ -217,7 +224,7 @@ def test_output_that_is_a_file_is_refused_unless_overwrite(frame_folder, weights
     assert "is an existing file" in _refused(capsys, _demo, frame_folder, output, weights)
     assert output.read_text() == "not a folder\n"
     _demo(frame_folder, output, weights, "--overwrite", "--render", "none", "--max-frames", "1")
-    assert os.listdir(output) == ["0042.txt"]
+    assert _visible(output) == ["0042.txt"]
 
 
 def test_output_holding_the_input_is_refused_even_with_overwrite(
@@ -245,7 +252,7 @@ def test_bad_inputs_end_in_one_message(
     (bad_png / "000001.png").write_bytes(b"\x89PNG truncated")
     cases = [
         ((str(broken), out, weights), "broken.mp4: cannot open this video"),
-        ((str(tmp_path / "missing.mp4"), out, weights), "no such folder of frames or video file"),
+        ((str(tmp_path / "missing.mp4"), out, weights), "no such video, folder of frames or list"),
         ((str(bad_png), out, weights), "000001.png: cannot read this image"),
         ((frame_folder, out, str(tmp_path / "missing.pth")), "missing.pth not found"),
         ((frame_folder, out, str(corrupt_weights)), "model.pth cannot be read as a checkpoint"),
@@ -297,8 +304,8 @@ def test_a_video_ending_before_its_stated_length_is_an_error(weights, tmp_path, 
 
 
 def test_leftovers_of_killed_runs_are_removed(frame_folder, weights, tmp_path):
-    """A run killed by SIGKILL leaves its hidden folder beside --output; the next run removes
-    it (the process that wrote it is gone), not those of a run still going."""
+    """A run killed by SIGKILL while replacing --output leaves its hidden folder beside it; the
+    next run removes it (the process that wrote it is gone), not those of a run still going."""
     finished = subprocess.Popen(["true"])
     finished.wait()
     dead = tmp_path / f".out.new-{finished.pid}-0123abcd"
@@ -317,3 +324,127 @@ def test_flags_may_follow_the_config_overrides():
     )  # fmt: skip
     assert (args.start, args.overwrite) == (3, True)
     assert args.opts == ["MODEL.WEIGHTS", "m.pth", "TEST.DETECTIONS_PER_IMAGE", "5"]
+
+
+def _records(output):
+    return sorted(os.listdir(output / ".demo-records"))
+
+
+def _stamp(path):
+    stat = os.stat(path)
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def test_many_inputs_and_a_rerun_tracks_only_what_is_not_complete(
+    video, frame_folder, weights, tmp_path, capsys
+):
+    """A video and a frame folder into one output; the same command again tracks nothing; with
+    one video's tracks deleted, only that one (same tracks as before); a new video added to the
+    command is tracked beside the others, which stay untouched."""
+    output = tmp_path / "out"
+    _demo([video, frame_folder], output, weights)
+    assert _visible(output) == sorted(["0042.txt", "frames", "street.mp4", "street.txt"])
+    assert sorted(os.listdir(output / "frames")) == ["0042"]
+    tracks = {name: (output / name).read_bytes() for name in ("street.txt", "0042.txt")}
+    stamps = {name: _stamp(output / name) for name in _visible(output)}
+    capsys.readouterr()
+    _demo([video, frame_folder], output, weights)
+    assert {name: _stamp(output / name) for name in _visible(output)} == stamps
+    assert "Tracked 0 video(s), 0 frames" in capsys.readouterr().out
+    (output / "street.txt").unlink()
+    _demo([video, frame_folder], output, weights)
+    assert (output / "street.txt").read_bytes() == tracks["street.txt"]
+    assert _stamp(output / "0042.txt") == stamps["0042.txt"]
+    assert _stamp(output / "frames") == stamps["frames"]
+    other = str(tmp_path / "0043")
+    os.symlink(frame_folder, other)
+    _demo([video, frame_folder, other], output, weights)
+    assert (output / "0043.txt").read_bytes() == tracks["0042.txt"]
+    assert _stamp(output / "0042.txt") == stamps["0042.txt"]
+    assert _records(output) == [".lock", "0042.json", "0043.json", "street.json"]
+
+
+def test_a_rerun_with_other_settings_or_input_is_refused_unless_overwrite(
+    frame_folder, weights, tmp_path, capsys
+):
+    """Nothing tracked with other settings is replaced without --overwrite; with it, everything
+    is tracked again and replaces the folder as a whole."""
+    output = tmp_path / "out"
+    _demo(frame_folder, output, weights, "--max-frames", "2", "--render", "none")
+    before = (output / "0042.txt").read_bytes()
+    for flags, opts, message in [
+        (["--max-frames", "3"], OPTS, "0042 was tracked with other settings (--max-frames)"),
+        (["--max-frames", "2"], OPTS[:-2] + ["TRACKER_HEADS.DETECTION_CONFIDENCE", "[0.1, 0.1]"],
+         "other settings (TRACKER_HEADS.DETECTION_CONFIDENCE)"),
+        (["--max-frames", "2", "--render", "png"], OPTS, "other settings (--render)"),
+    ]:  # fmt: skip
+        flags += [] if "--render" in flags else ["--render", "none"]
+        err = _refused(capsys, _demo, frame_folder, output, weights, *flags, opts=opts)
+        assert message in err and "pass --overwrite" in err
+        assert (output / "0042.txt").read_bytes() == before
+    _demo(frame_folder, output, weights, "--max-frames", "3", "--render", "none", "--overwrite")
+    assert {int(line.split()[0]) for line in (output / "0042.txt").read_text().splitlines()} == {
+        1, 2, 3
+    }
+    assert sorted(os.listdir(tmp_path)) == ["out"]  # the overwrite folder took its place
+
+
+def test_an_input_that_changed_is_not_taken_for_the_one_tracked(weights, images, tmp_path, capsys):
+    folder = tmp_path / "frames" / "0007"
+    folder.mkdir(parents=True)
+    for i, image in enumerate(images[:3]):
+        cv2.imwrite(str(folder / f"{i:06d}.png"), image[:, :, ::-1])
+    output = tmp_path / "out"
+    _demo(str(folder), output, weights, "--render", "none")
+    cv2.imwrite(str(folder / "000002.png"), images[4][:, :, ::-1])
+    os.utime(folder / "000002.png", ns=(1, 1))
+    err = _refused(capsys, _demo, str(folder), output, weights, "--render", "none")
+    assert "0007: its input changed since it was tracked" in err
+
+
+def test_files_demo_did_not_write_are_never_replaced(
+    video, frame_folder, weights, tmp_path, capsys
+):
+    output = tmp_path / "out"
+    _demo(video, output, weights, "--render", "none")
+    (output / "0042.txt").write_text("the user's own file\n")
+    err = _refused(capsys, _demo, frame_folder, output, weights, "--render", "none")
+    assert "0042.txt exists and was not written by demo.py for this input" in err
+    assert (output / "0042.txt").read_text() == "the user's own file\n"
+
+
+def test_a_failed_video_leaves_the_others_complete_and_an_overwrite_leaves_the_old_output(
+    video, weights, tmp_path, capsys
+):
+    """A video that ends early fails alone (one message naming it, status 2); the others are
+    complete, and the same command again tracks only the failed one. With --overwrite, a run
+    that fails leaves the earlier output as it was."""
+    whole = tmp_path / "inputs" / "whole.avi"
+    whole.parent.mkdir()
+    writer = cv2.VideoWriter(str(whole), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (128, 64))
+    for i in range(10):
+        writer.write(np.full((64, 128, 3), 20 * i, np.uint8))
+    writer.release()
+    cut = tmp_path / "inputs" / "cut.avi"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.8)])
+    whole.unlink()
+    output = tmp_path / "out"
+    err = _refused(capsys, _demo, [video, str(cut)], output, weights, "--render", "none")
+    assert "1 of 2 videos could not be tracked (cut: " in err and "states 10 frames" in err
+    assert _visible(output) == ["street.txt"]
+    street = _stamp(output / "street.txt")
+    _refused(capsys, _demo, [video, str(cut)], output, weights, "--render", "none")
+    assert _stamp(output / "street.txt") == street
+    _refused(capsys, _demo, [video, str(cut)], output, weights, "--render", "none", "--overwrite")
+    assert _stamp(output / "street.txt") == street and _visible(output) == ["street.txt"]
+
+
+def test_one_run_at_a_time_writes_into_a_folder(frame_folder, weights, tmp_path, capsys):
+    import fcntl
+
+    output = tmp_path / "out"
+    (output / ".demo-records").mkdir(parents=True)
+    with open(output / ".demo-records" / ".lock", "a") as other_run:
+        fcntl.flock(other_run, fcntl.LOCK_EX)
+        err = _refused(capsys, _demo, frame_folder, output, weights, "--render", "none")
+    assert "another demo.py run is writing into this folder" in err

@@ -1,7 +1,8 @@
 """Engine-level code, as detectron2 keeps it in ``detectron2/engine``: the trainer and the logic
 of ``train_net.py`` (:mod:`.trainer`, :mod:`.train_net`), its command line (:mod:`.arguments`,
-torch-free), and the video predictor that runs a model and the tracker over a video, frame by
-frame (:mod:`.predictor`).
+torch-free), the video predictor that runs a model and the tracker over a video, frame by frame
+(:mod:`.predictor`), demo.py's work over many videos (:mod:`.video_demo`, :mod:`.video_inputs`,
+:mod:`.video_outputs`) and the launching of processes (:mod:`.launch`, torch-free until used).
 
 Names load on first access, so that ``train_net.py --help`` parses its arguments without
 importing torch or detectron2.

@@ -1,39 +1,40 @@
-"""demo.py's work as library code: the config and predictor of a demo run, and the tracking of one
-video (or folder of frames) into tracks in the KITTI MOTS txt format and a rendering.
+"""demo.py's work as library code: the videos of ``--input`` tracked over the processes of
+``--num-gpus`` (and ``--num-machines``), whole videos per process, each video written atomically
+into ``--output`` (:mod:`~trackrcnn_d2.engine.video_outputs`), and a summary.
 
 Library code raises (:class:`~trackrcnn_d2.utils.cli.UserError` and its kinds for a user's
 mistake); demo.py turns that into one message and exit status 2.
 """
-import contextlib
 import itertools
 import logging
 import os
 import time
-from typing import NamedTuple, Optional
+from typing import List, NamedTuple, Optional, Sequence
 
 from tqdm import tqdm
 
 from trackrcnn_d2.data import mots_io
-from trackrcnn_d2.tracking import tracks_to_mots_objects
-from trackrcnn_d2.utils.cli import (
-    ConfigError,
-    OutputDirError,
-    UserError,
-    check_output_folder,
-    load_config,
+from trackrcnn_d2.engine.launch import launch
+from trackrcnn_d2.engine.video_inputs import VideoInput, find_videos, share_videos
+from trackrcnn_d2.engine.video_outputs import (
+    ResultsFolder,
+    demo_settings,
+    prepare_output,
+    refuse_failed_videos,
 )
-from trackrcnn_d2.utils.file_io import replace_folder_atomically
-from trackrcnn_d2.utils.video import FrameSource, FrameWriter, open_frames
+from trackrcnn_d2.tracking import TrackNumberOverflow, tracks_to_mots_objects
+from trackrcnn_d2.utils.cli import ConfigError, UserError, load_config
+from trackrcnn_d2.utils.video import FrameSource, FrameWriter, VideoReadError
 from trackrcnn_d2.utils.visualizer import draw_tracks
 
 __all__ = [
     "RenderOptions",
     "VideoResult",
     "build_predictor",
-    "check_output",
     "run_demo",
     "setup_config",
     "track_video",
+    "track_videos",
 ]
 
 logger = logging.getLogger("demo")
@@ -48,25 +49,11 @@ class RenderOptions(NamedTuple):
 
 
 class VideoResult(NamedTuple):
-    """What :func:`track_video` did: the files it wrote, frames tracked, seconds, tracks."""
+    """What :func:`track_video` did: frames tracked, seconds, tracks."""
 
-    txt_path: str
-    render_path: Optional[str]
     frames: int
     seconds: float
     tracks: int
-
-
-def check_output(output: str, input_path: str, overwrite: bool) -> None:
-    """Refuse an output that would destroy something (``check_output_folder``: an existing
-    file or non-empty folder unless ``overwrite``, the input or a folder holding it), or a
-    place where no folder can be made, before the model is loaded."""
-    check_output_folder(output, overwrite, inputs=[input_path])
-    parent = os.path.dirname(os.path.abspath(output))
-    while not os.path.lexists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputDirError(f"--output {output}: cannot create a folder in {parent}")
 
 
 def setup_config(config_file: str, opts):
@@ -99,13 +86,11 @@ def build_predictor(cfg, config_file: str):
         raise ConfigError(f"{config_file}: {message}") from None
 
 
-def frame_range(source: FrameSource, start: int, max_frames: Optional[int]) -> int:
-    """How many frames of ``source`` are tracked from frame ``start`` (``--start``,
-    ``--max-frames``); a ``start`` past the end is a :class:`UserError`."""
-    if start >= source.num_frames:
-        raise UserError(f"--start {start}: {source.name} has {source.num_frames} frames")
-    num_frames = source.num_frames - start
-    return num_frames if max_frames is None else min(num_frames, max_frames)
+def frames_to_track(num_frames: int, start: int, max_frames: Optional[int]) -> int:
+    """How many of ``num_frames`` frames are tracked from frame ``start`` (``--start``,
+    ``--max-frames``)."""
+    count = max(0, num_frames - start)
+    return count if max_frames is None else min(count, max_frames)
 
 
 def track_video(
@@ -115,71 +100,185 @@ def track_video(
     render: Optional[RenderOptions] = None,
     start: int = 0,
     max_frames: Optional[int] = None,
+    progress: bool = True,
 ) -> VideoResult:
     """Track the frames of ``source`` (from ``start``, at most ``max_frames``) with
     ``predictor`` (a :class:`~trackrcnn_d2.engine.VideoTrackingPredictor`) and write into
     ``folder``: ``<name>.txt``, the tracks in the KITTI MOTS txt format, and the rendering
-    (``frames/<frame:06d>.png`` or ``<name>.mp4``)."""
+    (``frames/<frame:06d>.png`` or ``<name>.mp4``). ``folder`` is a work folder: the files
+    are written in place."""
     render = render or RenderOptions()
-    num_frames = frame_range(source, start, max_frames)
+    num_frames = frames_to_track(source.num_frames, start, max_frames)
+    if num_frames == 0:
+        raise UserError(f"--start {start}: {source.name} has {source.num_frames} frames")
     frames = itertools.islice(source.frames, start, start + num_frames)
     kind = render.kind
     if kind == "auto":
         kind = "video" if source.fps is not None else "png"
-    txt_path = os.path.join(folder, f"{source.name}.txt")
-    with contextlib.ExitStack() as stack:
-        txt = stack.enter_context(open(txt_path, "w", encoding="ascii"))
-        writer = None
-        if kind != "none":
-            writer = stack.enter_context(
-                FrameWriter(folder, kind, source.name, source.fps or 10.0)
-            )
-        progress = tqdm(
-            predictor(frames, sequence=source.name),
+    writer = None
+    if kind != "none":
+        writer = FrameWriter(folder, kind, source.name, source.fps or 10.0)
+    tracked = predictor(frames, sequence=source.name)
+    if progress:
+        tracked = tqdm(
+            tracked,
             total=num_frames,
             desc=source.name,
             unit=" frames",
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
             "[{elapsed}<{remaining}, {rate_noinv_fmt}]",
         )
-        started, tracked, track_ids = time.perf_counter(), 0, set()
-        for frame_idx, image, objects in progress:
-            lines = tracks_to_mots_objects({frame_idx: objects})[frame_idx]
-            for line in sorted(lines, key=lambda o: o.obj_id):
-                txt.write(mots_io.format_mots_line(line) + "\n")
+    started, count, track_ids = time.perf_counter(), 0, set()
+    txt_path = os.path.join(folder, f"{source.name}.txt")
+    with open(txt_path, "w", encoding="ascii") as txt:
+        try:
+            for frame_idx, image, objects in tracked:
+                lines = tracks_to_mots_objects({frame_idx: objects})[frame_idx]
+                for line in sorted(lines, key=lambda o: o.obj_id):
+                    txt.write(mots_io.format_mots_line(line) + "\n")
+                if writer is not None:
+                    writer.write(frame_idx, draw_tracks(image, objects, render.scale))
+                count += 1
+                track_ids.update(o.obj_id for o in objects)
+        finally:
             if writer is not None:
-                writer.write(frame_idx, draw_tracks(image, objects, render.scale))
-            tracked += 1
-            track_ids.update(o.obj_id for o in objects)
-    seconds = time.perf_counter() - started
-    return VideoResult(
-        txt_path, None if writer is None else writer.path, tracked, seconds, len(track_ids)
-    )
+                writer.close()
+    return VideoResult(count, time.perf_counter() - started, len(track_ids))
 
 
-def run_demo(args) -> str:
-    """demo.py: track ``args.input`` into ``args.output`` (replaced as a whole when the results
-    are complete); returns the txt file's path."""
-    check_output(args.output, args.input, args.overwrite)
-    source = open_frames(args.input)
-    frame_range(source, args.start, args.max_frames)
-    cfg = setup_config(args.config_file, args.opts)
-    predictor = build_predictor(cfg, args.config_file)
-    with replace_folder_atomically(args.output, replace_file=args.overwrite) as folder:
-        result = track_video(
-            predictor,
-            source,
-            folder,
-            RenderOptions(args.render, args.render_scale),
-            args.start,
-            args.max_frames,
+class _Job(NamedTuple):
+    """What every process needs to track its share (picklable for the launched processes)."""
+
+    cfg: object
+    config_file: str
+    videos: Sequence[VideoInput]
+    signatures: dict
+    settings: dict
+    folder: str
+    render: RenderOptions
+    start: int
+    max_frames: Optional[int]
+
+
+def track_videos(job: _Job) -> None:
+    """One process's part of a run (all of it in one process): the videos not complete yet
+    (on any machine), shared by frame count, tracked and committed one by one; rank 0 logs the
+    summary. A video that cannot be read fails alone: the others go on, and the run ends in a
+    :class:`UserError` naming it."""
+    from detectron2.utils import comm
+
+    rank, world_size = comm.get_rank(), comm.get_world_size()
+    if world_size > 1:
+        _setup_worker_logging(rank)
+    results = ResultsFolder(job.folder)
+    done = [results.is_complete(v.name, job.signatures[v.name], job.settings) for v in job.videos]
+    if world_size > 1:
+        done = [any(flags) for flags in zip(*comm.all_gather(done))]
+    pending = [v for v, complete in zip(job.videos, done) if not complete]
+    frames = [frames_to_track(v.num_frames, job.start, job.max_frames) for v in pending]
+    mine = [pending[i] for i in share_videos(frames, world_size)[rank]]
+    predictor = build_predictor(job.cfg, job.config_file) if mine else None
+    tracked: List[VideoResult] = []
+    failures = []
+    started = time.perf_counter()
+    for number, video in enumerate(mine, start=1):
+        signature = job.signatures[video.name]
+        work = results.begin(video.name, signature, job.settings, rank)
+        try:
+            result = track_video(
+                predictor, video.open(), work, job.render, job.start, job.max_frames,
+                progress=world_size == 1,
+            )  # fmt: skip
+        except (VideoReadError, TrackNumberOverflow) as e:
+            results.abandon(work)
+            failures.append((video.name, str(e)))
+            logger.error((f"rank {rank}: " if world_size > 1 else "") + f"{video.name}: {e}")
+            continue
+        except BaseException:
+            results.abandon(work)
+            raise
+        results.commit(
+            video.name, signature, job.settings, work, rank=rank, frames=result.frames,
+            tracks=result.tracks, seconds=round(result.seconds, 3),
+        )  # fmt: skip
+        tracked.append(result)
+        logger.info(
+            (f"rank {rank}, {number} of {len(mine)}: " if world_size > 1 else "")
+            + f"{video.name}: {result.frames} frames in {result.seconds:.1f} s "
+            f"({result.frames / result.seconds:.2f} frames/s), {result.tracks} tracks"
         )
-    logger.info(
-        f"Tracked {result.frames} frames in {result.seconds:.1f} s "
-        f"({result.frames / result.seconds:.2f} frames/s): {result.tracks} tracks"
+    share = (rank, tracked, failures, time.perf_counter() - started)
+    shares = comm.gather(share, dst=0) if world_size > 1 else [share]
+    if rank == 0:
+        logger.info(_summary(shares, len(job.videos) - len(pending), job.folder))
+        refuse_failed_videos([f for s in shares for f in s[2]], len(pending))
+
+
+def _setup_worker_logging(rank: int) -> None:
+    """A launched process's logging, as detectron2's: messages of rank 0 only, but each
+    process's lines about its videos (tagged with its rank)."""
+    from detectron2.utils.logger import setup_logger
+
+    for name in ("fvcore", "trackrcnn_d2", "detectron2"):
+        setup_logger(name=name, distributed_rank=rank)
+    setup_logger(name="demo")
+
+
+def _summary(shares, skipped: int, folder: str) -> str:
+    """Videos, frames and frames/s per process and in all (frames/s in all: over the time of
+    the slowest process)."""
+    rows = []
+    for rank, results, _, seconds in shares:
+        rows.append((str(rank), len(results), sum(r.frames for r in results), seconds))
+    videos, frames = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    seconds = max(r[3] for r in rows)
+    head = (
+        f"Tracked {videos} video(s), {frames} frames in {seconds:.1f} s "
+        f"({frames / seconds if seconds else 0.0:.2f} frames/s) into {folder}"
+        + (f"; {skipped} complete already, skipped" if skipped else "")
     )
-    txt_path = os.path.join(args.output, os.path.basename(result.txt_path))
-    logger.info(f"Tracks: {txt_path}")
-    if result.render_path is not None:
-        logger.info(f"Rendered: {os.path.join(args.output, os.path.basename(result.render_path))}")
-    return txt_path
+    if len(rows) == 1:
+        return head
+    lines = [head, f"{'rank':>6} {'videos':>7} {'frames':>7} {'seconds':>8} {'frames/s':>9}"]
+    for name, count, rank_frames, rank_seconds in rows + [("all", videos, frames, seconds)]:
+        rate = rank_frames / rank_seconds if rank_seconds else 0.0
+        lines.append(f"{name:>6} {count:>7} {rank_frames:>7} {rank_seconds:>8.1f} {rate:>9.2f}")
+    return "\n".join(lines)
+
+
+def run_demo(args) -> List[str]:
+    """demo.py: track the videos of ``args.input`` into ``args.output`` with
+    ``args.num_gpus`` processes per machine; returns the tracks' txt paths."""
+    from trackrcnn_d2.tracking import TrackerParams
+
+    videos = find_videos(args.input)
+    for video in videos:
+        if frames_to_track(video.num_frames, args.start, None) == 0:
+            raise UserError(f"--start {args.start}: {video.paths[0]} has {video.num_frames} frames")
+    cfg = setup_config(args.config_file, args.opts)
+    try:
+        uses_flow = TrackerParams.from_config(cfg).uses_flow
+    except (KeyError, ValueError) as e:  # tracker keys
+        raise ConfigError(f"{args.config_file}: {e.args[0] if e.args else e}") from None
+    settings = demo_settings(cfg, args.render, args.render_scale, args.start, args.max_frames)
+    signatures = {video.name: video.signature() for video in videos}
+    plan = prepare_output(
+        args.output, signatures, settings, args.overwrite,
+        inputs=[p for v in videos for p in v.paths], lock=args.machine_rank == 0,
+    )  # fmt: skip
+    job = _Job(
+        cfg, args.config_file, videos, signatures, settings, plan.folder,
+        RenderOptions(args.render, args.render_scale), args.start, args.max_frames,
+    )  # fmt: skip
+    with plan:
+        launch(
+            track_videos, args.num_gpus, num_machines=args.num_machines,
+            machine_rank=args.machine_rank, dist_url=args.dist_url, args=(job,),
+            rendezvous_timeout=args.dist_timeout,
+            flow_worker=uses_flow,
+        )  # fmt: skip
+        plan.finish()
+    outputs = [os.path.join(args.output, f"{video.name}.txt") for video in videos]
+    if len(videos) == 1:
+        logger.info(f"Tracks: {outputs[0]}")
+    return outputs

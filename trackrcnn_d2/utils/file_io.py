@@ -10,7 +10,14 @@ import tempfile
 import uuid
 from typing import IO, Iterator
 
-__all__ = ["IMAGE_EXTENSIONS", "atomic_open", "atomic_write_text", "replace_folder_atomically"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "atomic_open",
+    "atomic_write_text",
+    "remove_leftovers_beside",
+    "replace_folder_atomically",
+    "swap_folder_into_place",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +92,7 @@ class replace_folder_atomically:
                     f"{self._path} exists and is not a folder; remove it or choose another "
                     "output folder"
                 )
-        self._remove_leftovers()
+        remove_leftovers_beside(self._path)
         self._new = self._sibling("new")
         # Not tempfile.mkdtemp: its folder would be private (0700), unlike the rest of OUTPUT_DIR.
         os.makedirs(self._new)
@@ -95,14 +102,7 @@ class replace_folder_atomically:
         if exc_type is not None:
             shutil.rmtree(self._new, ignore_errors=True)
             return False
-        old = None
-        if os.path.lexists(self._path):
-            old = self._sibling("old")
-            os.replace(self._path, old)
-            logger.info(f"Replacing the earlier contents of {self._path}")
-        os.replace(self._new, self._path)
-        if old is not None:
-            _remove(old)
+        swap_folder_into_place(self._new, self._path)
         return False
 
     def _sibling(self, kind: str) -> str:
@@ -110,16 +110,35 @@ class replace_folder_atomically:
         os.makedirs(parent, exist_ok=True)
         return os.path.join(parent, f".{name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
-    def _remove_leftovers(self) -> None:
-        parent, name = os.path.split(self._path)
-        if not os.path.isdir(parent):
-            return
-        pattern = re.compile(rf"\.{re.escape(name)}\.(?:new|old)-(\d+)-[0-9a-f]{{8}}")
-        for entry in os.listdir(parent):
-            match = pattern.fullmatch(entry)
-            if match and not _process_alive(int(match.group(1))):
-                logger.info(f"Removing {entry}, left in {parent} by an interrupted run")
-                _remove(os.path.join(parent, entry))
+
+def remove_leftovers_beside(path: str) -> None:
+    """Remove the hidden ``.NAME.new-PID-*`` / ``.NAME.old-PID-*`` folders that runs killed
+    while replacing ``path`` (process PID no longer alive) left beside it."""
+    parent, name = os.path.split(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        return
+    pattern = re.compile(rf"\.{re.escape(name)}\.(?:new|old)-(\d+)-[0-9a-f]{{8}}")
+    for entry in os.listdir(parent):
+        match = pattern.fullmatch(entry)
+        if match and not _process_alive(int(match.group(1))):
+            logger.info(f"Removing {entry}, left in {parent} by an interrupted run")
+            _remove(os.path.join(parent, entry))
+
+
+def swap_folder_into_place(folder: str, path: str) -> None:
+    """Put the finished ``folder`` in the place of ``path`` (a folder or file there is removed;
+    two renames, so that a reader sees the old or the new one, never a mix). ``folder`` must be
+    beside ``path`` (same file system)."""
+    path = os.path.abspath(path)
+    parent, name = os.path.split(path)
+    old = None
+    if os.path.lexists(path):
+        old = os.path.join(parent, f".{name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        os.replace(path, old)
+        logger.info(f"Replacing the earlier contents of {path}")
+    os.replace(folder, path)
+    if old is not None:
+        _remove(old)
 
 
 def _fsync_folder(folder: str) -> None:

@@ -10,7 +10,21 @@ import numpy as np
 from .cli import UserError
 from .file_io import IMAGE_EXTENSIONS
 
-__all__ = ["FrameSource", "open_frames", "FrameWriter", "IMAGE_EXTENSIONS", "VideoReadError"]
+__all__ = [
+    "FrameSource",
+    "open_frames",
+    "open_image_files",
+    "FrameWriter",
+    "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "VideoReadError",
+]
+
+# File name endings taken for videos in a folder of videos, lower case (any file OpenCV decodes
+# works when named directly).
+VIDEO_EXTENSIONS = (
+    ".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts",
+)  # fmt: skip
 
 
 class VideoReadError(UserError, ValueError):
@@ -52,6 +66,19 @@ def _open_folder(folder: str) -> FrameSource:
         raise FileNotFoundError(
             f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder"
         )
+    return _open_images(folder, names)
+
+
+def open_image_files(paths) -> FrameSource:
+    """The frames of image files of one folder (e.g. a shell's ``frames/*.png``), numbered as
+    :func:`open_frames` numbers a folder's images, named after the folder."""
+    folders = {os.path.dirname(os.path.abspath(p)) for p in paths}
+    if len(folders) != 1:
+        raise ValueError(f"images of one folder expected, got images of {sorted(folders)}")
+    return _open_images(folders.pop(), sorted(os.path.basename(p) for p in paths))
+
+
+def _open_images(folder: str, names) -> FrameSource:
     stems = [os.path.splitext(n)[0] for n in names]
     if all(re.fullmatch(r"\d+", s) for s in stems):
         numbered = sorted(zip((int(s) for s in stems), names))
@@ -68,7 +95,7 @@ def _open_folder(folder: str) -> FrameSource:
                 )
             yield frame_idx, image
 
-    name = os.path.basename(os.path.normpath(folder))
+    name = os.path.basename(os.path.abspath(folder))
     return FrameSource(name, len(numbered), None, frames())
 
 
