@@ -355,23 +355,25 @@ class _Launcher:
             main_func, args, self.nprocs * self.num_machines, self.nprocs, self.machine_rank,
             self.dist_url, timeout, self.plan, os.getpid(), self.arrived, self.met, self.messages,
         )  # fmt: skip
-        with _threads_for_children(self.plan), _sigterm_as_keyboard_interrupt():
-            context = self._mp.start_processes(
-                _worker, args=worker_args, nprocs=self.nprocs, join=False, daemon=False
-            )
-        watchdog = threading.Thread(
-            target=self._watch, args=(context, rendezvous_timeout), daemon=True
-        )
-        watchdog.start()
+        context = None
         try:
             with _sigterm_as_keyboard_interrupt():
+                with _threads_for_children(self.plan):
+                    context = self._mp.start_processes(
+                        _worker, args=worker_args, nprocs=self.nprocs, join=False, daemon=False
+                    )
+                watchdog = threading.Thread(
+                    target=self._watch, args=(context, rendezvous_timeout), daemon=True
+                )
+                watchdog.start()
                 while not context.join():
                     pass
         except ProcessException as e:
             self._raise_for(e)
         finally:
             self._stop.set()
-            _stop_processes(context.processes)
+            if context is not None:
+                _stop_processes(context.processes)
 
     def _watch(self, context, rendezvous_timeout: float) -> None:
         while self.arrived.value < self.nprocs:

@@ -39,8 +39,9 @@ __all__ = ["OutputPlan", "ResultsFolder", "demo_settings", "prepare_output"]
 
 RECORDS = ".demo-records"
 WORK = ".demo-work"
-# Keys that do not change the tracks (a rerun on another device continues a run).
-_IGNORED_KEYS = ("MODEL.DEVICE", "OUTPUT_DIR")
+# Keys that do not change the tracks (a rerun on another device continues a run), and
+# MODEL.WEIGHTS, whose file is compared instead.
+_IGNORED_KEYS = ("MODEL.DEVICE", "OUTPUT_DIR", "MODEL.WEIGHTS")
 
 
 def demo_settings(cfg, render_kind: str, render_scale: float, start: int, max_frames) -> dict:
