@@ -25,6 +25,7 @@ from trackrcnn_d2.engine.device import available_device
 from trackrcnn_d2.engine.launch import launch
 from trackrcnn_d2.engine.precision import set_matmul_precision
 from trackrcnn_d2.engine.trainer import Trainer
+from trackrcnn_d2.tracking import TrackerParams
 from trackrcnn_d2.utils.cli import (
     USER_ERRORS,
     CheckpointError,
