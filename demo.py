@@ -28,41 +28,17 @@ that holds anything else (other files, videos tracked with other settings) is re
 output path ends in one message and exit status 2.
 """
 import argparse
-import math
 import signal
 import sys
 
 from trackrcnn_d2.engine.launch import LAUNCH_EPILOG, add_launch_arguments
 from trackrcnn_d2.engine.video_inputs import split_overrides
-from trackrcnn_d2.utils.cli import UserError, exit_on_user_error
+from trackrcnn_d2.utils.cli import UserError, exit_on_user_error, positive_number, whole_number
 from trackrcnn_d2.utils.upstream_warnings import silence_known_upstream_warnings
 
 # At import, so that the processes that --num-gpus starts (they import this script again) print
 # torch's and detectron2's known deprecation notices no more than this one.
 silence_known_upstream_warnings()
-
-
-def _count(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
-        return value
-
-    return parse
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,16 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--render-scale",
-        type=_positive_float,
+        type=positive_number,
         default=1.0,
         help="size of the rendered frames relative to the input (e.g. 3 for small frames)",
     )
     parser.add_argument(
-        "--start", type=_count(0), default=0, metavar="N",
+        "--start", type=whole_number(0), default=0, metavar="N",
         help="skip the first N frames (frame numbers stay those of the whole input)",
     )  # fmt: skip
     parser.add_argument(
-        "--max-frames", type=_count(1), default=None, metavar="N",
+        "--max-frames", type=whole_number(1), default=None, metavar="N",
         help="track at most N frames (from --start), to try a long video quickly",
     )  # fmt: skip
     parser.add_argument(

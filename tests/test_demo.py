@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from demo_cases import CONFIG, OPTS, save_random_weights
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.modeling import build_model
 
@@ -23,14 +24,8 @@ from trackrcnn_d2.utils.rle import decode_mask
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-CONFIG = os.path.join(REPO, "configs", "demo_synthetic.yaml")
 COCO_CONFIG = os.path.join(REPO, "configs", "coco_mask_rcnn_R_50_FPN_maskprop.yaml")
 NUM_FRAMES = 5
-OPTS = [
-    "INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "128",
-    "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0", "TEST.DETECTIONS_PER_IMAGE", "4",
-    "TRACKER_HEADS.DETECTION_CONFIDENCE", "[0.0, 0.0]",
-]  # fmt: skip
 COCO_OPTS = OPTS + [
     "MODEL.RPN.PRE_NMS_TOPK_TEST", "100", "MODEL.RPN.POST_NMS_TOPK_TEST", "20",
     "TEST.DETECTIONS_PER_IMAGE", "20",
@@ -41,11 +36,7 @@ PERSON, CAR, DOG = 0, 2, 16
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("model")
-    torch.manual_seed(0)
-    model = build_model(load_config(CONFIG, OPTS))
-    DetectionCheckpointer(model, save_dir=str(folder)).save("random")
-    return str(folder / "random.pth")
+    return save_random_weights(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")

@@ -55,7 +55,7 @@ def test_flags_may_come_before_between_or_after_the_overrides(argv):
          "--num-gpus: expected a whole number >= 1, got 'two'"),
         (["--config-file", CONFIG, "--num-gpus", "0"], "expected a whole number >= 1, got '0'"),
         (["--config-file", CONFIG, "--machine-rank", "-1"], "expected a whole number >= 0"),
-        (["--config-file", CONFIG, "--dist-timeout", "0"], "expected seconds > 0, got '0'"),
+        (["--config-file", CONFIG, "--dist-timeout", "0"], "expected a number > 0, got '0'"),
     ],
 )
 def test_argument_mistakes_are_told_in_one_line(argv, message, capsys):

@@ -15,34 +15,21 @@ import time
 
 import cv2
 import pytest
-import torch
-from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.modeling import build_model
+from demo_cases import CONFIG, OPTS, save_random_weights
 
 from trackrcnn_d2.data.synthetic import render_sequence
-from trackrcnn_d2.utils.cli import load_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 import demo  # noqa: E402
 
-CONFIG = os.path.join(REPO, "configs", "demo_synthetic.yaml")
-OPTS = [
-    "INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "128",
-    "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0", "TEST.DETECTIONS_PER_IMAGE", "4",
-    "TRACKER_HEADS.DETECTION_CONFIDENCE", "[0.0, 0.0]",
-]  # fmt: skip
 # name -> frames: videos (.mp4) and frame folders, of different lengths.
 VIDEOS = {"a_road": 10, "b_yard": 4, "c_gate": 8, "d_lane": 6}
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("model")
-    torch.manual_seed(0)
-    model = build_model(load_config(CONFIG, OPTS))
-    DetectionCheckpointer(model, save_dir=str(folder)).save("random")
-    return str(folder / "random.pth")
+    return save_random_weights(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,13 @@ import urllib.parse
 from datetime import timedelta
 from typing import Callable, NamedTuple, Optional, Sequence
 
-from trackrcnn_d2.utils.cli import USER_ERRORS, UserError, user_error_message
+from trackrcnn_d2.utils.cli import (
+    USER_ERRORS,
+    UserError,
+    positive_number,
+    user_error_message,
+    whole_number,
+)
 
 __all__ = [
     "DEFAULT_RENDEZVOUS_TIMEOUT",
@@ -73,16 +79,16 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
     """detectron2's launch flags (``--num-gpus``, ``--num-machines``, ``--machine-rank``,
     ``--dist-url``, here defaulting to ``auto``) and ``--dist-timeout``."""
     parser.add_argument(
-        "--num-gpus", type=_whole_number(1), default=1, metavar="N",
+        "--num-gpus", type=whole_number(1), default=1, metavar="N",
         help="processes per machine: one per GPU (on the CPU, with MODEL.DEVICE cpu, each gets "
         "a share of the cores)",
     )  # fmt: skip
     parser.add_argument(
-        "--num-machines", type=_whole_number(1), default=1, metavar="N",
+        "--num-machines", type=whole_number(1), default=1, metavar="N",
         help="number of machines (see below)",
     )  # fmt: skip
     parser.add_argument(
-        "--machine-rank", type=_whole_number(0), default=0, metavar="R",
+        "--machine-rank", type=whole_number(0), default=0, metavar="R",
         help="this machine's rank, 0 .. --num-machines - 1 (machine 0 hosts the rendezvous)",
     )  # fmt: skip
     parser.add_argument(
@@ -92,34 +98,11 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
         "one machine)",
     )  # fmt: skip
     parser.add_argument(
-        "--dist-timeout", type=_positive_seconds, default=DEFAULT_RENDEZVOUS_TIMEOUT,
+        "--dist-timeout", type=positive_number, default=DEFAULT_RENDEZVOUS_TIMEOUT,
         metavar="SECONDS",
         help="how long the processes of all machines may take to meet once this machine's have "
         "started (default: %(default)g)",
     )  # fmt: skip
-
-
-def _whole_number(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
-        return value
-
-    return parse
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
-    return value
 
 
 # ---------------------------------------------------------------------------------------------

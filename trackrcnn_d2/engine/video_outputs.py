@@ -28,7 +28,7 @@ import shutil
 import socket
 from typing import Dict, List, Optional, Sequence
 
-from trackrcnn_d2.utils.cli import OutputDirError, UserError
+from trackrcnn_d2.utils.cli import OutputDirError, UserError, check_output_place
 from trackrcnn_d2.utils.file_io import (
     atomic_write_text,
     remove_leftovers_beside,
@@ -261,17 +261,7 @@ def prepare_output(
     Raises :class:`OutputDirError` naming what would be replaced."""
     if not output:
         raise OutputDirError("--output is empty; give a folder for the tracks")
-    existing = os.path.dirname(os.path.abspath(output))
-    while not os.path.lexists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputDirError(f"--output {output}: cannot create a folder in {existing}")
-    real_output = os.path.realpath(output)
-    for path in inputs:
-        if os.path.commonpath([real_output, os.path.realpath(path)]) == real_output:
-            raise OutputDirError(
-                f"{output} would replace {path} or a folder that holds it; write to another folder"
-            )
+    check_output_place(output, inputs)
     remove_leftovers_beside(output)
     is_folder = os.path.isdir(output) and not os.path.islink(output)
     if os.path.lexists(output) and not is_folder:

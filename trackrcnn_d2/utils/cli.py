@@ -8,7 +8,9 @@ and what to do, and a non-zero exit. Anything else is a bug and keeps its traceb
 
 This module imports neither torch nor detectron2 at import time (the torch-free scripts use it).
 """
+import argparse
 import contextlib
+import math
 import os
 import re
 import sys
@@ -25,6 +27,9 @@ __all__ = [
     "load_config",
     "refuse_to_mix_runs",
     "check_output_folder",
+    "check_output_place",
+    "whole_number",
+    "positive_number",
 ]
 
 # The exit status of a script stopped by a user's mistake (argparse's, for a bad argument).
@@ -196,14 +201,49 @@ def check_output_folder(
             f"{output} already holds files; pass {flag} to replace it as a whole, or choose "
             "another folder"
         )
+    check_output_place(output, inputs)
+
+
+def check_output_place(output: str, inputs: Sequence[str] = ()) -> None:
+    """Raise :class:`OutputDirError` when ``output`` cannot be made (its nearest existing
+    parent is a file, or a folder this process cannot write to) or would replace one of
+    ``inputs`` (it is one, or a folder that holds one)."""
     existing = os.path.dirname(os.path.abspath(output))
-    while not os.path.exists(existing):
+    while not os.path.lexists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
         raise OutputDirError(f"{output}: cannot create a folder in {existing}, which is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputDirError(f"{output}: cannot create a folder in {existing} (no permission)")
     real_output = os.path.realpath(output)
     for path in inputs:
         if os.path.commonpath([real_output, os.path.realpath(path)]) == real_output:
             raise OutputDirError(
                 f"{output} would replace {path} or a folder that holds it; write to another folder"
             )
+
+
+def whole_number(minimum: int):
+    """An argparse type: a whole number >= ``minimum``, named in argparse's one-line error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
