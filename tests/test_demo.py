@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from demo_cases import CONFIG, OPTS, save_random_weights
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.modeling import build_model
+from helpers.demo_cases import CONFIG, OPTS, save_random_weights
 
 import demo
 from trackrcnn_d2.data import mots_io

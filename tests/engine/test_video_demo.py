@@ -15,13 +15,12 @@ import time
 
 import cv2
 import pytest
-from demo_cases import CONFIG, OPTS, save_random_weights
+from helpers.demo_cases import CONFIG, OPTS, save_random_weights
 
+import demo
 from trackrcnn_d2.data.synthetic import render_sequence
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO)
-import demo  # noqa: E402
 
 # name -> frames: videos (.mp4) and frame folders, of different lengths.
 VIDEOS = {"a_road": 10, "b_yard": 4, "c_gate": 8, "d_lane": 6}

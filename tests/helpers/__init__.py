@@ -6,5 +6,6 @@ imported first and breaks runs of several folders.
 - ``modeling``: tiny TrackR-CNN configs and clips;
 - ``tracking``: hand-made detections and tracker configs;
 - ``mots_eval_cases``: small GT / result sets for the evaluation;
-- ``readme_cases``: result files for the README tests.
+- ``readme_cases``: result files for the README tests;
+- ``demo_cases``: demo.py's test model (config, overrides, random weights).
 """

@@ -3,7 +3,7 @@ config's model at 64 x 128 pixels with the score thresholds at 0, so that random
 report detections (what the plumbing needs), saved as a checkpoint."""
 import os
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(REPO, "configs", "demo_synthetic.yaml")
 OPTS = [
     "INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "128",
