@@ -124,7 +124,6 @@ def write_report(
         charts = {}
         reports = [(run.name, run.matching.report) for run in runs]
         for class_name in first.class_names:
-            os.makedirs(os.path.join(target, "plots"), exist_ok=True)
             bars = f"plots/{class_name}_sequences.svg"
             curves = f"plots/{class_name}_alpha.svg"
             plots.save_svg(plots.sequence_bars(reports, class_name), os.path.join(target, bars))
