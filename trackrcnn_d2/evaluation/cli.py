@@ -111,6 +111,10 @@ def _positive_int(text: str) -> int:
 
 def _report_arguments(parser: argparse.ArgumentParser, args) -> Optional[str]:
     """The second results folder, after checking that the report options go together."""
+    for option, value in (("--report", args.report), ("--images", args.images),
+                          ("--compare", args.compare)):  # fmt: skip
+        if value is not None and not value.strip():
+            parser.error(f"{option} is empty: give a folder (an unset variable?)")
     if args.results_b and args.compare:
         parser.error("give the second results folder once: RESULTS_B or --compare RESULTS_B")
     second = args.results_b or args.compare

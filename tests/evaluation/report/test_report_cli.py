@@ -128,6 +128,8 @@ def test_report_without_images_has_no_error_views(folders, tmp_path):
         (["{results}"], "a second results folder is for the report: add --report DIR"),
         (["--views", "switches"], "--views is for the report: add --report DIR"),
         (["--workers", "2", "--report", "{out}"], "leave out --workers"),
+        (["--report", ""], "--report is empty: give a folder"),
+        (["--report", "{out}", "--images", " "], "--images is empty: give a folder"),
         (["{results}", "--compare", "{results}", "--report", "{out}"], "give the second"),
     ],
 )
