@@ -24,14 +24,19 @@ def add_trackrcnn_config(cfg):
     # Number of adjacent frames of one sequence in a training mini-batch (Sec. 6).
     _C.INPUT.CLIP_LENGTH = 8
     # Gamma augmentation, one draw per clip: factor range +-this (0 = off, the paper states
-    # none; released code, datasets/Augmentors.py GammaAugmentor: 0.1).
+    # none; released code: 0.05, datasets/Augmentors.py l. 143-144 for the configs' "gamma").
     _C.INPUT.GAMMA_AUGMENTATION = 0.0
     # Train only on clips whose every frame has an annotated object (the paper states nothing;
-    # released code: such clips are skipped, datasets/util/Detection.py SKIP_EXAMPLE).
+    # released code: a frame without objects is skipped, datasets/util/Detection.py l. 195-198
+    # and 333 SKIP_EXAMPLE).
     _C.DATALOADER.SKIP_CLIPS_WITH_EMPTY_FRAMES = False
     # With MODEL.PROPOSAL_GENERATOR.NAME "IgnoreRegionRPN" (released code; detectron2's "RPN" is
     # the paper's): negative anchors more than this fraction on ignore regions are not trained.
     _C.MODEL.RPN.IGNORE_REGION_OVERLAP = 0.7
+    # What that fraction divides the anchor's ignored pixels by: "anchor" (its area, this
+    # project) or "frame_ignore_area" (the frame's ignored pixels, released code,
+    # datasets/util/Detection.py l. 154-166).
+    _C.MODEL.RPN.IGNORE_REGION_RATIO = "anchor"
 
     # ---------------------------------------------------------------------------------------- #
     # Temporal backbone (Sec. 5 "Integrating temporal context", Sec. 6, Table 4)
@@ -80,9 +85,18 @@ def add_trackrcnn_config(cfg):
     # implementation's released configs compare per class).
     _C.MODEL.ASSOCIATION_HEAD.SAME_CLASS_ONLY = False
     # Normalisation of the batch-hard loss: "foreground" (Eq. 4: mean over the foreground
-    # proposals) or "sampled_rois" (released code, network/FasterRCNN.py create_reid_loss: sum
-    # divided by all sampled proposals of the clip, then by the clip length).
+    # proposals) or "sampled_rois" (released code, network/FasterRCNN.py l. 541-544:
+    # sum divided by all sampled proposals of the clip, then by the clip length).
     _C.MODEL.ASSOCIATION_HEAD.NORMALIZATION = "foreground"
+    # Initial weights of the association head's layer (the paper states none): "normal"
+    # (N(0, 0.01^2), detectron2's predictor layers) or "he_normal" (released code,
+    # network/Layer.py l. 55-59 and 73-76: truncated normal of std sqrt(2 / fan_in), zero bias).
+    _C.MODEL.ASSOCIATION_HEAD.INIT = "normal"
+    # Factor of the contrastive loss (Eq. 8: 1; released code, network/FasterRCNN.py l. 577: 0.5).
+    _C.MODEL.ASSOCIATION_HEAD.CONTRASTIVE_FACTOR = 1.0
+    # Batch-all triplets (Eq. 7) also with the anchor as its own positive, at distance 0
+    # (released code, network/FasterRCNN.py l. 557-563: "same" keeps the anchor's column).
+    _C.MODEL.ASSOCIATION_HEAD.BATCH_ALL_ANCHOR_AS_POSITIVE = False
 
     # ---------------------------------------------------------------------------------------- #
     # Tracker (Sec. 5 "Mask Propagation", "Tracking", Supplement A, Table 5)
@@ -101,22 +115,26 @@ def add_trackrcnn_config(cfg):
     _C.TRACKER_HEADS.FLOW = "dis"
     # Per class (DATASETS.MOTS.CLASSES order): confidence threshold gamma (Alg. 1). The paper
     # gives none; these are the original code's tuned KITTI MOTS values (TrackR-CNN repository,
-    # configs/conv3d_sep2: detection_confidence_threshold_car/_pedestrian).
+    # configs/conv3d_sep2 l. 46-47: detection_confidence_threshold_car/_pedestrian).
     _C.TRACKER_HEADS.DETECTION_CONFIDENCE = [0.847, 0.937]
     # A detection is confident at score >= gamma (released code, forwarding/tracking/
     # Util_tracking.py l. 89 and 228) instead of Alg. 1's conf > gamma.
     _C.TRACKER_HEADS.DETECTION_CONFIDENCE_INCLUSIVE = False
     # Per class: minimum mask propagation score delta_maskprop for a match (Alg. 1); box IoU
     # threshold for "bbox_iou". Not published: centre of the original's search range [0, 0.2]
-    # (TrackR-CNN repository, scripts/segtrack_tune_experiment.py, "new_reid").
+    # (TrackR-CNN repository, scripts/segtrack_tune_experiment.py l. 153-154, "new_reid").
     _C.TRACKER_HEADS.MASKPROP_THRESHOLD = [0.1, 0.1]
     # Per class: maximum association distance delta_assoc for a match (Alg. 1). Not published:
-    # centre of the original's search range [0.7, 1.7] (same script, "new_reid_threshold").
+    # centre of the original's search range [0.7, 1.7] (same script l. 156-157,
+    # "new_reid_threshold"). For "release_assoc" the released thresholds are distances 8.00
+    # (car), 9.09 (pedestrian): configs/ablations/official_release_conv3d_sep2.yaml.
     _C.TRACKER_HEADS.ASSOC_THRESHOLD = [1.2, 1.2]
-    # Per class: maximum distance of box centres in pixels for "bbox_center" (Table 5).
+    # Per class: maximum distance of box centres in pixels for "bbox_center" (Table 5): the
+    # original's box_offset, where its box similarity turns negative (same script l. 111).
     _C.TRACKER_HEADS.CENTER_DISTANCE_THRESHOLD = [50.0, 50.0]
     # Per class: frames a track without detection stays matchable for ASSOCIATION
-    # "release_assoc" (released code, configs/conv3d_sep2: keep_alive_car 4, _pedestrian 6).
+    # "release_assoc" (released code, configs/conv3d_sep2 l. 46-47: keep_alive_car 4,
+    # keep_alive_pedestrian 6).
     _C.TRACKER_HEADS.KEEP_ALIVE = [4, 6]
     # Detections below this score are ignored, even by assoc_match (Alg. 1's D_t); 0 = all
     # that the detector outputs (MODEL.ROI_HEADS.SCORE_THRESH_TEST), as the original code.
@@ -137,6 +155,11 @@ def add_trackrcnn_config(cfg):
     _C.TEST.MOTS.WRITE_DETECTION_CACHE = True
     # Also write the evaluation report (timelines, error views; this project) to <output>/report/.
     _C.TEST.MOTS.REPORT = False
+    # Inference in non-overlapping chunks of this many frames, zero-padded in time at each
+    # chunk's edges, the last chunk filled by repeating the sequence's last frame (released
+    # code: batch_size 5 when forwarding, README l. 81, datasets/KITTI/segtrack/
+    # KITTI_segtrack_feed.py l. 82-84). 0: near-online, the paper's (Sec. 6).
+    _C.TEST.CLIP_CHUNK = 0
     # Inference precision on CUDA: "fp32" or "bf16" (autocast; this project, for speed).
     _C.TEST.PRECISION = "fp32"
     # TF32 for float32 convolutions and matmuls on CUDA, training and inference (this project).

@@ -47,8 +47,12 @@ def test_config_merges_and_builds(path):
         assert model.roi_heads.num_classes == len(cfg.DATASETS.MOTS.CLASSES)
         temporal = cfg.MODEL.TEMPORAL
         num_layers = 0 if temporal.TYPE == "none" else temporal.NUM_LAYERS
+        shared_skip = temporal.TYPE == "convlstm" and temporal.CONVLSTM_STACKING == "shared_skip"
         for stack in model.backbone.temporal_layers.values():
-            assert len(stack.layers) == num_layers
+            if shared_skip:  # the LSTMs under one projection and skip: one layer
+                assert len(stack.layers) == 1 and len(stack.layers[0].gates) == num_layers
+            else:
+                assert len(stack.layers) == num_layers
 
 
 def test_kitti_mots_config_is_the_papers_model():
@@ -118,6 +122,9 @@ ABLATION_ROWS = {
     "temporal_2xconv3d": ("Table 4", "maskprop_assoc", "conv3d", 2, "batch_hard", 1.0),
     "temporal_1xconvlstm": ("Table 4", "maskprop_assoc", "convlstm", 1, "batch_hard", 1.0),
     "temporal_2xconvlstm": ("Table 4", "maskprop_assoc", "convlstm", 2, "batch_hard", 1.0),
+    "temporal_2xconvlstm_shared_skip": (
+        "Table 4", "maskprop_assoc", "convlstm", 2, "batch_hard", 1.0,
+    ),
     "temporal_none": ("Table 4", "maskprop_assoc", "none", 1, "batch_hard", 1.0),
     "train_without_assoc": ("Table 5", "maskprop_assoc", "conv3d", 1, "batch_hard", 0.0),
 }  # fmt: skip

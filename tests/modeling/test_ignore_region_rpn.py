@@ -21,6 +21,24 @@ def test_anchor_fraction_on_mask_by_hand():
     assert anchor_fraction_on_mask(boxes, mask).tolist() == pytest.approx(expected)
 
 
+def test_frame_ignore_area_ratio_divides_by_the_frames_ignored_pixels():
+    """The released ratio (datasets/util/Detection.py l. 154-166): ignored pixels inside the
+    anchor / all ignored pixels of the frame (here 50 of them)."""
+    mask = torch.zeros(10, 10, dtype=torch.bool)
+    mask[:, :5] = True
+    boxes = torch.tensor([[0.0, 0, 5, 10], [0, 0, 10, 10], [0, 0, 2, 2], [5, 0, 10, 10]])
+    expected = [1.0, 1.0, 4 / 50, 0.0]
+    assert anchor_fraction_on_mask(boxes, mask, "frame_ignore_area").tolist() == pytest.approx(
+        expected
+    )
+    # The anchor ratio of the same boxes: a big anchor half on the region passes 0.7 only here.
+    assert anchor_fraction_on_mask(boxes, mask, "anchor").tolist() == [1.0, 0.5, 1.0, 0.0]
+    empty = torch.zeros(10, 10, dtype=torch.bool)
+    assert anchor_fraction_on_mask(boxes, empty, "frame_ignore_area").tolist() == [0.0] * 4
+    with pytest.raises(ValueError, match="frame_ignore_area"):
+        anchor_fraction_on_mask(boxes, mask, "image")
+
+
 def _labels(rpn, ignore_mask):
     # Anchors: one on the ground truth, two negatives on the ignore region, one off it.
     anchors = [Boxes(torch.tensor([[40.0, 0, 60, 20], [0, 0, 10, 10], [0, 20, 8, 30],
@@ -48,6 +66,24 @@ def test_negatives_on_ignore_regions_are_not_trained():
     ignore[20:30, :10] = False
     ignore[22:30, :8] = True
     assert _labels(rpn, ignore) == [1, -1, 0, 0]
+
+
+def test_frame_ignore_area_ratio_from_the_config():
+    cfg = tiny_cfg("c4")
+    cfg.MODEL.PROPOSAL_GENERATOR.NAME = "IgnoreRegionRPN"
+    cfg.MODEL.RPN.IGNORE_REGION_RATIO = "frame_ignore_area"
+    rpn = build_model(cfg).proposal_generator
+    assert rpn.ignore_region_ratio == "frame_ignore_area"
+    # One large region: the small negatives on it hold less than 0.7 of its pixels (trained),
+    # though they lie wholly on it (not trained with the anchor ratio).
+    ignore = torch.zeros(64, 96, dtype=torch.bool)
+    ignore[:40, :30] = True
+    assert _labels(rpn, ignore) == [1, 0, 0, 0]
+    rpn.ignore_region_ratio = "anchor"
+    assert _labels(rpn, ignore) == [1, -1, -1, 0]
+    cfg.MODEL.RPN.IGNORE_REGION_RATIO = "box"
+    with pytest.raises(ValueError, match="IGNORE_REGION_RATIO"):
+        build_model(cfg)
 
 
 def test_track_rcnn_trains_with_ignore_masks():

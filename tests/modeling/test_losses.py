@@ -257,3 +257,71 @@ def test_vectorised_association_loss_equals_the_per_frame_loss(same_class_only):
     got_grad, = torch.autograd.grad(got, vectors)
     expected_grad, = torch.autograd.grad(expected, vectors)
     torch.testing.assert_close(got_grad, expected_grad)
+
+
+# Three 1-D vectors: track 1 at 0.0 and 0.5, track 2 at 0.3; margin 0.4.
+THREE_VECTORS, THREE_IDS = torch.tensor([[0.0], [0.5], [0.3]]), torch.tensor([1, 1, 2])
+WIDE_MARGIN = 0.4
+
+
+def test_batch_all_with_the_anchor_as_its_own_positive_by_hand():
+    """Eq. 7's triplets (d, p != d, n): (0, 1, 2) 0.5 - 0.3 + 0.4 = 0.6 and (1, 0, 2)
+    0.5 - 0.2 + 0.4 = 0.7, mean 0.65. The released code's batch all (network/FasterRCNN.py
+    l. 557-566) also takes p = d: (0, 0, 2) 0.1, (1, 1, 2) 0.2, (2, 2, 0) 0.1, (2, 2, 1) 0.2:
+    1.9 over 6 triplets."""
+    paper = batch_all_triplet_loss(THREE_VECTORS, THREE_IDS, WIDE_MARGIN)
+    assert float(paper) == pytest.approx(0.65)
+    release = batch_all_triplet_loss(THREE_VECTORS, THREE_IDS, WIDE_MARGIN, None, True)
+    assert float(release) == pytest.approx(1.9 / 6)
+
+
+def test_contrastive_factor_by_hand():
+    """Pairs (d, e), (d, d) included: same id (0, 1) and (1, 0) 0.25 each, (d, d) 0; different
+    ids max(0.4 - 0.3, 0)^2 = 0.01 twice, max(0.4 - 0.2, 0)^2 = 0.04 twice: 0.6 over 9 pairs.
+    The released code halves it (network/FasterRCNN.py l. 577)."""
+    full = contrastive_loss(THREE_VECTORS, THREE_IDS, WIDE_MARGIN)
+    assert float(full) == pytest.approx(0.6 / 9)
+    half = contrastive_loss(THREE_VECTORS, THREE_IDS, WIDE_MARGIN, factor=0.5)
+    assert float(half) == pytest.approx(0.3 / 9)
+
+
+@pytest.mark.parametrize(
+    "loss, option, values, expected",
+    [
+        ("contrastive", "CONTRASTIVE_FACTOR", (1.0, 0.5), (0.6 / 9, 0.3 / 9)),
+        ("batch_all", "BATCH_ALL_ANCHOR_AS_POSITIVE", (False, True), (0.65, 1.9 / 6)),
+    ],
+)
+def test_release_loss_options_reach_the_association_head(loss, option, values, expected):
+    from detectron2.config import get_cfg
+
+    from trackrcnn_d2.config import add_trackrcnn_config
+
+    cfg = get_cfg()
+    add_trackrcnn_config(cfg)
+    cfg.MODEL.ASSOCIATION_HEAD.LOSS = loss
+    cfg.MODEL.ASSOCIATION_HEAD.MARGIN = WIDE_MARGIN
+    frames = [_sampled_frame([0, 0, 1], [1001, 1001, 2001])]
+    losses = []
+    for value in values:
+        cfg.MODEL.ASSOCIATION_HEAD[option] = value
+        head = AssociationHead(cfg, in_channels=1)
+        losses.append(float(head.losses(THREE_VECTORS, frames, num_classes=2)["loss_assoc"]))
+    assert losses == pytest.approx(list(expected))
+
+
+@pytest.mark.parametrize("init, std", [("normal", 0.01), ("he_normal", math.sqrt(2 / 2048))])
+def test_association_head_initialisation(init, std):
+    """ "he_normal": the released code's initialiser (network/Layer.py l. 55-59, TensorFlow's
+    variance_scaling_initializer(factor=2.0, mode="FAN_IN", uniform=False)): a normal of std
+    sqrt(1.3 * 2 / fan_in) truncated at two of them, std sqrt(2 / fan_in); zero bias (l. 73-76)."""
+    torch.manual_seed(0)
+    fan_in = 2048
+    head = AssociationHead(in_channels=fan_in, embedding_dim=128, init=init)
+    weight = head.fc.weight
+    assert tuple(weight.shape) == (128, fan_in) and torch.all(head.fc.bias == 0)
+    assert float(weight.std()) == pytest.approx(std, rel=0.02)
+    if init == "he_normal":
+        assert float(weight.abs().max()) <= 2 * math.sqrt(1.3 * 2 / fan_in)
+    with pytest.raises(ValueError, match="MODEL.ASSOCIATION_HEAD.INIT"):
+        AssociationHead(in_channels=4, init="xavier")

@@ -294,3 +294,97 @@ def test_maps_without_temporal_layers_are_frame_ts_own_in_near_online_inference(
             assert torch.equal(seen[t][name], own[t][name]), (t, name)
         assert not torch.equal(seen[t]["p4"], own[t]["p4"])
     assert not torch.equal(own[1]["p2"], own[2]["p2"])
+
+
+def _chunks(frames, chunk):
+    """The released code's inference clips: non-overlapping chunks of ``chunk`` frames, the
+    last one filled up by repeating the last frame (datasets/KITTI/segtrack/
+    KITTI_segtrack_feed.py l. 82-84)."""
+    clips = [frames[start : start + chunk] for start in range(0, len(frames), chunk)]
+    clips[-1] = clips[-1] + [clips[-1][-1]] * (chunk - len(clips[-1]))
+    return clips
+
+
+def _chunked_clip_inference(model, frames, chunk, do_postprocess=True):
+    outputs = []
+    for clip in _chunks(frames, chunk):
+        outputs += model.inference_clip(clip, do_postprocess)
+    return outputs[: len(frames)]
+
+
+@pytest.mark.parametrize(
+    "features,temporal,num_layers",
+    [("c4", "conv3d", 1), ("fpn", "conv3d", 2), ("c4", "conv3d_separable", 2)],
+)
+def test_chunked_inference_equals_the_release_clips(features, temporal, num_layers):
+    """TEST.CLIP_CHUNK 3 on 7 frames: clips [0, 1, 2], [3, 4, 5], [6, 6, 6], each zero-padded
+    in time at its edges, run frame by frame with the test loader's look-ahead."""
+    cfg = tiny_cfg(features, temporal, num_layers)
+    cfg.TEST.CLIP_CHUNK = 3
+    model = _model(cfg)
+    frames = shapes_clip(7)
+    with torch.no_grad():
+        expected = _chunked_clip_inference(model, frames, 3)
+        chunked = model.inference(_with_next_images(frames, model.temporal_lookahead))
+        model.clip_chunk = 0
+        model.reset_state()
+        near_online = model.inference(_with_next_images(frames, model.temporal_lookahead))
+    _assert_same_detections(chunked, expected)
+    # The chunk edges change what the temporal layers see: frame 2 lost frame 3.
+    assert not torch.allclose(chunked[2]["instances"].scores, near_online[2]["instances"].scores)
+
+
+def test_chunked_inference_leaves_a_convlstm_state_running_and_refuses_negative_chunks():
+    cfg = tiny_cfg("c4", "convlstm", 1)
+    model = _model(cfg)
+    frames = _with_next_images(shapes_clip(5), 0)
+    with torch.no_grad():
+        near_online = model.inference(frames)
+        model.clip_chunk = 2
+        model.reset_state()
+        _assert_same_detections(model.inference(frames), near_online)
+    cfg.TEST.CLIP_CHUNK = -1
+    with pytest.raises(ValueError, match="TEST.CLIP_CHUNK"):
+        build_model(cfg)
+
+
+def test_video_predictor_and_test_loader_run_the_chunks(tmp_path):
+    """Both front ends of inference (the video predictor and build_mots_test_loader, which
+    MOTSEvaluator reads) give the chunked detections."""
+    from trackrcnn_d2.data.build import build_mots_test_loader
+    from trackrcnn_d2.data.builtin import register_synthetic_mots
+    from trackrcnn_d2.data.synthetic import generate_synthetic_mots
+    from trackrcnn_d2.engine import VideoTrackingPredictor
+
+    generate_synthetic_mots(str(tmp_path / "set"), sequences=2, frames=7, height=64, width=96)
+    prefix = f"chunks_{tmp_path.name}"
+    register_synthetic_mots(prefix, str(tmp_path / "set"))
+    cfg = tiny_cfg("c4", "conv3d", 2)
+    cfg.TEST.CLIP_CHUNK = 3
+    cfg.TRACKER_HEADS.FLOW = "none"
+    cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST = 64, 96
+    model = _model(cfg)
+    frames = list(build_mots_test_loader(cfg, f"{prefix}_val"))
+    frames = [batch[0] for batch in frames]
+    assert [len(f["next_images"]) for f in frames] == [2, 2, 2, 2, 2, 1, 0]
+    recorded = []
+    inference = model.inference
+
+    def recording_inference(batched_inputs, do_postprocess=True):
+        outputs = inference(batched_inputs, do_postprocess)
+        recorded.extend(outputs)
+        return outputs
+
+    with torch.no_grad():
+        expected = _chunked_clip_inference(model, frames, 3)
+        _assert_same_detections([model([frame])[0] for frame in frames], expected)
+        model.reset_state()
+        model.inference = recording_inference
+        video = [(f["frame_idx"], f["image"].permute(1, 2, 0).numpy()) for f in frames]
+        list(VideoTrackingPredictor(cfg, model=model)(video))
+        raw_expected = _chunked_clip_inference(model, frames, 3, do_postprocess=False)
+    assert len(recorded) == len(frames)
+    for got, want in zip(recorded, raw_expected):
+        torch.testing.assert_close(got.scores, want.scores, atol=1e-4, rtol=1e-4)
+        boxes = (got.pred_boxes.tensor, want.pred_boxes.tensor)
+        torch.testing.assert_close(*boxes, atol=1e-3, rtol=1e-4)

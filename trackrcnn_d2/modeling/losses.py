@@ -87,6 +87,7 @@ def batch_all_triplet_loss(
     ids: torch.Tensor,
     margin: float,
     groups: Optional[torch.Tensor] = None,
+    anchor_as_positive: bool = False,
 ) -> torch.Tensor:
     """Batch-all triplet loss (Hermans et al. "BA"; the paper's Eq. 7, Table 7).
 
@@ -94,14 +95,19 @@ def batch_all_triplet_loss(
     all three comparable - of max(d(a_p, a_d) - d(a_n, a_d) + margin, 0). Zero when D has
     no valid triplet. (Eq. 7 as printed lost its third sum; this is the cited definition.)
 
-    Args: as in :func:`batch_hard_triplet_loss`.
+    Args: as in :func:`batch_hard_triplet_loss`, and
+        anchor_as_positive: p = d counts too (distance 0: the term max(margin - d(a_n, a_d),
+            0)), as in the released code (network/FasterRCNN.py l. 557-563, whose "TODO in
+            each row, leave out the column corresponding to the same detection" stayed open).
     """
     num = embeddings.shape[0]
     if num == 0:
         return _zero_loss(embeddings)
     distances = pairwise_distances(embeddings)
     same, different = _same_and_different_id_masks(ids, groups)
-    positive = same & ~torch.eye(num, dtype=torch.bool, device=same.device)
+    positive = same.clone()
+    if not anchor_as_positive:
+        positive.fill_diagonal_(False)
     total = _zero_loss(embeddings)
     num_triplets = 0
     # The (anchors, N, N) triplet tensor is built in chunks of anchors to bound memory.
@@ -120,16 +126,18 @@ def contrastive_loss(
     ids: torch.Tensor,
     margin: float,
     groups: Optional[torch.Tensor] = None,
+    factor: float = 1.0,
 ) -> torch.Tensor:
     """Contrastive loss (Hadsell et al.; the paper's Eq. 8, Table 7).
 
-    L = 1/|P| * ( sum_{(d, e) in P, id_e = id_d} d(a_e, a_d)^2
-                + sum_{(d, e) in P, id_e != id_d} max(margin - d(a_e, a_d), 0)^2 )
+    L = factor/|P| * ( sum_{(d, e) in P, id_e = id_d} d(a_e, a_d)^2
+                     + sum_{(d, e) in P, id_e != id_d} max(margin - d(a_e, a_d), 0)^2 )
 
     where P are the ordered comparable pairs of D, pairs (d, d) included; without groups
     |P| = |D|^2 as in Eq. 8.
 
-    Args: as in :func:`batch_hard_triplet_loss`.
+    Args: as in :func:`batch_hard_triplet_loss`, and
+        factor: 1 in Eq. 8; the released code's is 0.5 (network/FasterRCNN.py l. 577).
     """
     if embeddings.shape[0] == 0:
         return _zero_loss(embeddings)
@@ -138,7 +146,7 @@ def contrastive_loss(
     positive_term = distances[same].pow(2).sum()
     negative_term = (margin - distances[different]).clamp(min=0).pow(2).sum()
     num_pairs = int(same.sum()) + int(different.sum())
-    return (positive_term + negative_term) / num_pairs
+    return factor * (positive_term + negative_term) / num_pairs
 
 
 ASSOCIATION_LOSSES: Dict[str, Callable[..., torch.Tensor]] = {

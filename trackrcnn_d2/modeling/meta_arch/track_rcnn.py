@@ -24,6 +24,8 @@ class _NearOnlineStream:
     sequence: str
     # Last frame whose detections were returned.
     last_frame: int
+    # The stream's first frame: chunked inference (TEST.CLIP_CHUNK) counts its chunks from it.
+    first_frame: int
     # Frame index -> per-frame backbone features (1, C, H, W), including the look-ahead frame.
     frame_features: Dict[int, Dict[str, torch.Tensor]] = field(default_factory=dict)
     # Recurrent (ConvLSTM) state after ``last_frame``.
@@ -49,6 +51,14 @@ class TrackRCNN(GeneralizedRCNN):
     is reset when the sequence changes or frame_idx is not the previous one plus 1.
     :meth:`inference_clip` runs a whole clip at once instead, and gives the same detections.
 
+    With ``clip_chunk`` K > 0 (``TEST.CLIP_CHUNK``, the released code's inference) the stream
+    is cut into non-overlapping chunks of K frames from its first frame, each one a clip of its
+    own: the temporal layers see only the frames of the chunk, zero-padded in time at its two
+    edges, and the last chunk is filled up to K frames by repeating the sequence's last frame.
+    The frames are still given one at a time with the same look-ahead, so every front end
+    (test loader, video predictor) runs it unchanged. A ConvLSTM's state still runs along the
+    whole sequence (as in the released code), so only Conv3D layers see the chunks.
+
     Outputs per frame ``{"instances": Instances}`` with pred_boxes, scores, pred_classes,
     pred_masks and association_vectors (N x D).
 
@@ -58,13 +68,18 @@ class TrackRCNN(GeneralizedRCNN):
     """
 
     @configurable
-    def __init__(self, *, backbone: TemporalBackbone, clip_length: int, **kwargs):
+    def __init__(
+        self, *, backbone: TemporalBackbone, clip_length: int, clip_chunk: int = 0, **kwargs
+    ):
         """
         Args:
             backbone: a :class:`TemporalBackbone`.
             clip_length: frames per training clip (INPUT.CLIP_LENGTH).
+            clip_chunk: frames per inference chunk (TEST.CLIP_CHUNK); 0: near-online.
             kwargs: as for :class:`GeneralizedRCNN`.
         """
+        if clip_chunk < 0:
+            raise ValueError(f"TEST.CLIP_CHUNK must be 0 (near-online) or more, got {clip_chunk}")
         if not isinstance(backbone, TemporalBackbone):
             raise ValueError(
                 f"TrackRCNN needs a TemporalBackbone (MODEL.BACKBONE.NAME = "
@@ -72,6 +87,7 @@ class TrackRCNN(GeneralizedRCNN):
             )
         super().__init__(backbone=backbone, **kwargs)
         self.clip_length = clip_length
+        self.clip_chunk = clip_chunk
         self._stream: Optional[_NearOnlineStream] = None
         self._warned_single_next_image = False
 
@@ -79,6 +95,7 @@ class TrackRCNN(GeneralizedRCNN):
     def from_config(cls, cfg):
         ret = super().from_config(cfg)
         ret["clip_length"] = cfg.INPUT.CLIP_LENGTH
+        ret["clip_chunk"] = cfg.TEST.CLIP_CHUNK
         return ret
 
     @property
@@ -171,13 +188,18 @@ class TrackRCNN(GeneralizedRCNN):
         sequence, t = frame["sequence"], int(frame["frame_idx"])
         stream = self._stream
         if stream is None or stream.sequence != sequence or stream.last_frame != t - 1:
-            stream = self._stream = _NearOnlineStream(sequence, last_frame=t - 1)
+            stream = self._stream = _NearOnlineStream(sequence, last_frame=t - 1, first_frame=t)
 
         images = self.preprocess_image([frame])
         if t not in stream.frame_features:
             stream.frame_features[t] = self.backbone.frame_features(images.tensor)
-        lookback = self.backbone.temporal_lookback
-        upcoming = self._upcoming_images(frame)[: self.backbone.temporal_lookahead]
+        lookback, lookahead = self.backbone.temporal_lookback, self.backbone.temporal_lookahead
+        # The frames the temporal layers may see: the sequence, or frame t's chunk.
+        first = stream.first_frame
+        if self.clip_chunk:
+            first += (t - stream.first_frame) // self.clip_chunk * self.clip_chunk
+            lookahead = min(lookahead, first + self.clip_chunk - 1 - t)
+        upcoming = self._upcoming_images(frame)[:lookahead]
         for offset, image in enumerate(upcoming, start=1):
             if t + offset in stream.frame_features:
                 continue
@@ -192,11 +214,17 @@ class TrackRCNN(GeneralizedRCNN):
                 upcoming_images.tensor
             )
 
+        reach = t + len(upcoming)
+        if self.clip_chunk and len(upcoming) < lookahead:
+            # The sequence ends inside the chunk: its last frame fills the chunk.
+            for f in range(reach + 1, t + lookahead + 1):
+                stream.frame_features[f] = stream.frame_features[reach]
+            reach = t + lookahead
         window = [
-            f for f in sorted(stream.frame_features) if t - lookback <= f <= t + len(upcoming)
+            f for f in sorted(stream.frame_features) if max(first, t - lookback) <= f <= reach
         ]
-        # Fewer look-ahead frames than the layers reach: the sequence ends after them.
-        ends_sequence = len(upcoming) < self.backbone.temporal_lookahead
+        # Fewer frames than the layers reach: the sequence (or the chunk) ends after them.
+        ends_sequence = reach - t < self.backbone.temporal_lookahead
         features, stream.recurrent_state = self._temporal_features_of_frame(
             stream, window, t, ends_sequence=ends_sequence
         )

@@ -7,13 +7,22 @@ from detectron2.modeling import PROPOSAL_GENERATOR_REGISTRY
 from detectron2.modeling.proposal_generator import RPN
 from detectron2.structures import Boxes, ImageList, Instances
 
-__all__ = ["IgnoreRegionRPN", "anchor_fraction_on_mask"]
+__all__ = ["IgnoreRegionRPN", "IGNORE_REGION_RATIOS", "anchor_fraction_on_mask"]
+
+# What the ignored pixels inside an anchor are divided by (MODEL.RPN.IGNORE_REGION_RATIO).
+IGNORE_REGION_RATIOS = ("anchor", "frame_ignore_area")
 
 
-def anchor_fraction_on_mask(boxes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(A, 4) XYXY boxes, (H, W) bool mask -> (A,) fraction of each box's area inside the
-    mask's extent (the image) that is on the mask; 0 for a box outside it. Box corners are
-    rounded to pixels."""
+def anchor_fraction_on_mask(
+    boxes: torch.Tensor, mask: torch.Tensor, ratio: str = "anchor"
+) -> torch.Tensor:
+    """(A, 4) XYXY boxes, (H, W) bool mask -> (A,) the mask's pixels inside each box (within
+    the mask's extent, the image) divided by the box's area there (``ratio`` "anchor"; 0 for
+    a box outside the image) or by all the mask's pixels ("frame_ignore_area", the released
+    code's ``calculate_ioas_using_ignore_mask``; 0 for an empty mask). Box corners are rounded
+    to pixels."""
+    if ratio not in IGNORE_REGION_RATIOS:
+        raise ValueError(f"ratio {ratio!r} is not one of {IGNORE_REGION_RATIOS}")
     height, width = mask.shape
     integral = torch.zeros((height + 1, width + 1), dtype=torch.float64, device=mask.device)
     integral[1:, 1:] = mask.to(torch.float64).cumsum(0).cumsum(1)
@@ -21,26 +30,38 @@ def anchor_fraction_on_mask(boxes: torch.Tensor, mask: torch.Tensor) -> torch.Te
     x1, x2 = corners[:, 0].clamp(0, width), corners[:, 2].clamp(0, width)
     y1, y2 = corners[:, 1].clamp(0, height), corners[:, 3].clamp(0, height)
     on_mask = integral[y2, x2] - integral[y1, x2] - integral[y2, x1] + integral[y1, x1]
-    area = ((x2 - x1) * (y2 - y1)).clamp(min=1)
-    return (on_mask / area).to(boxes.dtype)
+    if ratio == "anchor":
+        denominator = ((x2 - x1) * (y2 - y1)).clamp(min=1)
+    else:
+        denominator = integral[-1, -1].clamp(min=1)
+    return (on_mask / denominator).to(boxes.dtype)
 
 
 @PROPOSAL_GENERATOR_REGISTRY.register()
 class IgnoreRegionRPN(RPN):
-    """detectron2's RPN, except that an anchor labelled negative whose area lies more than
-    ``ignore_region_overlap`` on the frame's ignore regions is not trained (label -1), before
-    the positive/negative sampling. The released code does this with 0.7 (datasets/util/
-    Detection.py, ``prefer_gt_to_ignore``; its ratio divides by the ignore mask's area, here by
-    the anchor's: the fraction of the anchor that is ignore region). The paper states nothing.
+    """detectron2's RPN, except that an anchor labelled negative whose ignored pixels exceed
+    ``ignore_region_overlap`` of its area (``ignore_region_ratio`` "anchor": the fraction of
+    the anchor that is ignore region) or of the frame's ignored pixels ("frame_ignore_area",
+    the released code's ratio, datasets/util/Detection.py l. 154-166 and 215-236,
+    ``prefer_gt_to_ignore``) is not trained (label -1), before the positive/negative sampling.
+    The released code uses 0.7. The paper states nothing.
 
     :class:`~trackrcnn_d2.modeling.TrackRCNN` passes each frame's ``ignore_mask`` (from
     :class:`~trackrcnn_d2.data.dataset_mapper.MOTSClipDatasetMapper`) as ``ignore_masks``.
     """
 
     @configurable
-    def __init__(self, *, ignore_region_overlap: float = 0.7, **kwargs):
+    def __init__(
+        self, *, ignore_region_overlap: float = 0.7, ignore_region_ratio: str = "anchor", **kwargs
+    ):
         super().__init__(**kwargs)
+        if ignore_region_ratio not in IGNORE_REGION_RATIOS:
+            raise ValueError(
+                f"MODEL.RPN.IGNORE_REGION_RATIO = {ignore_region_ratio!r} is not one of "
+                f"{IGNORE_REGION_RATIOS}."
+            )
         self.ignore_region_overlap = ignore_region_overlap
+        self.ignore_region_ratio = ignore_region_ratio
         self._ignore_masks: Optional[List[Optional[torch.Tensor]]] = None
         self._ignored_negatives: Optional[Iterator[Optional[torch.Tensor]]] = None
 
@@ -48,6 +69,7 @@ class IgnoreRegionRPN(RPN):
     def from_config(cls, cfg, input_shape):
         ret = super().from_config(cfg, input_shape)
         ret["ignore_region_overlap"] = cfg.MODEL.RPN.IGNORE_REGION_OVERLAP
+        ret["ignore_region_ratio"] = cfg.MODEL.RPN.IGNORE_REGION_RATIO
         return ret
 
     def forward(
@@ -72,7 +94,8 @@ class IgnoreRegionRPN(RPN):
         self._ignored_negatives = iter(
             None
             if mask is None
-            else anchor_fraction_on_mask(boxes, mask.to(boxes.device)) > self.ignore_region_overlap
+            else anchor_fraction_on_mask(boxes, mask.to(boxes.device), self.ignore_region_ratio)
+            > self.ignore_region_overlap
             for mask in masks
         )
         try:

@@ -6,6 +6,7 @@ track id of the matched ground truth (``gt_track_ids``). At inference, every det
 the association vector of the proposal it came from (as in the original implementation) in the
 field ``association_vectors`` (N x D).
 """
+import math
 from typing import Dict, List, Optional
 
 import torch
@@ -22,7 +23,15 @@ from torch import nn
 
 from ..losses import ASSOCIATION_LOSSES, batch_hard_triplet_loss, batch_hard_triplet_per_anchor
 
-__all__ = ["AssociationHead", "TrackStandardROIHeads", "TrackRes5ROIHeads"]
+__all__ = [
+    "AssociationHead",
+    "ASSOCIATION_HEAD_INITS",
+    "TrackStandardROIHeads",
+    "TrackRes5ROIHeads",
+]
+
+# Initial weights of the association head (MODEL.ASSOCIATION_HEAD.INIT).
+ASSOCIATION_HEAD_INITS = ("normal", "he_normal")
 
 
 class AssociationHead(nn.Module):
@@ -40,6 +49,9 @@ class AssociationHead(nn.Module):
         same_class_only: bool = False,
         normalization: str = "foreground",
         clip_length: Optional[int] = None,
+        init: str = "normal",
+        contrastive_factor: float = 1.0,
+        batch_all_anchor_as_positive: bool = False,
     ):
         """
         Args:
@@ -55,6 +67,15 @@ class AssociationHead(nn.Module):
                 background), then by its number of frames; the mean over the clips.
             clip_length: images i and j of a mini-batch are compared only if they belong to the
                 same clip, i // clip_length == j // clip_length (None: the batch is one clip).
+            init: the layer's initial weights, one of :data:`ASSOCIATION_HEAD_INITS`:
+                "normal" (N(0, 0.01^2), as detectron2's predictor layers) or "he_normal" (the
+                released code's default initialiser: TensorFlow's
+                ``variance_scaling_initializer(factor=2.0, mode="FAN_IN", uniform=False)``, a
+                normal of std sqrt(2.6 / fan_in) truncated at two of them, whose std is
+                sqrt(2 / fan_in)); zero bias in both.
+            contrastive_factor: factor of the contrastive loss (released code: 0.5).
+            batch_all_anchor_as_positive: batch-all triplets also with the anchor as its own
+                positive (released code).
         """
         super().__init__()
         if loss not in ASSOCIATION_LOSSES:
@@ -72,11 +93,24 @@ class AssociationHead(nn.Module):
                 "MODEL.ASSOCIATION_HEAD.NORMALIZATION = 'sampled_rois' is the released code's "
                 f"normalization of LOSS 'batch_hard'; LOSS is {loss!r}."
             )
+        if init not in ASSOCIATION_HEAD_INITS:
+            raise ValueError(
+                f"MODEL.ASSOCIATION_HEAD.INIT = {init!r} is not one of {ASSOCIATION_HEAD_INITS}."
+            )
         self.normalization = normalization
         self.fc = nn.Linear(in_channels, embedding_dim)
-        nn.init.normal_(self.fc.weight, std=0.01)
+        if init == "normal":
+            nn.init.normal_(self.fc.weight, std=0.01)
+        else:
+            std = math.sqrt(1.3 * 2.0 / in_channels)
+            nn.init.trunc_normal_(self.fc.weight, std=std, a=-2 * std, b=2 * std)
         nn.init.zeros_(self.fc.bias)
         self.loss_fn = ASSOCIATION_LOSSES[loss]
+        self.loss_options = {}
+        if loss == "contrastive":
+            self.loss_options["factor"] = contrastive_factor
+        if loss == "batch_all":
+            self.loss_options["anchor_as_positive"] = batch_all_anchor_as_positive
         self.margin = margin
         self.loss_weight = loss_weight
         self.same_class_only = same_class_only
@@ -94,6 +128,9 @@ class AssociationHead(nn.Module):
             "same_class_only": head.SAME_CLASS_ONLY,
             "normalization": head.NORMALIZATION,
             "clip_length": cfg.INPUT.CLIP_LENGTH,
+            "init": head.INIT,
+            "contrastive_factor": head.CONTRASTIVE_FACTOR,
+            "batch_all_anchor_as_positive": head.BATCH_ALL_ANCHOR_AS_POSITIVE,
         }
 
     def forward(self, box_features: torch.Tensor) -> torch.Tensor:
@@ -135,7 +172,11 @@ class AssociationHead(nn.Module):
             loss = (per_anchor * self._anchor_weights(foreground, sizes, clip_length)).sum()
         else:
             loss = self.loss_fn(
-                association_vectors[foreground], ids[foreground], self.margin, group[foreground]
+                association_vectors[foreground],
+                ids[foreground],
+                self.margin,
+                group[foreground],
+                **self.loss_options,
             )
         return {"loss_assoc": loss * self.loss_weight}
 
