@@ -123,6 +123,10 @@ def run(workload: str, setting: str, folder: str, weights: str, args) -> float:
 
 
 def main():
+    sys.path.insert(0, REPO)
+    from trackrcnn_d2.utils.upstream_warnings import silence_known_upstream_warnings
+
+    silence_known_upstream_warnings()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workloads", default="train,eval,demo")
     parser.add_argument("--load", type=int, default=1, help="background processes spinning")

@@ -308,7 +308,7 @@ def launch(
     logger.info(
         f"Launching {num_gpus_per_machine} process(es) on machine {machine_rank} of "
         f"{num_machines}, meeting at {dist_url}; threads per process: "
-        f"{plan.torch or 'OMP_NUM_THREADS'} ({plan.why})"
+        + (f"{plan.torch} ({plan.why})" if plan.torch else plan.why)
     )
     _Launcher(num_gpus_per_machine, num_machines, machine_rank, dist_url, plan).run(
         main_func, args, rendezvous_timeout, timeout

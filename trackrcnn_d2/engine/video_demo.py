@@ -23,7 +23,7 @@ from trackrcnn_d2.engine.video_outputs import (
     refuse_failed_videos,
 )
 from trackrcnn_d2.tracking import TrackNumberOverflow, tracks_to_mots_objects
-from trackrcnn_d2.utils.cli import ConfigError, UserError, load_config
+from trackrcnn_d2.utils.cli import ConfigError, UserError, load_config, user_error_message
 from trackrcnn_d2.utils.video import FrameSource, FrameWriter, VideoReadError
 from trackrcnn_d2.utils.visualizer import draw_tracks
 
@@ -185,14 +185,15 @@ def track_videos(job: _Job) -> None:
         signature = job.signatures[video.name]
         work = results.begin(video.name, signature, job.settings, rank)
         try:
+            source = video.open()  # a video removed or replaced since the start fails alone
             result = track_video(
-                predictor, video.open(), work, job.render, job.start, job.max_frames,
+                predictor, source, work, job.render, job.start, job.max_frames,
                 progress=world_size == 1,
             )  # fmt: skip
-        except (VideoReadError, TrackNumberOverflow) as e:
+        except (VideoReadError, FileNotFoundError, TrackNumberOverflow) as e:
             results.abandon(work)
-            failures.append((video.name, str(e)))
-            logger.error((f"rank {rank}: " if world_size > 1 else "") + f"{video.name}: {e}")
+            failures.append((video.name, user_error_message(e)))
+            logger.error((f"rank {rank}: " if world_size > 1 else "") + failures[-1][1])
             continue
         except BaseException:
             results.abandon(work)
