@@ -97,6 +97,8 @@ def test_sequence_flow_provider_reads_each_image_once():
     assert provider(0, 1).shape == (HEIGHT, WIDTH, 2)
     provider(1, 2)
     assert reads == [0, 1, 2]
+    provider(1, 2)  # the last two images stay in memory
+    assert reads == [0, 1, 2]
 
 
 def test_flow_methods_by_name():
@@ -126,25 +128,48 @@ def test_box_warping_limited_to_the_flow_reach_gives_the_same_box():
 
 
 def test_raft_runs_with_weights_from_the_hub_cache(tmp_path, monkeypatch):
-    """RAFT's code path (padding to multiples of 8, output layout) with random weights saved
-    where the pretrained ones would be."""
+    """RAFT's code path with random weights saved where the pretrained ones would be: the flow
+    is torchvision's model on its own preprocessing (Raft_Small_Weights.transforms(): RGB scaled
+    to [-1, 1]) of the images padded (replicated) to sides that are multiples of 8 and at least
+    128, its last refinement, cropped back; grey images count as three equal channels."""
     import os
 
     import torch
     from torchvision.models import optical_flow
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    url = optical_flow.Raft_Small_Weights.DEFAULT.url
+    weights = optical_flow.Raft_Small_Weights.DEFAULT
     os.makedirs(tmp_path / "checkpoints")
     torch.manual_seed(0)
-    weights_path = tmp_path / "checkpoints" / url.split("/")[-1]
-    torch.save(optical_flow.raft_small().state_dict(), weights_path)
+    model = optical_flow.raft_small().eval()
+    torch.save(model.state_dict(), tmp_path / "checkpoints" / weights.url.split("/")[-1])
     raft = build_optical_flow("raft_small")
-    previous, current = shifted_pair()
+    texture = smooth_texture(60, 170)
+    previous, current = texture[:36, :140], texture[2:38, 5:145]
+    colour = np.dstack([current, current // 2, 255 - current])  # BGR
+    colour_previous = np.dstack([previous, previous // 2, 255 - previous])
+
+    def expected(image, previous_image):
+        def tensor(bgr):
+            return torch.from_numpy(np.ascontiguousarray(bgr[:, :, ::-1])).permute(2, 0, 1)[None]
+
+        first, second = weights.transforms()(tensor(image), tensor(previous_image))
+        pad = (0, 144 - 140, 0, 128 - 36)
+        first = torch.nn.functional.pad(first, pad, mode="replicate")
+        second = torch.nn.functional.pad(second, pad, mode="replicate")
+        with torch.no_grad():
+            return model(first, second)[-1][0, :, :36, :140].permute(1, 2, 0).numpy()
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        flow = raft(np.dstack([current[:36, :50]] * 3), np.dstack([previous[:36, :50]] * 3))
+        flow = raft(colour, colour_previous)
+        reference = expected(colour, colour_previous)
+        grey_flow = raft(current, previous)
+        grey_reference = expected(np.dstack([current] * 3), np.dstack([previous] * 3))
     finally:
         torch.set_num_threads(threads)
-    assert flow.shape == (36, 50, 2) and flow.dtype == np.float32 and np.isfinite(flow).all()
+    assert flow.shape == (36, 140, 2) and flow.dtype == np.float32
+    np.testing.assert_allclose(flow, reference, atol=1e-4)
+    np.testing.assert_allclose(grey_flow, grey_reference, atol=1e-4)
+    assert np.abs(flow - grey_flow).max() > 1e-3  # the colours reach the model

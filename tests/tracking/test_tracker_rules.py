@@ -108,3 +108,144 @@ def test_frame_detections_hold_numpy_arrays_of_the_documented_types():
     assert isinstance(detections.masks, list)
     converted = frame_detections_from_instances(_instances([1]))
     assert (converted.sequence, converted.frame_idx) == ("", 0)
+
+
+def test_the_detection_cache_refuses_what_it_cannot_store(tmp_path):
+    from trackrcnn_d2.tracking import read_detection_cache_folder, write_detection_cache
+
+    path = str(tmp_path / "0000.npz")
+    with pytest.raises(ValueError, match="strictly increasing"):
+        write_detection_cache(path, [make_frame(4, []), make_frame(4, [])])
+    with pytest.raises(ValueError, match="several sequences"):
+        write_detection_cache(path, [make_frame(0, []), make_frame(1, [], sequence="0001")])
+    mixed = [make_frame(0, [{"box": [0, 0, 9, 9]}]),
+             make_frame(1, [{"box": [0, 0, 9, 9]}], with_vectors=False)]  # fmt: skip
+    with pytest.raises(ValueError, match="some frames of '0000' have association vectors"):
+        write_detection_cache(path, mixed)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no <sequence>.npz files"):
+        read_detection_cache_folder(str(tmp_path / "empty"))
+    with pytest.raises(ValueError, match=r"association_vectors must be \(N, D\) with N = 1"):
+        frame = make_frame(0, [{"box": [0, 0, 9, 9]}])
+        FrameDetections("s", 0, frame.height, frame.width, frame.boxes, [0.9], [0],
+                        frame.masks, np.zeros((2, 4)))  # fmt: skip
+
+
+def test_a_flow_of_another_size_is_refused_naming_both():
+    from trackrcnn_d2.tracking import FramePairScores
+
+    frame = make_frame(3, [{"box": [0, 0, 9, 9]}])
+    with pytest.raises(ValueError, match=r"frame 3: optical flow of size \(10, 12\) but the "
+                                         r"frame is 60x100"):  # fmt: skip
+        FramePairScores(make_frame(2, []), frame, np.zeros((10, 12, 2), np.float32))
+
+
+def test_png_results_of_frames_without_objects(tmp_path):
+    from trackrcnn_d2.data import mots_io
+    from trackrcnn_d2.tracking import write_tracking_result
+
+    tracks = track_sequence([make_frame(0, [{"box": [0, 0, 9, 9]}]), make_frame(1, [])], PARAMS)
+    write_tracking_result(str(tmp_path / "a.txt"), tracks, str(tmp_path / "a"))
+    written = mots_io.read_mots_png_sequence(str(tmp_path / "a"))
+    assert [o.obj_id for o in written[0]] == [1001] and written[1] == []
+    from PIL import Image
+
+    with Image.open(tmp_path / "a" / "000001.png") as empty:
+        assert empty.size == (100, 60)  # the size of the frames that have objects
+    nothing = track_sequence([make_frame(0, []), make_frame(1, [])], PARAMS)
+    write_tracking_result(str(tmp_path / "b.txt"), nothing, str(tmp_path / "b"), (7, 9))
+    with Image.open(tmp_path / "b" / "000000.png") as empty:
+        assert empty.size == (9, 7)
+    with pytest.raises(ValueError, match="frame 0 has no objects and no image_size"):
+        write_tracking_result(str(tmp_path / "c.txt"), nothing, str(tmp_path / "c"))
+
+
+def test_the_default_parameters_are_the_released_codes_tuned_values():
+    """configs/conv3d_sep2 of the release: gamma (0.847, 0.937), KEEP_ALIVE (4, 6), masks of
+    at most 10 pixels dropped; delta_maskprop 0.1, delta_assoc 1.2 (the centres of its search
+    ranges), the paper's tracker, bottom-most mask wins."""
+    params = TrackerParams(class_names=("car", "pedestrian"))
+    assert params.detection_confidence == (0.847, 0.937)
+    assert params.keep_alive == (4, 6) and params.min_mask_area == 10
+    assert params.maskprop_threshold == (0.1, 0.1) and params.assoc_threshold == (1.2, 1.2)
+    assert params.center_distance_threshold == (50.0, 50.0) and params.min_score == 0.0
+    assert (params.association, params.disjoint) == ("maskprop_assoc", "bottom")
+    assert params.detection_confidence_inclusive is False
+
+
+def test_an_unknown_name_of_the_tracking_package_is_an_attribute_error():
+    import trackrcnn_d2.tracking as tracking
+
+    with pytest.raises(AttributeError, match="has no attribute 'NoSuchTracker'"):
+        tracking.NoSuchTracker  # noqa: B018
+
+
+def test_a_previous_frame_without_association_vectors_matches_nothing_by_them():
+    """A detector that gave no vectors for frame t-1 (a plain Mask R-CNN frame in a cache of
+    mixed models): 'assoc' starts a new track instead of failing."""
+    frames = [make_frame(0, [{"box": [0, 0, 9, 9]}], with_vectors=False),
+              make_frame(1, [{"box": [0, 0, 9, 9], "vec": [0, 0]}])]  # fmt: skip
+    tracks = track_sequence(frames, PARAMS.replace(association="assoc"))
+    assert [o.obj_id for o in tracks[1]] == [1002]
+
+
+def test_a_class_map_for_another_number_of_classes_is_refused():
+    from detectron2.config import get_cfg
+    from detectron2.data import MetadataCatalog
+
+    from trackrcnn_d2.config import add_trackrcnn_config
+    from trackrcnn_d2.tracking.class_map import class_map_from_config
+
+    cfg = get_cfg()
+    add_trackrcnn_config(cfg)
+    MetadataCatalog.get("h21_three_classes").thing_classes = ["person", "car", "dog"]
+    cfg.DATASETS.TRAIN = ("h21_three_classes",)
+    cfg.DATASETS.MOTS.CLASS_MAP = [["person", "pedestrian"]]
+    cfg.MODEL.ROI_HEADS.NUM_CLASSES = 4
+    with pytest.raises(ValueError, match="has 3 classes but the model has .*NUM_CLASSES = 4"):
+        class_map_from_config(cfg)
+    cfg.MODEL.ROI_HEADS.NUM_CLASSES = 3
+    assert class_map_from_config(cfg).tolist() == [1, -1, -1]
+
+
+def _head_instances(masks, scores=(0.99,)):
+    height, width = masks.shape[-2:]
+    instances = Instances((height, width))
+    instances.pred_boxes = Boxes(torch.tensor([[0.0, 0.0, width, height]] * len(masks)))
+    instances.scores = torch.tensor(scores, dtype=torch.float32)
+    instances.pred_classes = torch.zeros(len(masks), dtype=torch.int64)
+    instances.pred_masks = masks
+    return instances
+
+
+def test_the_tracker_head_binarises_soft_masks_at_the_threshold_inclusive():
+    """A soft mask's pixel exactly at TRACKER_HEADS.MASK_THRESHOLD (0.5) is in the object, in
+    the tracker's RLE and in the returned pred_masks alike."""
+    from detectron2.tracking import build_tracker_head
+    from helpers.tracking import tracker_config
+
+    from trackrcnn_d2.utils.rle import decode_mask
+
+    cfg = tracker_config("none")
+    cfg.TRACKER_HEADS.ASSOCIATION = "maskprop"
+    head = build_tracker_head(cfg)
+    soft = torch.zeros(1, 20, 30)
+    soft[0, 2:8, 3:9] = 0.5
+    soft[0, 10:12, 3:9] = 0.49
+    out = head.update(_head_instances(soft))
+    assert out.pred_masks.dtype == torch.bool
+    assert out.pred_masks.sum() == 36 and out.pred_masks[0, 2, 3] and not out.pred_masks[0, 10, 3]
+    detections = frame_detections_from_instances(_head_instances(soft))
+    assert decode_mask(detections.masks[0]).sum() == 36
+
+
+def test_the_warning_about_unknown_classes_names_the_contiguous_ids(caplog):
+    import logging
+
+    from trackrcnn_d2.tracking.tracker_head import UnusableDetectionWarnings
+
+    warnings = UnusableDetectionWarnings(PARAMS.replace(association="maskprop"), "me")
+    frame = make_frame(0, [{"box": [0, 0, 9, 9], "cls": 2}])
+    with caplog.at_level(logging.WARNING):
+        warnings.check(frame)
+    assert "contiguous ids 0..1" in caplog.text and "class [2] are dropped" in caplog.text
