@@ -212,3 +212,98 @@ def test_real_motschallenge_annotations(motschallenge_root):
     assert [(o.frame, o.obj_id, o.rle["counts"].decode()) for o in objects] == [
         (int(fields[0]), int(fields[1]), fields[5]) for fields in lines
     ]
+
+
+@pytest.mark.parametrize(
+    "fields, accepted",
+    [
+        ("0 1001 1 10 1", True),  # a one-pixel-wide image
+        ("0 1001 1 10 0", False),
+        ("0 1001 1 0 12", False),
+        ("0 0 1 10 12", True),  # obj_id 0 is read (the checks of ground truth refuse it)
+        ("0 -1 1 10 12", False),
+        (f"{mots_io.MAX_FRAME} 1001 1 10 12", True),
+        (f"{mots_io.MAX_FRAME + 1} 1001 1 10 12", False),
+        ("-1 1001 1 10 12", False),
+    ],
+)
+def test_field_ranges_at_their_limits(tmp_path, fields, accepted):
+    height, width = (int(v) for v in fields.split()[3:5])
+    rle = _rle(np.zeros((max(height, 1), max(width, 1)), np.uint8))
+    path = _write(tmp_path, [f"{fields} {rle['counts'].decode()}"])
+    if accepted:
+        assert len(mots_io.read_mots_txt(str(path), validate=False)) == 1
+    else:
+        with pytest.raises(MOTSFormatError, match=f"{path}:1: frame must be in 0..4294967295"):
+            mots_io.read_mots_txt(str(path))
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [("0 1001 1 10 1.5 abc", "the first five fields must be integers"),
+     ("0 1001 1 0 12 abcé", "the RLE string is not ASCII")],  # fmt: skip
+)
+def test_each_malformed_field_is_named(tmp_path, line, message):
+    path = _write(tmp_path, [line])
+    with pytest.raises(MOTSFormatError, match=f"{path}:1: {message}"):
+        mots_io.read_mots_txt(str(path))
+
+
+def test_ground_truth_errors_name_the_right_lines(tmp_path):
+    lines = [
+        _line(0, 1001, 1, _rle(_box_mask(10, 12, 0, 4, 0, 4))),
+        _line(1, 1001, 1, _rle(_box_mask(10, 13, 0, 4, 0, 4))),
+        _line(2, 1001, 1, _rle(_box_mask(10, 13, 0, 4, 0, 4))),
+    ]
+    path = _write(tmp_path, lines)
+    with pytest.raises(MOTSFormatError, match=f"{path}:2: mask size \\(10, 13\\).* differs from "
+                                              f"the size of {path}:1 \\(10, 12\\)"):  # fmt: skip
+        mots_io.load_mots_ground_truth(str(tmp_path), ["0000"])
+    with pytest.raises(MOTSFormatError, match=f"{path}:1: .* differs from the image size"):
+        mots_io.load_mots_ground_truth(str(tmp_path), ["0000"], image_sizes={"0000": (10, 13)})
+    duplicate = [lines[0], _line(0, 2001, 2, _rle(_box_mask(10, 12, 5, 6, 5, 6))),
+                 _line(0, 1001, 1, _rle(_box_mask(10, 12, 6, 9, 6, 9)))]  # fmt: skip
+    _write(tmp_path, duplicate)
+    with pytest.raises(MOTSFormatError, match=f"{path}:3: obj_id 1001 appears more than once in "
+                                              f"frame 0 \\(first at {path}:1\\)"):  # fmt: skip
+        mots_io.load_mots_ground_truth(str(tmp_path), ["0000"])
+
+
+def test_class_of_an_object_id():
+    assert [mots_io.obj_id_to_class_id(i) for i in (1001, 1999, 2000, 2999, 10000)] == [
+        1, 1, 2, 2, 10,
+    ]  # fmt: skip
+    assert mots_io.mots_class_to_contiguous(["pedestrian", "car"]) == {2: 0, 1: 1}
+    with pytest.raises(ValueError, match=r"Unknown MOTS class name\(s\) \['dog'\]"):
+        mots_io.mots_class_to_contiguous(["car", "dog"])
+
+
+def test_id_maps_of_objects_refuse_overlaps_and_other_sizes():
+    first = MOTSObject(2, 1001, 1, _rle(_box_mask(10, 12, 0, 4, 0, 4)))
+    touching = MOTSObject(2, 2001, 2, _rle(_box_mask(10, 12, 3, 6, 3, 6)))  # one pixel shared
+    with pytest.raises(MOTSFormatError, match="frame 2: masks of objects 1001 and 2001 overlap"):
+        mots_io.objects_to_id_map([first, touching], 10, 12)
+    other_size = r"object 1001 has size \(10, 12\), expected \(9, 12\)"
+    with pytest.raises(MOTSFormatError, match=other_size):
+        mots_io.objects_to_id_map([first], 9, 12)
+
+
+def test_seqmaps_of_both_layouts(tmp_path):
+    kitti = tmp_path / "kitti.seqmap"
+    kitti.write_text("0002 empty 000000 000232\n\n0006 empty 000000 000269\n")
+    assert mots_io.read_seqmap(str(kitti)) == {"0002": (0, 232), "0006": (0, 269)}
+    mot = tmp_path / "mot.seqmap"
+    mot.write_text("name\nMOTS20-02\nMOTS20-05\n")
+    assert mots_io.read_seqmap(str(mot)) == {"MOTS20-02": None, "MOTS20-05": None}
+    named = tmp_path / "named.seqmap"
+    named.write_text("MOTS20-02\nname\n")  # "name" only heads the first line
+    assert mots_io.read_seqmap(str(named)) == {"MOTS20-02": None, "name": None}
+    bad = tmp_path / "bad.seqmap"
+    bad.write_text("0002 empty 0\n")
+    with pytest.raises(MOTSFormatError, match="bad.seqmap:1: expected"):
+        mots_io.read_seqmap(str(bad))
+
+
+def test_an_unknown_annotation_format_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="annotation_format must be one of"):
+        mots_io.find_sequence_annotations(str(tmp_path), "0000", "json")
