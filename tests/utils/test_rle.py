@@ -6,6 +6,7 @@ import pytest
 from trackrcnn_d2.utils.rle import (
     decode_mask,
     encode_mask,
+    rle_areas,
     rle_complement,
     rle_counts_total,
     rle_counts_totals,
@@ -98,3 +99,16 @@ def test_runs_of_long_rles_with_large_counts():
     runs = rle_runs(encode_mask(mask))
     assert runs[:3].tolist() == [0, 1, 200 * 375 - 1 + 100]
     assert runs.sum() == 375 * 1242
+
+
+def test_totals_and_areas_of_the_edge_strings():
+    """An empty string covers nothing (0, 0); a malformed one is -1, -1; a one-character string
+    (a 1x1 background) alone, with no other string after it, is read within its bounds."""
+    rles = [{"size": [1, 1], "counts": b""}, {"size": [1, 1], "counts": b"5P"}]
+    totals, areas = rle_counts_totals(rles, return_areas=True)
+    assert totals.tolist() == [0, -1] and areas.tolist() == [0, -1]
+    single = rle_counts_totals([{"size": [1, 1], "counts": b"1"}], return_areas=True)
+    assert [a.tolist() for a in single] == [[1], [0]]
+    assert rle_areas([]).shape == (0,)
+    many = [encode_mask(np.eye(3, dtype=bool))] * 600  # more than pycocotools' 255 per call
+    np.testing.assert_array_equal(rle_areas(many), [3] * 600)
