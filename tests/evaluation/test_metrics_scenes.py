@@ -109,3 +109,19 @@ def test_mostly_and_partly_tracked_at_their_boundaries(trackeval_report):
     assert (ours["MT"], ours["PT"], ours["ML"]) == (2, 2, 1)
     reference = trackeval_report(gt, results, ("car",), "kitti")["car"]
     assert (reference["MT"], reference["PT"], reference["ML"]) == (2, 2, 1)
+
+
+def test_clear_keeps_the_previous_frames_pairing_through_ties(trackeval_report):
+    """TrackEval's CLEAR (clear.py l. 82-84) scores last frame's pair 1000 above the IoU. GT car
+    A is two pixels, hypotheses 1 and 2 one each (IoU 0.5 both, a tie) in three frames: the
+    first frame's choice (1, first in the file) is kept although 2 comes first afterwards, so
+    there is no id switch. The ties are solved by the Hungarian algorithm in every frame."""
+    gt = {"0000": frames(*(box(f, 1001, 0, 1, 0, 2, size=SIZE) for f in range(3)))}
+    first, second = (box(0, i, 0, 1, i - 1, i, class_id=1, size=SIZE) for i in (1, 2))
+    results = {"0000": frames(first, second, second._replace(frame=1), first._replace(frame=1),
+                              second._replace(frame=2), first._replace(frame=2))}  # fmt: skip
+    classes = ("car", "pedestrian")  # two classes: cells are (frame, class) pairs
+    ours = evaluate_mots(gt, results, classes)["car"]
+    assert (ours["TP"], ours["IDS"], ours["FP"]) == (3, 0, 3)
+    reference = trackeval_report(gt, results, classes, "kitti")["car"]
+    assert (reference["TP"], reference["IDS"], reference["FP"]) == (3, 0, 3)
