@@ -125,3 +125,59 @@ def test_clear_keeps_the_previous_frames_pairing_through_ties(trackeval_report):
     assert (ours["TP"], ours["IDS"], ours["FP"]) == (3, 0, 3)
     reference = trackeval_report(gt, results, classes, "kitti")["car"]
     assert (reference["TP"], reference["IDS"], reference["FP"]) == (3, 0, 3)
+
+
+def test_frame_numbers_at_their_limits():
+    """Frames 0 and 2^32 - 1 are evaluated; -1 and 2^32 are refused (every frame of every
+    sequence has one int64 key, sequence x 2^32 + frame)."""
+    from trackrcnn_d2.data.mots_io import MAX_FRAME
+
+    for frame in (0, MAX_FRAME):
+        gt = {"0000": frames(box(frame, 1001, 0, 2, 0, 2))}
+        assert evaluate_mots(gt, gt, ("car",))["car"]["TP"] == 1
+    for frame in (-1, MAX_FRAME + 1):
+        gt = {"0000": frames(box(0, 1001, 0, 2, 0, 2))}
+        results = {"0000": frames(box(frame, 1001, 0, 2, 0, 2))}
+        with pytest.raises(MOTSEvaluationError, match=f"has frame {frame}; frame numbers must"):
+            evaluate_mots(gt, results, ("car",))
+
+
+def test_frames_of_different_sequences_never_share_a_key():
+    """Sequence 0000's frame 2^31 + 5 and sequence 0001's frame 5 are different frames: the
+    car of one is not matched to the hypothesis of the other."""
+    far = 2**31 + 5
+    gt = {"0000": frames(box(far, 1001, 0, 2, 0, 2)), "0001": frames(box(5, 1002, 0, 2, 0, 2))}
+    results = {"0000": {}, "0001": frames(box(far, 1001, 0, 2, 0, 2))}
+    report = evaluate_mots(gt, results, ("car",))
+    assert (report["car"]["TP"], report["car"]["FP"], report["car"]["FN"]) == (0, 1, 2)
+
+
+def test_hypotheses_that_overlap_no_ground_truth_at_all():
+    gt = {"0000": frames(box(0, 1001, 0, 2, 0, 2))}
+    results = {"0000": frames(box(0, 1, 5, 7, 5, 7, class_id=1), box(1, 1, 5, 7, 5, 7,
+                                                                     class_id=1))}  # fmt: skip
+    report = evaluate_mots(gt, results, ("car",))["car"]
+    assert (report["TP"], report["FP"], report["FN"], report["IDTP"]) == (0, 2, 1, 0)
+
+
+def test_a_sequence_without_ground_truth_masks_takes_the_results_size():
+    """No GT mask in 0001 (the image size is unknown from the GT): its results must agree on
+    one size among themselves, and count as false positives."""
+    gt = {"0000": frames(box(0, 1001, 0, 2, 0, 2)), "0001": {}}
+    results = {"0001": frames(box(0, 1, 0, 2, 0, 2, class_id=1), box(1, 1, 0, 2, 0, 2,
+                                                                     class_id=1))}  # fmt: skip
+    report = evaluate_mots(gt, results, ("car",))
+    assert report["per_sequence"]["0001"]["car"]["FP"] == 2
+    results["0001"][1] = [box(1, 1, 0, 2, 0, 2, class_id=1, size=(11, 12))]
+    other_size = "frame 1: object 1 has image size 11x12, but the ground truth of the sequence"
+    with pytest.raises(MOTSEvaluationError, match=f"{other_size} is 10x12"):
+        evaluate_mots(gt, results, ("car",))
+
+
+def test_a_bad_rle_string_is_reported_by_its_message_alone():
+    bad = box(0, 1, 0, 2, 0, 2, class_id=1)
+    bad = bad._replace(rle={"size": bad.rle["size"], "counts": b"0"})
+    gt = {"0000": frames(box(0, 1001, 0, 2, 0, 2))}
+    with pytest.raises(MOTSEvaluationError) as error:
+        evaluate_mots(gt, {"0000": frames(bad)}, ("car",))
+    assert str(error.value).startswith("results of sequence 0000, frame 0, object 1: the RLE")
