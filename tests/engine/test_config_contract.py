@@ -35,6 +35,7 @@ def test_shipped_configs_pass(config):
         (KITTI, ["TRACKER_HEADS.DISJOINT", "top"], "TRACKER_HEADS: Unknown disjoint"),
         (KITTI, ["TRACKER_HEADS.FLOW", "pwc"], "TRACKER_HEADS.FLOW: Unknown optical flow"),
         (KITTI, ["TEST.PRECISION", "fp16"], "TEST.PRECISION must be one of"),
+        (KITTI, ["TEST.CLIP_CHUNK", "-5"], "TEST.CLIP_CHUNK must be 0 (near-online) or more"),
         (KITTI, ["DATASETS.TEST", "('coco_2017_val',)"], "DATASETS.TEST: Dataset 'coco_2017_val'"),
         # A car model on MOTSChallenge, which annotates pedestrians only.
         (MOTS_CHALLENGE, ["DATASETS.MOTS.CLASSES", "['car']"],

@@ -7,6 +7,7 @@ from helpers.modeling import tiny_cfg
 
 from trackrcnn_d2.modeling import IgnoreRegionRPN
 from trackrcnn_d2.modeling.proposal_generator import anchor_fraction_on_mask
+from trackrcnn_d2.utils.cli import ConfigError
 
 
 def test_anchor_fraction_on_mask_by_hand():
@@ -82,7 +83,7 @@ def test_frame_ignore_area_ratio_from_the_config():
     rpn.ignore_region_ratio = "anchor"
     assert _labels(rpn, ignore) == [1, -1, -1, 0]
     cfg.MODEL.RPN.IGNORE_REGION_RATIO = "box"
-    with pytest.raises(ValueError, match="IGNORE_REGION_RATIO"):
+    with pytest.raises(ConfigError, match="IGNORE_REGION_RATIO"):
         build_model(cfg)
 
 

@@ -13,6 +13,7 @@ from trackrcnn_d2.modeling.losses import (
     contrastive_loss,
     pairwise_distances,
 )
+from trackrcnn_d2.utils.cli import ConfigError
 
 MARGIN = 0.2
 
@@ -323,5 +324,5 @@ def test_association_head_initialisation(init, std):
     assert float(weight.std()) == pytest.approx(std, rel=0.02)
     if init == "he_normal":
         assert float(weight.abs().max()) <= 2 * math.sqrt(1.3 * 2 / fan_in)
-    with pytest.raises(ValueError, match="MODEL.ASSOCIATION_HEAD.INIT"):
+    with pytest.raises(ConfigError, match="MODEL.ASSOCIATION_HEAD.INIT"):
         AssociationHead(in_channels=4, init="xavier")

@@ -11,6 +11,7 @@ from helpers.modeling import frame_dict, shapes_clip, tiny_cfg
 
 from trackrcnn_d2.data.synthetic import render_sequence
 from trackrcnn_d2.modeling import TrackRCNN
+from trackrcnn_d2.utils.cli import ConfigError
 
 
 def _model(cfg, randomize_temporal=True):
@@ -344,7 +345,7 @@ def test_chunked_inference_leaves_a_convlstm_state_running_and_refuses_negative_
         model.reset_state()
         _assert_same_detections(model.inference(frames), near_online)
     cfg.TEST.CLIP_CHUNK = -1
-    with pytest.raises(ValueError, match="TEST.CLIP_CHUNK"):
+    with pytest.raises(ConfigError, match="TEST.CLIP_CHUNK"):
         build_model(cfg)
 
 

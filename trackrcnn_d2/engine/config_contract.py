@@ -33,7 +33,7 @@ def check_evaluation_setup(cfg, model: Optional[torch.nn.Module] = None) -> None
       model's classes to them;
     - every per-class ``TRACKER_HEADS`` key has one value per class (or one for all), and the
       mechanism, disjoint rule and optical flow (its weights too) exist;
-    - ``TEST.PRECISION`` is known;
+    - ``TEST.PRECISION`` is known, ``TEST.CLIP_CHUNK`` not negative;
     - each test dataset is a MOTS dataset that annotates one of the classes at least, and its
       :class:`~trackrcnn_d2.evaluation.MOTSEvaluator` builds from ``cfg``;
     - with ``model``: it has an association head if the mechanism matches association vectors.
@@ -58,6 +58,10 @@ def check_evaluation_setup(cfg, model: Optional[torch.nn.Module] = None) -> None
             check_optical_flow(cfg.TRACKER_HEADS.FLOW)
         except ValueError as e:
             raise ConfigError(f"TRACKER_HEADS.FLOW: {e}") from None
+    if cfg.TEST.CLIP_CHUNK < 0:
+        raise ConfigError(
+            f"TEST.CLIP_CHUNK must be 0 (near-online) or more, got {cfg.TEST.CLIP_CHUNK}"
+        )
     if cfg.TEST.PRECISION not in INFERENCE_PRECISIONS:
         raise ConfigError(
             f"TEST.PRECISION must be one of {INFERENCE_PRECISIONS}, got {cfg.TEST.PRECISION!r}"

@@ -9,6 +9,8 @@ from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
 from detectron2.structures import ImageList
 from detectron2.utils.events import get_event_storage
 
+from trackrcnn_d2.utils.cli import ConfigError
+
 from ..backbone.temporal_backbone import TemporalBackbone, TemporalState
 from ..proposal_generator import IgnoreRegionRPN
 
@@ -79,7 +81,7 @@ class TrackRCNN(GeneralizedRCNN):
             kwargs: as for :class:`GeneralizedRCNN`.
         """
         if clip_chunk < 0:
-            raise ValueError(f"TEST.CLIP_CHUNK must be 0 (near-online) or more, got {clip_chunk}")
+            raise ConfigError(f"TEST.CLIP_CHUNK must be 0 (near-online) or more, got {clip_chunk}")
         if not isinstance(backbone, TemporalBackbone):
             raise ValueError(
                 f"TrackRCNN needs a TemporalBackbone (MODEL.BACKBONE.NAME = "

@@ -7,6 +7,8 @@ from detectron2.modeling import PROPOSAL_GENERATOR_REGISTRY
 from detectron2.modeling.proposal_generator import RPN
 from detectron2.structures import Boxes, ImageList, Instances
 
+from trackrcnn_d2.utils.cli import ConfigError
+
 __all__ = ["IgnoreRegionRPN", "IGNORE_REGION_RATIOS", "anchor_fraction_on_mask"]
 
 # What the ignored pixels inside an anchor are divided by (MODEL.RPN.IGNORE_REGION_RATIO).
@@ -56,7 +58,7 @@ class IgnoreRegionRPN(RPN):
     ):
         super().__init__(**kwargs)
         if ignore_region_ratio not in IGNORE_REGION_RATIOS:
-            raise ValueError(
+            raise ConfigError(
                 f"MODEL.RPN.IGNORE_REGION_RATIO = {ignore_region_ratio!r} is not one of "
                 f"{IGNORE_REGION_RATIOS}."
             )

@@ -21,6 +21,8 @@ from detectron2.modeling.roi_heads import (
 from detectron2.structures import Boxes, ImageList, Instances
 from torch import nn
 
+from trackrcnn_d2.utils.cli import ConfigError
+
 from ..losses import ASSOCIATION_LOSSES, batch_hard_triplet_loss, batch_hard_triplet_per_anchor
 
 __all__ = [
@@ -94,7 +96,7 @@ class AssociationHead(nn.Module):
                 f"normalization of LOSS 'batch_hard'; LOSS is {loss!r}."
             )
         if init not in ASSOCIATION_HEAD_INITS:
-            raise ValueError(
+            raise ConfigError(
                 f"MODEL.ASSOCIATION_HEAD.INIT = {init!r} is not one of {ASSOCIATION_HEAD_INITS}."
             )
         self.normalization = normalization
