@@ -91,6 +91,20 @@ def test_missing_results_count_as_missed_with_a_warning():
     assert (report["car"]["FN"], report["car"]["TP"], report["car"]["sMOTSA"]) == (2, 0, 0.0)
 
 
+def test_results_of_a_subset_give_one_warning_with_the_count():
+    """The demo's validation tracks against the whole synthetic ground truth gave one warning
+    per training sequence (18); one warning counts them and points to a seqmap."""
+    gt = {f"{i:04d}": GT["0002"] for i in range(12)}
+    results = {"0003": GT["0002"]}
+    with pytest.warns(MissingResultsWarning) as caught:
+        evaluate_mots(gt, results)
+    (warning,) = caught
+    message = str(warning.message)
+    assert message.startswith("no results for 11 of 12 sequences (0000, 0001, 0002, 0004, ")
+    assert ", ...): all their ground-truth masks count as missed" in message
+    assert "give a seqmap (--seqmap FILE, or seqmap= of evaluate_mots_folders)" in message
+
+
 def test_unknown_class_name():
     with pytest.raises(ValueError, match="cannot evaluate class"):
         evaluate_mots(GT, {}, ("truck",))

@@ -239,6 +239,20 @@ class Hypotheses:
         return gt_dets, tracker_dets, frame_keys, pairs
 
 
+
+def _missing_results_message(missing: Sequence[str], total: int) -> str:
+    """One warning for every sequence without results (evaluating the results of a subset
+    against a whole ground truth gave one per sequence)."""
+    if len(missing) == 1:
+        return f"no results for sequence {missing[0]}: all its ground-truth masks count as missed"
+    shown = ", ".join(missing[:8]) + (", ..." if len(missing) > 8 else "")
+    return (
+        f"no results for {len(missing)} of {total} sequences ({shown}): all their ground-truth "
+        "masks count as missed; to evaluate only some sequences, give a seqmap (--seqmap FILE, "
+        "or seqmap= of evaluate_mots_folders)"
+    )
+
+
 def collect(
     ground_truth: MOTSGroundTruth,
     prepared: GroundTruthForClasses,
@@ -255,16 +269,13 @@ def collect(
     tracker_rles: List[dict] = []
     validated = []
 
+    missing = [sequence for sequence in ground_truth.sequences if sequence not in results]
+    if missing:
+        warnings.warn(_missing_results_message(missing, len(ground_truth.sequences)),
+                      MissingResultsWarning, stacklevel=4)  # fmt: skip
     for sequence_index, sequence in enumerate(ground_truth.sequences):
         sequence_gt = ground_truth[sequence]
-        sequence_results = results.get(sequence)
-        if sequence_results is None:
-            warnings.warn(
-                f"no results for sequence {sequence}: all its ground-truth masks count as missed",
-                MissingResultsWarning,
-                stacklevel=4,
-            )
-            sequence_results = {}
+        sequence_results = results.get(sequence, {})
         frame_list = sorted(f for f, objects in sequence_results.items() if objects)
         if validate:
             image_size = sequence_gt.image_size
