@@ -1,11 +1,15 @@
 """The README's "Using the components in your own detectron2 project" is a tested recipe: its
-code blocks are the files in examples/, quoted verbatim, and each runs here on a tiny synthetic
-MOTS set (a narrow network on the CPU, given as the examples' trailing KEY VALUE overrides)."""
+code blocks are the files in examples/, quoted verbatim. Each runs here on a tiny synthetic MOTS
+set (a narrow network on the CPU, given as the examples' trailing KEY VALUE overrides) to check
+what it does, and each runs its documented offline command (its header comment) as written, in
+a fresh process without a GPU or internet, on a small copy of the embedded synthetic set."""
 import glob
 import json
 import os
 import re
 import runpy
+import shlex
+import subprocess
 import sys
 
 import pytest
@@ -214,3 +218,103 @@ def test_the_tracker_runs_in_detectrons_tracking_api(tiny_set, monkeypatch, caps
                 assert id_in_previous_frame[gt_obj_id] == track_id
         id_in_previous_frame = pairs
     assert len(object_of_id) >= 2 and max(max(t.ID_period, default=0) for t in tracked_frames) > 1
+
+
+def documented_command(name):
+    """The offline command in the header comment of examples/<name> (continuation lines
+    joined), as a list of arguments."""
+    with open(example_path(name), encoding="utf-8") as f:
+        header = "".join(line[1:] for line in f if line.startswith("#"))
+    match = re.search(r"^ +(python examples/\S+(?:[^\n]*\\\n)*[^\n]*)$", header, flags=re.M)
+    assert match, f"examples/{name} documents no offline command"
+    return shlex.split(match.group(1).replace("\\\n", " "))
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """A working directory as after `make demo`: datasets/synthetic_mots (the embedded set's
+    24 sequences and splits, 4 frames each at 64 x 128) and the demo's validation tracks (here:
+    the ground truth) in output/demo/inference/synthetic_mots_val."""
+    from trackrcnn_d2.data.synthetic import generate_synthetic_mots
+
+    root = tmp_path_factory.mktemp("workspace")
+    data = root / "datasets" / "synthetic_mots"
+    splits = generate_synthetic_mots(str(data), sequences=24, frames=4, height=64, width=128)
+    tracks = root / "output" / "demo" / "inference" / "synthetic_mots_val"
+    tracks.mkdir(parents=True)
+    write_ground_truth_as_results(data / "instances_txt", tracks)
+    for sequence in splits["train"]:
+        os.remove(tracks / f"{sequence}.txt")
+    return root
+
+
+def run_documented(name, workspace, *extra):
+    """examples/<name>'s documented command, from ``workspace``, in a process that sees no GPU
+    (CUDA_VISIBLE_DEVICES empty) and no proxy; ``extra`` overrides bound the work."""
+    arguments = documented_command(name)
+    environment = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    environment.update(CUDA_VISIBLE_DEVICES="", DETECTRON2_DATASETS="datasets")
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, arguments[1]), *arguments[2:], *extra],
+        capture_output=True, text=True, cwd=workspace, env=environment,
+    )
+
+
+def test_every_example_documents_an_offline_command():
+    for path in sorted(glob.glob(example_path("*.py"))):
+        name = os.path.basename(path)
+        assert documented_command(name)[:2] == ["python", f"examples/{name}"]
+
+
+@pytest.mark.parametrize(
+    "name, extra, expected",
+    [
+        ("load_shipped_config.py", [], ""),
+        # Two iterations from scratch (clips of 4 frames here: the sequences are 4 frames long):
+        # a NaN or inf loss would stop detectron2's trainer.
+        ("train_own_mask_rcnn_as_trackrcnn.py",
+         ["SOLVER.MAX_ITER", "2", "INPUT.CLIP_LENGTH", "4", "SOLVER.IMS_PER_BATCH", "4"], ""),
+        ("evaluate_mask_rcnn_on_mots.py", ["TEST.DETECTIONS_PER_IMAGE", "5"],
+         "synthetic_mots_val {'sMOTSA/car'"),
+        ("track_with_detectron2_api.py", ["TEST.DETECTIONS_PER_IMAGE", "5"], "000003.png IDs"),
+        ("evaluate_result_folders.py", [], "car: sMOTSA 100.0 HOTA 100.0 IDS 0"),
+    ],
+)  # fmt: skip
+def test_the_documented_offline_command_runs(workspace, name, extra, expected):
+    run = run_documented(name, workspace, *extra)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert expected in run.stdout
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    "name, arguments, message",
+    [
+        ("load_shipped_config.py", ["MODEL.DEVICE"], "Override list has odd length"),
+        ("load_shipped_config.py", ["MODEL.DEVICES", "cpu"], "Non-existent key: MODEL.DEVICES"),
+        ("train_own_mask_rcnn_as_trackrcnn.py", ["MODEL.WEIGHTS", ""],
+         "kitti_mots"),  # the default dataset, absent here
+        ("evaluate_mask_rcnn_on_mots.py",
+         ["DATASETS.TEST", "('synthetic_mots_val',)",
+          "MODEL.WEIGHTS", "https://example.invalid/model_final.pkl"],
+         "cannot download https://example.invalid/model_final.pkl"),
+        ("track_with_detectron2_api.py",
+         ["datasets/synthetic_mots/training/image_02/0018",
+          "MODEL.WEIGHTS", "https://example.invalid/model_final.pkl"], "download failed"),
+        ("track_with_detectron2_api.py", [], "the following arguments are required: FRAME_FOLDER"),
+        ("track_with_detectron2_api.py", ["datasets"], "no .png frames in datasets"),
+        ("evaluate_result_folders.py", ["datasets/synthetic_mots/instances_txt", "missing"],
+         "missing"),
+        ("evaluate_result_folders.py", [], "the following arguments are required: GT_FOLDER"),
+    ],
+)  # fmt: skip
+def test_mistakes_end_in_one_line_without_a_traceback(workspace, name, arguments, message):
+    environment = dict(os.environ, CUDA_VISIBLE_DEVICES="", DETECTRON2_DATASETS="datasets")
+    run = subprocess.run(
+        [sys.executable, example_path(name), *arguments],
+        capture_output=True, text=True, cwd=workspace, env=environment,
+    )
+    assert run.returncode == 2, run.stderr[-3000:]
+    errors = [line for line in run.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and message in errors[0], run.stderr[-3000:]
+    assert "Traceback" not in run.stderr

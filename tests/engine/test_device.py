@@ -35,3 +35,29 @@ def test_other_devices_are_kept_silently(device_warnings):
     assert available_device("cpu") == "cpu"
     assert device_warnings == []
 
+
+
+def test_every_script_that_builds_a_model_chooses_the_device_alike():
+    """The scripts (train_net.py's logic, demo.py's, tools/) and the examples: each one that
+    builds a model from a config goes through available_device, so that MODEL.DEVICE cuda
+    without a GPU is one warning and the CPU everywhere (tests/test_readme.py runs the examples
+    without a GPU; tests/test_train_net.py and tests/test_demo.py the scripts)."""
+    import glob
+    import os
+    import re
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    scripts = ["train_net.py", "demo.py", "trackrcnn_d2/engine/train_net.py",
+               "trackrcnn_d2/engine/video_demo.py"]  # fmt: skip
+    scripts += glob.glob("tools/*.py", root_dir=repo) + glob.glob("examples/*.py", root_dir=repo)
+    builders = re.compile(r"\b(build_model|DefaultPredictor|VideoTrackingPredictor|Trainer)\(")
+    missing, building = [], []
+    for script in scripts:
+        with open(os.path.join(repo, script), encoding="utf-8") as f:
+            text = f.read()
+        if builders.search(text):
+            building.append(script)
+            if "available_device" not in text:
+                missing.append(script)
+    assert not missing, f"these build a model without available_device: {missing}"
+    assert len(building) >= 5  # the two entry points' logic and the examples with models

@@ -22,6 +22,7 @@ _LAZY_ATTRIBUTES = {
     "build_mots_train_loader": "build",
     "build_mots_test_loader": "build",
     "get_mots_dataset_dicts": "build",
+    "check_mots_datasets": "build",
 }
 
 

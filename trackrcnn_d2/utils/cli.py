@@ -15,6 +15,7 @@ import os
 import re
 import sys
 from typing import Sequence
+from urllib.error import URLError
 
 __all__ = [
     "UserError",
@@ -25,6 +26,7 @@ __all__ = [
     "exit_on_user_error",
     "user_error_message",
     "load_config",
+    "merge_overrides",
     "refuse_to_mix_runs",
     "check_output_folder",
     "check_output_place",
@@ -58,6 +60,7 @@ def _user_error_types():
     return (
         UserError,
         MOTSFormatError,
+        URLError,  # a download (e.g. model zoo weights) without internet access
         FileNotFoundError,
         FileExistsError,
         NotADirectoryError,
@@ -71,6 +74,11 @@ USER_ERRORS = _user_error_types()
 
 def _one_line(error: BaseException) -> str:
     message = str(error) if error.args else type(error).__name__
+    if isinstance(error, URLError):
+        return (
+            f"download failed ({error.reason}); without internet access, download the file "
+            "elsewhere and give its local path (e.g. MODEL.WEIGHTS /path/to/model.pkl)"
+        )
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         message = f"{error.filename}: {error.strerror}"
     # A DataLoader worker's exception arrives with the worker's traceback in its message.
@@ -161,12 +169,25 @@ def load_config(config_file: str, opts: Sequence[str] = ()):
                 f"{config_file} must be a yaml mapping of keys (KEY: value), as in configs/"
             ) from None
         raise ConfigError(_config_message(e, config_file)) from None
-    try:
-        cfg.merge_from_list(list(opts))
-    except (*bad_input, yaml.YAMLError) as e:
-        raise ConfigError(_config_message(e, "command line")) from None
+    merge_overrides(cfg, opts)
     cfg.freeze()
     return cfg
+
+
+def merge_overrides(cfg, opts: Sequence[str], parser=None) -> None:
+    """``cfg.merge_from_list(opts)`` (``KEY VALUE`` pairs from the command line); a pair that
+    cannot be used (odd length, unknown key, wrong type) raises :class:`ConfigError` naming it,
+    or, given an ``argparse`` ``parser``, ends with its usage line and the message (status 2)."""
+    import yaml
+
+    try:
+        cfg.merge_from_list(list(opts))
+    except (KeyError, AssertionError, ValueError, TypeError, AttributeError, OSError,
+            yaml.YAMLError) as e:  # fmt: skip
+        error = ConfigError(_config_message(e, "command line"))
+        if parser is None:
+            raise error from None
+        parser.error(str(error))
 
 
 def refuse_to_mix_runs(cfg, resume: bool) -> None:

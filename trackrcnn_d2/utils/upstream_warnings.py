@@ -21,6 +21,8 @@ UPSTREAM_WARNINGS = (
     # torch 2.14 deprecates DistributedDataParallel's broadcast_buffers, which detectron2's
     # create_ddp_model passes (DefaultTrainer's broadcast_buffers=False).
     (FutureWarning, r"`broadcast_buffers` is deprecated"),
+    # detectron2's model_zoo imports pkg_resources, which setuptools deprecates.
+    (UserWarning, r"pkg_resources is deprecated as an API"),
     # detectron2's anchor generator calls torch.meshgrid without `indexing` (its "ij" default).
     # (". " for ": ", which pytest's filterwarnings cannot hold.)
     (
