@@ -69,6 +69,23 @@ def test_motschallenge_layout_seqmap_and_default_classes(tmp_path, capsys):
     assert json.loads(out.read_text())["car"]["GT"] == 0
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_results_of_a_subset_give_one_warning_with_their_count(tmp_path, capsys, workers):
+    """The demo's validation tracks against the whole synthetic ground truth: one warning that
+    counts the sequences without results (not one per sequence) and names the seqmap."""
+    gt, results = random_case(np.random.default_rng(4), n_seq=5, n_frames=3)
+    _write(tmp_path / "gt", gt)
+    _write(tmp_path / "results", {"0004": results["0004"]})
+    folders = [str(tmp_path / "gt"), str(tmp_path / "results"), "--workers", workers]
+    assert main(folders) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
+    assert warned == [
+        "warning: no results for 4 of 5 sequences (0000, 0001, 0002, 0003): all their "
+        "ground-truth masks count as missed; to evaluate only some sequences, give a seqmap "
+        "(--seqmap FILE, or seqmap= of evaluate_mots_folders)"
+    ]
+
+
 def test_missing_result_file_warns_and_counts_all_missed(kitti_folders, capsys):
     os.remove(kitti_folders / "results" / "0001.txt")
     out = kitti_folders / "m.json"

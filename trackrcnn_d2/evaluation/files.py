@@ -20,6 +20,7 @@ from trackrcnn_d2.data.mots_io import MOTS_CLASS_IDS, MOTSObject
 from trackrcnn_d2.utils.rle import find_rle_size_mismatch
 
 from .metrics import (
+    MissingResultsWarning,
     MOTSGroundTruth,
     concatenate_counts,
     mots_counts,
@@ -27,6 +28,7 @@ from .metrics import (
     select_classes,
     without_gc,
 )
+from .metrics.pairing import missing_results_message
 from .metrics.validation import RLEStringError
 
 __all__ = [
@@ -323,6 +325,11 @@ def evaluate_mots_folders(
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     evaluated = list(classes or MOTS_CLASS_IDS)
     jobs = sequence_jobs(gt_folder, res_folder, seqmap, evaluated)
+    # One warning for all sequences without results, not one per sequence.
+    missing = [job.sequence for job in jobs if not job.has_results]
+    if missing:
+        warnings.warn(missing_results_message(missing, len(jobs)), MissingResultsWarning,
+                      stacklevel=3)  # fmt: skip
     parts, present = [], set()
     outcomes = _outcomes(jobs, workers)
     while True:
@@ -333,7 +340,7 @@ def evaluate_mots_folders(
         except Exception as e:
             _reissue(getattr(e, "evaluation_warnings", ()))
             raise
-        _reissue(outcome.warnings)
+        _reissue([w for w in outcome.warnings if not issubclass(w[0], MissingResultsWarning)])
         parts.append(outcome.counts)
         present |= outcome.class_ids
     counts = concatenate_counts(parts)

@@ -240,7 +240,7 @@ class Hypotheses:
 
 
 
-def _missing_results_message(missing: Sequence[str], total: int) -> str:
+def missing_results_message(missing: Sequence[str], total: int) -> str:
     """One warning for every sequence without results (evaluating the results of a subset
     against a whole ground truth gave one per sequence)."""
     if len(missing) == 1:
@@ -271,7 +271,7 @@ def collect(
 
     missing = [sequence for sequence in ground_truth.sequences if sequence not in results]
     if missing:
-        warnings.warn(_missing_results_message(missing, len(ground_truth.sequences)),
+        warnings.warn(missing_results_message(missing, len(ground_truth.sequences)),
                       MissingResultsWarning, stacklevel=4)  # fmt: skip
     for sequence_index, sequence in enumerate(ground_truth.sequences):
         sequence_gt = ground_truth[sequence]
