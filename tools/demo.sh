@@ -60,10 +60,11 @@ stage "training ($CONFIG, MODEL.DEVICE $DEVICE) into $OUTPUT_DIR"
 "$PYTHON" train_net.py --config-file "$CONFIG" OUTPUT_DIR "$OUTPUT_DIR" DATASETS.TEST "()" \
   MODEL.DEVICE "$DEVICE" > "$OUTPUT_DIR/train.log" 2>&1 &
 training=$!
-# Progress: detectron2's loss line every 100 iterations.
+# A line every 40 iterations, with a steady estimate of the time left (tools/training_progress.sh).
+# shellcheck source=tools/training_progress.sh
+source tools/training_progress.sh
 tail -n +1 --pid=$training -f "$OUTPUT_DIR/train.log" \
-  | grep --line-buffered -E " iter: [0-9]*99 " | sed -u -E 's/^.*(eta:)/  \1/; s/ +time:.*$//' \
-  || true
+  | training_progress "$(awk '$1 == "MAX_ITER:" { print $2 }' "$CONFIG")" || true
 if ! wait $training; then
   echo "tools/demo.sh: training failed; see $OUTPUT_DIR/train.log" >&2
   tail -n 20 "$OUTPUT_DIR/train.log" >&2
