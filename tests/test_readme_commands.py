@@ -159,9 +159,10 @@ def test_the_report_command_runs_as_written(tmp_path):
 
 def test_the_threshold_search_steps_chain_as_written(tmp_path):
     """The README's three tuning steps: step 1 (an evaluation of kitti_mots_train, which needs
-    a model and the data) writes its detections where step 2 reads them; step 2 runs as
-    written (fewer trials) on a tiny stand-in for KITTI MOTS with perfect cached detections;
-    step 3's config is the one step 2 writes and it loads."""
+    a model and the data) writes its detections where step 2 reads them by default; step 2 runs
+    as written (fewer trials) on a tiny stand-in for KITTI MOTS with perfect cached detections;
+    step 3's config is the one step 2 writes, it loads, and its evaluation writes elsewhere than
+    step 1's evaluations."""
     import cv2
     from test_tuning import synthetic_sequence
 
@@ -170,7 +171,8 @@ def test_the_threshold_search_steps_chain_as_written(tmp_path):
 
     commands = readme_commands()
     (evaluate_train,) = [c for c in commands if "DATASETS.TEST \"('kitti_mots_train',)\"" in c]
-    (tune,) = [c for c in commands if c.startswith("python tools/tune_tracker.py")]
+    (tune,) = [c for c in commands if c.startswith("python tools/tune_tracker.py")
+               and "kitti_mots_r101" in c]  # fmt: skip
     (evaluate_tuned,) = [c for c in commands if "--config-file output/tracker_search/" in c]
 
     from detectron2.config import get_cfg
@@ -178,15 +180,12 @@ def test_the_threshold_search_steps_chain_as_written(tmp_path):
     import trackrcnn_d2
 
     tokens = shlex.split(evaluate_train)
-    cfg = get_cfg()
-    trackrcnn_d2.add_trackrcnn_config(cfg)
-    cfg.merge_from_file(os.path.join(REPO, tokens[tokens.index("--config-file") + 1]))
-    cfg.merge_from_list(config_overrides(tokens))
+    step1 = get_cfg()
+    trackrcnn_d2.add_trackrcnn_config(step1)
+    step1.merge_from_file(os.path.join(REPO, tokens[tokens.index("--config-file") + 1]))
+    step1.merge_from_list(config_overrides(tokens))
     # MOTSEvaluator's folder (OUTPUT_DIR/inference/<dataset>) and its detection cache.
-    written = os.path.join(cfg.OUTPUT_DIR, "inference", cfg.DATASETS.TEST[0], "detections")
-    tokens = shlex.split(tune)
-    read = tokens[tokens.index("--detections") + 1]
-    assert os.path.normpath(written) == os.path.normpath(read)
+    written = os.path.join(step1.OUTPUT_DIR, "inference", step1.DATASETS.TEST[0], "detections")
 
     kitti = tmp_path / "datasets" / "kitti_mots"
     for index, name in enumerate(("0000", "0001")):  # two sequences of kitti_mots_train
@@ -198,9 +197,10 @@ def test_the_threshold_search_steps_chain_as_written(tmp_path):
         for frame, image in enumerate(images):
             path = kitti / "training" / "image_02" / name / f"{frame:06d}.png"
             cv2.imwrite(str(path), image[:, :, ::-1])
-        write_detection_cache(str(tmp_path / read / f"{name}.npz"), detections)
+        write_detection_cache(str(tmp_path / written / f"{name}.npz"), detections)
     for folder in ("configs", "tools"):  # the command's relative paths, from tmp_path
         (tmp_path / folder).symlink_to(os.path.join(REPO, folder))
+    tokens = shlex.split(tune)
     tokens[0] = sys.executable
     environment = dict(os.environ, DETECTRON2_DATASETS=str(tmp_path / "datasets"))
     run = subprocess.run(
@@ -208,6 +208,7 @@ def test_the_threshold_search_steps_chain_as_written(tmp_path):
         capture_output=True, text=True, cwd=tmp_path, env=environment,
     )
     assert run.returncode == 0, run.stderr
+    assert f"on 2 sequences of {written} " in run.stdout
     assert "all classes together (as evaluated)" in run.stdout
 
     tokens = shlex.split(evaluate_tuned)
@@ -218,3 +219,7 @@ def test_the_threshold_search_steps_chain_as_written(tmp_path):
     cfg.merge_from_list(config_overrides(tokens))
     assert cfg.DATASETS.TEST == ("kitti_mots_val",)  # from its _BASE_, the given config
     assert "# car: sMOTSA" in (tmp_path / tuned).read_text()
+    # Step 3 writes OUTPUT_DIR/inference/kitti_mots_val/ beside the thresholds, not over the
+    # untuned evaluation of kitti_mots_val in the model's OUTPUT_DIR.
+    assert os.path.normpath(cfg.OUTPUT_DIR) == os.path.dirname(tuned)
+    assert os.path.normpath(cfg.OUTPUT_DIR) != os.path.normpath(step1.OUTPUT_DIR)

@@ -196,7 +196,7 @@ def test_tune_tracker_tool_end_to_end(synthetic, tmp_path):
     ]
     run = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 0, run.stderr
-    assert "best car:" in run.stdout and "best pedestrian:" in run.stdout
+    assert "chosen car (smoothed):" in run.stdout and "chosen pedestrian (smoothed):" in run.stdout
     text = output.read_text()
     assert "TRACKER_HEADS:" in text and "MASKPROP_THRESHOLD: [" in text
     from detectron2.config import get_cfg
@@ -206,6 +206,10 @@ def test_tune_tracker_tool_end_to_end(synthetic, tmp_path):
     cfg = get_cfg()
     add_trackrcnn_config(cfg)
     cfg.merge_from_file(str(output))  # a config on its own: _BASE_ is the tuned config
+    base = text.split("_BASE_: ")[1].splitlines()[0].strip('"')
+    assert not os.path.isabs(base)  # relative to the yaml's folder: no path of this machine
+    assert os.path.samefile(tmp_path / base, os.path.join(REPO, "configs", "Base-TrackRCNN.yaml"))
+    assert cfg.OUTPUT_DIR == str(tmp_path)  # an evaluation with it writes beside it
     assert cfg.TRACKER_HEADS.ASSOCIATION == "maskprop_assoc"
     assert cfg.MODEL.META_ARCHITECTURE == "TrackRCNN"
     best_car = [float(v) for v in text.split("DETECTION_CONFIDENCE: [")[1].split("]")[0].split(",")]
@@ -277,7 +281,7 @@ def test_the_tool_writes_outside_the_evaluation_folder_and_keeps_earlier_results
     folder = tool_inputs / "output" / "tracker_search" / "tiny_train"
     config = folder / "tracker_thresholds.yaml"
     assert config.is_file() and (folder / "tracker_thresholds_trials.jsonl").is_file()
-    assert "maximising sMOTSA" in printed and "best pedestrian:" in printed
+    assert "maximising sMOTSA" in printed and "chosen pedestrian (smoothed):" in printed
     assert "all classes together (as evaluated)" in printed
     assert "with all classes tracked together (as evaluated)" in config.read_text()
 

@@ -281,8 +281,8 @@ def read_detection_cache_folder(folder: str) -> Dict[str, List[FrameDetections]]
     """Every ``<sequence>.npz`` of a cache folder: ``{sequence: [FrameDetections, ...]}``."""
     if not os.path.isdir(folder):
         raise FileNotFoundError(
-            f"{folder}: detection cache folder not found; run inference with "
-            "TEST.MOTS.WRITE_DETECTION_CACHE True first"
+            f"{folder}: detection cache folder not found; an evaluation of the dataset writes "
+            "it (train_net.py --eval-only, the dataset in DATASETS.TEST)"
         )
     names = sorted(n for n in os.listdir(folder) if n.endswith(CACHE_SUFFIX))
     if not names:

@@ -19,11 +19,10 @@ It sits above both ``tracking`` and ``evaluation`` and imports neither torch nor
 ``tools/tune_tracker.py`` is its command line.
 """
 import dataclasses
-import json
 import math
 import multiprocessing
 import os
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -129,6 +128,10 @@ class ThresholdSearch:
         pair_scores: ``{sequence: precomputed pair scores}`` (see :func:`precompute_pair_scores`).
         metric: the objective, a field of the metrics (paper: sMOTSA; case-insensitive, see
             :func:`resolve_metric`), maximised or, for counts of errors, minimised.
+        subsets: ``{name: [sequence, ...]}``, groups of the sequences that each trial also
+            scores on their own (``metrics["subsets"][name]``), e.g. the parts of a
+            cross-validation (:func:`~trackrcnn_d2.tuning.selection.cross_validation_subsets`);
+            ``ground_truth`` must then be a GT dict.
     """
 
     def __init__(
@@ -138,6 +141,7 @@ class ThresholdSearch:
         params: TrackerParams,
         pair_scores: Optional[Mapping[str, Optional[List[PrecomputedPairScores]]]] = None,
         metric: str = "sMOTSA",
+        subsets: Optional[Mapping[str, Sequence[str]]] = None,
     ):
         self.sequences = dict(sequences)
         self.ground_truth = (
@@ -148,6 +152,13 @@ class ThresholdSearch:
         self.params = params
         self.pair_scores = dict(pair_scores or {})
         self.metric = resolve_metric(metric)
+        self.subsets = {name: list(names) for name, names in (subsets or {}).items()}
+        if self.subsets and isinstance(ground_truth, MOTSGroundTruth):
+            raise ValueError("scoring subsets of the sequences needs the ground truth as a dict")
+        self._subset_ground_truth = {
+            name: MOTSGroundTruth({s: ground_truth[s] for s in names})
+            for name, names in self.subsets.items()
+        }
 
     def params_for(self, category: int, setting: Mapping[str, float]) -> TrackerParams:
         """``self.params`` with the values of ``setting`` for class ``category``."""
@@ -158,11 +169,13 @@ class ThresholdSearch:
             changes[name] = tuple(values)
         return dataclasses.replace(self.params, **changes)
 
-    def evaluate(self, category: int, setting: Mapping[str, float]) -> Dict[str, float]:
+    def evaluate(self, category: int, setting: Mapping[str, float]) -> Dict[str, object]:
         """Track class ``category`` with ``setting`` on every sequence; its metrics (the
         objective is ``result[self.metric]``, the worst possible value when the setting starts
-        more tracks than the MOTS format can number)."""
+        more tracks than the MOTS format can number), and with ``subsets`` those of each
+        subset under ``"subsets"``."""
         params = self.params_for(category, setting)
+        class_name = params.class_names[category]
         results = {}
         try:
             for name, frames in self.sequences.items():
@@ -174,13 +187,19 @@ class ThresholdSearch:
                 )
                 results[name] = tracks_to_mots_objects(tracks)
         except TrackNumberOverflow:
-            return {self.metric: math.inf if is_minimised(self.metric) else -math.inf}
-        class_name = params.class_names[category]
-        metrics = evaluate_mots(
-            self.ground_truth, results, class_names=(class_name,), validate=False
-        )[class_name]
-        return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
-
+            worst = {self.metric: math.inf if is_minimised(self.metric) else -math.inf}
+            if not self.subsets:
+                return worst
+            return {**worst, "subsets": {name: dict(worst) for name in self.subsets}}
+        metrics = _class_metrics(self.ground_truth, results, class_name)
+        if self.subsets:
+            metrics["subsets"] = {
+                name: _class_metrics(
+                    self._subset_ground_truth[name], {s: results[s] for s in names}, class_name
+                )
+                for name, names in self.subsets.items()
+            }
+        return metrics
 
     def evaluate_together(self, params: TrackerParams) -> Dict[str, Dict[str, float]]:
         """``{class: metrics}`` of every class tracked at once with ``params``, masks disjoint
@@ -195,6 +214,11 @@ class ThresholdSearch:
             self.ground_truth, results, class_names=params.class_names, validate=False
         )
         return {name: metrics[name] for name in params.class_names}
+
+
+def _class_metrics(ground_truth, results, class_name: str) -> Dict[str, float]:
+    metrics = evaluate_mots(ground_truth, results, class_names=(class_name,), validate=False)
+    return {k: float(v) for k, v in metrics[class_name].items() if isinstance(v, (int, float))}
 
 
 _WORKER_SEARCH: Optional[ThresholdSearch] = None
@@ -243,75 +267,6 @@ def _progress_bar(total: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, desc="threshold search", unit="trial", disable=not enabled)
-
-
-def best_per_class(
-    trials: Iterable[Tuple[int, Mapping[str, float], Mapping[str, float]]], metric: str
-) -> Dict[int, Tuple[Dict[str, float], Dict[str, float]]]:
-    """``{category: (setting, metrics)}`` of the trial with the best ``metric`` per class: the
-    highest, or the lowest for counts of errors (the first one on ties)."""
-    metric = resolve_metric(metric)
-    sign = -1.0 if is_minimised(metric) else 1.0
-    best: Dict[int, Tuple[Dict[str, float], Dict[str, float]]] = {}
-    for category, setting, metrics in trials:
-        if category not in best or sign * metrics[metric] > sign * best[category][1][metric]:
-            best[category] = (dict(setting), dict(metrics))
-    return best
-
-
-def tuned_params(
-    params: TrackerParams,
-    best: Mapping[int, Tuple[Mapping[str, float], Mapping[str, float]]],
-) -> TrackerParams:
-    """``params`` with the best setting of each tuned class (the others keep theirs)."""
-    tuned = params
-    for category, (setting, _) in best.items():
-        values = {
-            name: tuple(
-                setting[name] if c == category else v
-                for c, v in enumerate(getattr(tuned, name))
-            )
-            for name in setting
-        }
-        tuned = dataclasses.replace(tuned, **values)
-    return tuned
-
-
-def config_snippet(
-    params: TrackerParams,
-    best: Mapping[int, Tuple[Mapping[str, float], Mapping[str, float]]],
-    metric: str,
-    header: str = "",
-    base: Optional[str] = None,
-    together: Optional[Mapping[str, Mapping[str, float]]] = None,
-) -> str:
-    """YAML with the ``TRACKER_HEADS`` keys of the best settings (classes not tuned keep the
-    values of ``params``); with ``base`` (a config path) it starts with ``_BASE_: base``, so
-    that it can be used as ``--config-file`` itself. ``together``: the metrics of
-    :meth:`ThresholdSearch.evaluate_together`, noted beside each class's searched figure."""
-    tuned = tuned_params(params, best)
-    lines = [f"# {line}" for line in header.splitlines()]
-    for category, (_, metrics) in sorted(best.items()):
-        name = params.class_names[category]
-        line = f"# {name}: {metric} {metrics[metric]:.2f}"
-        if together is not None:
-            line += (
-                f" tracked alone (searched), {together[name][metric]:.2f} with all classes "
-                "tracked together (as evaluated)"
-            )
-        lines.append(line)
-    if base is not None:
-        lines.append(f"_BASE_: {json.dumps(base)}")
-    # The overlap rule the trials used (the released code tunes and evaluates with "score").
-    lines += [
-        "TRACKER_HEADS:",
-        f"  ASSOCIATION: {params.association}",
-        f"  DISJOINT: {params.disjoint}",
-    ]
-    for name in SEARCHED_PARAMETERS[params.association]:
-        values = ", ".join(f"{v:.4f}" for v in getattr(tuned, name))
-        lines.append(f"  {CONFIG_KEYS[name]}: [{values}]")
-    return "\n".join(lines) + "\n"
 
 
 def default_workers() -> int:
