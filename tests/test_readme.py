@@ -266,6 +266,7 @@ def test_every_example_documents_an_offline_command():
         assert documented_command(name)[:2] == ["python", f"examples/{name}"]
 
 
+@pytest.mark.timeout(900)  # a training of a full-size R50-FPN: 60 s idle, 365 s at a load of 14
 @pytest.mark.parametrize(
     "name, extra, expected",
     [

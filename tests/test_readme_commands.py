@@ -164,7 +164,7 @@ def test_the_threshold_search_steps_chain_as_written(tmp_path):
     step 3's config is the one step 2 writes, it loads, and its evaluation writes elsewhere than
     step 1's evaluations."""
     import cv2
-    from test_tuning import synthetic_sequence
+    from helpers.tuning_cases import synthetic_sequence
 
     from trackrcnn_d2.data import mots_io
     from trackrcnn_d2.tracking import write_detection_cache

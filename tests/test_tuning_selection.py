@@ -2,7 +2,7 @@
 cross-validation over sequences that tells whether a choice holds on unseen sequences."""
 import numpy as np
 import pytest
-from test_tuning import PERFECT, synthetic_sequence
+from helpers.tuning_cases import PERFECT, synthetic_sequence
 
 from trackrcnn_d2.tuning import (
     ThresholdSearch,
