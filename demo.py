@@ -33,7 +33,13 @@ import sys
 
 from trackrcnn_d2.engine.launch import LAUNCH_EPILOG, add_launch_arguments
 from trackrcnn_d2.engine.video_inputs import split_overrides
-from trackrcnn_d2.utils.cli import UserError, exit_on_user_error, positive_number, whole_number
+from trackrcnn_d2.utils.cli import (
+    UserError,
+    exit_on_user_error,
+    positive_number,
+    probability,
+    whole_number,
+)
 from trackrcnn_d2.utils.upstream_warnings import silence_known_upstream_warnings
 
 # At import, so that the processes that --num-gpus starts (they import this script again) print
@@ -56,9 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
         "a COCO Mask R-CNN (no training); or a trained TrackR-CNN's config",
     )  # fmt: skip
     parser.add_argument(
-        "--input", required=True, nargs="+", metavar="PATH",
+        "--input", "--video-input", action="extend", nargs="+", metavar="PATH",
         help="videos or folders of frames; a folder of them; a text file listing them (one "
-        "per line); image files of one folder; or a quoted glob",
+        "per line); image files of one folder; or a quoted glob (--video-input, detectron2 "
+        "demo's name, is the same)",
     )  # fmt: skip
     parser.add_argument("--output", required=True, help="folder for the tracks and renderings")
     parser.add_argument(
@@ -87,8 +94,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="track every video again and replace the output folder as a whole (without it, "
         "a rerun into the folder of the same command tracks only the videos not complete)",
     )  # fmt: skip
+    parser.add_argument(
+        "--confidence-threshold", type=probability, metavar="X",
+        help="as detectron2's demo: detections scoring below X start or continue no track "
+        "(TRACKER_HEADS.DETECTION_CONFIDENCE X for every class; the detector keeps detections "
+        "down to X)",
+    )  # fmt: skip
     add_launch_arguments(parser)
     parser.add_argument("opts", nargs="*", help="config overrides: KEY VALUE ...")
+    # detectron2's demo takes its overrides after --opts.
+    parser.add_argument(
+        "--opts", dest="dashed_opts", action="extend", nargs="+", default=[],
+        metavar="KEY VALUE", help="config overrides, as the trailing KEY VALUE pairs",
+    )  # fmt: skip
     return parser
 
 
@@ -97,8 +115,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     MODEL.WEIGHTS ...), and the pairs may follow --input's paths."""
     parser = build_parser()
     args = parser.parse_intermixed_args(argv)
+    if not args.input:
+        parser.error("the following arguments are required: --input")
     args.input, overrides = split_overrides(args.input)
-    args.opts = overrides + args.opts
+    args.opts = overrides + args.opts + args.dashed_opts
     if not args.input:
         parser.error("argument --input: expected at least one video, folder or list")
     if args.overwrite and args.num_machines > 1:

@@ -317,6 +317,48 @@ def test_flags_may_follow_the_config_overrides():
     assert args.opts == ["MODEL.WEIGHTS", "m.pth", "TEST.DETECTIONS_PER_IMAGE", "5"]
 
 
+def test_detectron2_demo_habits_are_understood(frame_folder):
+    """detectron2's demo: --video-input, --opts KEY VALUE ... and --confidence-threshold; and a
+    shell-expanded glob (--input dir/*.png) before the overrides."""
+    frames = sorted(os.path.join(frame_folder, name) for name in os.listdir(frame_folder))
+    args = demo.parse_args(
+        ["--config-file", "c.yaml", "--video-input", "v.mp4", "--output", "out",
+         "--confidence-threshold", "0.6", "--opts", "MODEL.WEIGHTS", "m.pth", "--start", "1"]
+    )  # fmt: skip
+    assert (args.input, args.confidence_threshold, args.start) == (["v.mp4"], 0.6, 1)
+    assert args.opts == ["MODEL.WEIGHTS", "m.pth"]
+    args = demo.parse_args(
+        ["--config-file", "c.yaml", "--input", *frames, "MODEL.WEIGHTS", "m.pth", "--output", "o"]
+    )  # fmt: skip
+    assert args.input == frames and args.opts == ["MODEL.WEIGHTS", "m.pth"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--output", "o"], "the following arguments are required: --input"),
+        (["--input", "v.mp4", "--output", "o", "--confidence-threshold", "1.5"],
+         "--confidence-threshold: expected a number from 0 to 1, got '1.5'"),
+    ],
+)  # fmt: skip
+def test_detectron2_demo_argument_mistakes(argv, message, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        demo.parse_args(["--config-file", "c.yaml", *argv])
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_confidence_threshold_is_the_trackers_gamma_for_every_class(weights):
+    from trackrcnn_d2.engine.video_demo import setup_config
+
+    opts = [*OPTS, "MODEL.WEIGHTS", weights, "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.5"]
+    cfg = setup_config(CONFIG, opts, confidence_threshold=0.3)
+    assert list(cfg.TRACKER_HEADS.DETECTION_CONFIDENCE) == [0.3, 0.3]
+    assert cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST == 0.3  # lowered to reach the tracker
+    cfg = setup_config(CONFIG, [*OPTS, "MODEL.WEIGHTS", weights], confidence_threshold=0.9)
+    assert cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST == 0.0  # never raised
+
+
 def _records(output):
     return sorted(os.listdir(output / ".demo-records"))
 

@@ -51,7 +51,7 @@ from trackrcnn_d2.tuning import (
     default_workers,
     resolve_metric,
 )
-from trackrcnn_d2.utils.cli import OutputDirError, UserError, exit_on_user_error
+from trackrcnn_d2.utils.cli import OutputDirError, UserError, exit_on_user_error, whole_number
 from trackrcnn_d2.utils.upstream_warnings import silence_known_upstream_warnings
 
 PROGRAM = "tune_tracker.py"
@@ -71,15 +71,6 @@ def _classes(text):
     if not names:
         raise argparse.ArgumentTypeError("give class names, comma-separated: car,pedestrian")
     return names
-
-
-def _count(minimum):
-    def parse(text):
-        if not text.isdigit() or int(text) < minimum:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
-        return int(text)
-
-    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the dataset's)",
     )  # fmt: skip
     parser.add_argument(
-        "--iterations", type=_count(1), default=250, metavar="N",
+        "--iterations", type=whole_number(1), default=250, metavar="N",
         help="random trials per class (default: %(default)s, the paper's)",
     )  # fmt: skip
     parser.add_argument(
@@ -130,13 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
         "README's 'What to expect')",
     )  # fmt: skip
     parser.add_argument(
-        "--cross-validate", type=_count(2), metavar="K",
+        "--cross-validate", type=whole_number(2), metavar="K",
         help="also measure whether the choice holds on unseen sequences: thresholds chosen on "
         "K-1 of K folds of the sequences and scored on the remaining fold, against the config's "
         "own thresholds (each trial then scores 2K+1 sets of sequences)",
     )  # fmt: skip
     parser.add_argument(
-        "--workers", type=_count(1), default=default_workers(), metavar="N",
+        "--workers", type=whole_number(1), default=default_workers(), metavar="N",
         help="trials scored in parallel, one process each (default: %(default)s, the cores this "
         "process may use); each process holds the detections and ground truth in memory",
     )  # fmt: skip

@@ -18,26 +18,16 @@ import os
 from collections import defaultdict
 
 from trackrcnn_d2.engine.arguments import MOTSArgumentParser
-from trackrcnn_d2.utils.cli import UserError, check_output_folder, exit_on_user_error
+from trackrcnn_d2.utils.cli import (
+    UserError,
+    check_output_folder,
+    exit_on_user_error,
+    positive_number,
+    whole_number,
+)
 from trackrcnn_d2.utils.upstream_warnings import silence_known_upstream_warnings
 
 PROGRAM = "visualize_data.py"
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return int(text)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,14 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--sequences", help="comma-separated sequences to render (default: all of the dataset's)"
     )
     parser.add_argument(
-        "--max-frames", type=_positive_int, metavar="N", help="render at most N frames per sequence"
-    )
+        "--max-frames", type=whole_number(1), metavar="N",
+        help="render at most N frames per sequence",
+    )  # fmt: skip
     parser.add_argument(
         "--render", choices=("png", "video"), default="png",
         help="PNG frames or an MPEG-4 video per sequence (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(
-        "--scale", type=_positive_float, default=1.0,
+        "--scale", type=positive_number, default=1.0,
         help="size of the renderings relative to the frames, e.g. 3 for small frames "
         "(default: %(default)s)",
     )  # fmt: skip

@@ -56,8 +56,11 @@ class VideoResult(NamedTuple):
     tracks: int
 
 
-def setup_config(config_file: str, opts):
-    """The config, on the CPU when it asks for a GPU that this machine does not have."""
+def setup_config(config_file: str, opts, confidence_threshold: Optional[float] = None):
+    """The config, on the CPU when it asks for a GPU that this machine does not have.
+    ``confidence_threshold`` (detectron2 demo's ``--confidence-threshold``): the tracker's
+    gamma for every class (``TRACKER_HEADS.DETECTION_CONFIDENCE``), and the detector keeps its
+    detections down to it (``MODEL.ROI_HEADS.SCORE_THRESH_TEST``, lowered only)."""
     from trackrcnn_d2.engine.device import available_device
 
     cfg = load_config(config_file, opts)
@@ -68,6 +71,11 @@ def setup_config(config_file: str, opts):
         )
     cfg.defrost()
     cfg.MODEL.DEVICE = available_device(cfg.MODEL.DEVICE)
+    if confidence_threshold is not None:
+        classes = len(cfg.TRACKER_HEADS.DETECTION_CONFIDENCE)
+        cfg.TRACKER_HEADS.DETECTION_CONFIDENCE = [confidence_threshold] * classes
+        scores = cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST
+        cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = min(scores, confidence_threshold)
     cfg.freeze()
     return cfg
 
@@ -256,7 +264,7 @@ def run_demo(args) -> List[str]:
     for video in videos:
         if frames_to_track(video.num_frames, args.start, None) == 0:
             raise UserError(f"--start {args.start}: {video.paths[0]} has {video.num_frames} frames")
-    cfg = setup_config(args.config_file, args.opts)
+    cfg = setup_config(args.config_file, args.opts, args.confidence_threshold)
     try:
         uses_flow = TrackerParams.from_config(cfg).uses_flow
     except (KeyError, ValueError) as e:  # tracker keys

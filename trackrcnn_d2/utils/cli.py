@@ -32,6 +32,7 @@ __all__ = [
     "check_output_place",
     "whole_number",
     "positive_number",
+    "probability",
 ]
 
 # The exit status of a script stopped by a user's mistake (argparse's, for a bad argument).
@@ -267,4 +268,15 @@ def positive_number(text: str) -> float:
         value = 0.0
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def probability(text: str) -> float:
+    """An argparse type: a number from 0 to 1 (a score threshold)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
     return value
