@@ -6,14 +6,13 @@ import runpy
 import shlex
 import subprocess
 import sys
-import uuid
 
 import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
+from helpers.datasets import registered_synthetic_set
 
-from trackrcnn_d2.data import mots_io, register_synthetic_mots
-from trackrcnn_d2.data.synthetic import generate_synthetic_mots
+from trackrcnn_d2.data import mots_io
 from trackrcnn_d2.tracking import FrameDetections, write_detection_cache
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,11 +23,9 @@ CONFIG = os.path.join(REPO, "configs", "demo_synthetic.yaml")
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     """A tiny synthetic set registered as ``<prefix>_train`` / ``<prefix>_val``."""
-    root = tmp_path_factory.mktemp("tune") / "synthetic_mots"
-    generate_synthetic_mots(str(root), sequences=4, frames=5, height=48, width=96, seed=2)
-    prefix = f"tune_{uuid.uuid4().hex[:6]}"
-    register_synthetic_mots(prefix, str(root))
-    return root, prefix
+    folder = tmp_path_factory.mktemp("tune")
+    options = {"sequences": 4, "frames": 5, "height": 48, "width": 96, "seed": 2}
+    return registered_synthetic_set(folder, "tune", **options)
 
 
 def write_perfect_detections(root, folder, sequences):

@@ -2,14 +2,12 @@
 in its track's colour, ignore regions in grey."""
 import os
 import runpy
-import uuid
 
 import cv2
 import numpy as np
 import pytest
+from helpers.datasets import registered_synthetic_set
 
-from trackrcnn_d2.data import register_synthetic_mots
-from trackrcnn_d2.data.synthetic import generate_synthetic_mots
 from trackrcnn_d2.utils.visualizer import draw_dataset_frame
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -17,11 +15,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("look") / "synthetic_mots"
-    generate_synthetic_mots(str(root), sequences=4, frames=3, height=64, width=128, seed=5)
-    prefix = f"look_{uuid.uuid4().hex[:6]}"
-    register_synthetic_mots(prefix, str(root))
-    return root, prefix
+    folder = tmp_path_factory.mktemp("look")
+    options = {"sequences": 4, "frames": 3, "height": 64, "width": 128, "seed": 5}
+    return registered_synthetic_set(folder, "look", **options)
 
 
 def run_tool(*argv):

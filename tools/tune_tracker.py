@@ -74,12 +74,7 @@ def _classes(text):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = MOTSArgumentParser(
-        prog=PROGRAM,
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = MOTSArgumentParser.from_docstring(PROGRAM, __doc__)
     parser.add_argument(
         "--config-file", required=True, type=config_file_argument, metavar="FILE",
         help="the model's config (yaml), as given to train_net.py",

@@ -31,12 +31,7 @@ PROGRAM = "visualize_data.py"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = MOTSArgumentParser(
-        prog=PROGRAM,
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = MOTSArgumentParser.from_docstring(PROGRAM, __doc__)
     parser.add_argument(
         "--dataset", required=True,
         help="a registered MOTS dataset, e.g. synthetic_mots_train, kitti_mots_val",

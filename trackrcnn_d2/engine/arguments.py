@@ -19,6 +19,17 @@ class MOTSArgumentParser(argparse.ArgumentParser):
     Values that start with ``-`` stay overrides when they are numbers (``SOLVER.BASE_LR -1``).
     A missing ``--config-file`` is named with an example."""
 
+    @classmethod
+    def from_docstring(cls, prog: str, doc: str) -> "MOTSArgumentParser":
+        """A script's parser: its docstring's first paragraph as the description, the rest as
+        the epilog, both as written."""
+        return cls(
+            prog=prog,
+            description=doc.split("\n\n", 1)[0],
+            epilog=doc.split("\n\n", 1)[1] if "\n\n" in doc else None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
     def parse_args(self, args=None, namespace=None):
         parsed = self.parse_intermixed_args(args, namespace)
         if not getattr(parsed, "config_file", True):
