@@ -44,9 +44,8 @@ import shlex
 import time
 
 from trackrcnn_d2.engine.arguments import MOTSArgumentParser, config_file_argument
-from trackrcnn_d2.tuning import (
+from trackrcnn_d2.tuning.options import (
     DEFAULT_RANGES,
-    SEARCHED_PARAMETERS,
     SELECTION_RULES,
     default_workers,
     resolve_metric,
@@ -342,6 +341,7 @@ def search_thresholds(args):
 
     from trackrcnn_d2.tracking import TrackerParams, read_detection_cache_folder
     from trackrcnn_d2.tuning import (
+        SEARCHED_PARAMETERS,
         ThresholdSearch,
         config_snippet,
         cross_validate,

@@ -21,13 +21,11 @@ It sits above both ``tracking`` and ``evaluation`` and imports neither torch nor
 import dataclasses
 import math
 import multiprocessing
-import os
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from trackrcnn_d2.evaluation import MOTSGroundTruth, evaluate_mots
-from trackrcnn_d2.evaluation.metrics import PERCENT_FIELDS
 from trackrcnn_d2.tracking import (
     MECHANISMS,
     AssociationMechanism,
@@ -39,6 +37,7 @@ from trackrcnn_d2.tracking import (
     track_sequence,
     tracks_to_mots_objects,
 )
+from trackrcnn_d2.tuning.options import DEFAULT_RANGES, is_minimised, resolve_metric
 
 
 def _searched_parameters(mechanism: AssociationMechanism) -> Tuple[str, ...]:
@@ -49,41 +48,6 @@ def _searched_parameters(mechanism: AssociationMechanism) -> Tuple[str, ...]:
 
 # Which per-class parameters the search draws for each mechanism (Table 5).
 SEARCHED_PARAMETERS = {name: _searched_parameters(m) for name, m in MECHANISMS.items()}
-# Default search ranges: those of the original code (scripts/segtrack_tune_experiment.py of the
-# TrackR-CNN repository), widened because a model of ours may be calibrated differently.
-DEFAULT_RANGES = {
-    "detection_confidence": (0.5, 0.99),
-    "maskprop_threshold": (0.0, 0.5),
-    "assoc_threshold": (0.2, 3.0),
-    "center_distance_threshold": (5.0, 150.0),
-}
-# Fields of evaluate_mots that a search can optimise: rates and counts of correct results are
-# maximised, counts of errors minimised (GT and PT are no objectives).
-LOWER_IS_BETTER = ("IDS", "FP", "FN", "Frag", "ML", "IDFP", "IDFN")
-SEARCH_METRICS = PERCENT_FIELDS + ("TP", "MT", "IDTP") + LOWER_IS_BETTER
-# Config key of each parameter under TRACKER_HEADS.
-CONFIG_KEYS = {
-    "detection_confidence": "DETECTION_CONFIDENCE",
-    "maskprop_threshold": "MASKPROP_THRESHOLD",
-    "assoc_threshold": "ASSOC_THRESHOLD",
-    "center_distance_threshold": "CENTER_DISTANCE_THRESHOLD",
-}
-
-
-def resolve_metric(name: str) -> str:
-    """The field of :data:`SEARCH_METRICS` named ``name``, case-insensitive ("smotsa" ->
-    "sMOTSA"); ValueError naming the choices otherwise."""
-    by_lower_case = {metric.lower(): metric for metric in SEARCH_METRICS}
-    if name.lower() not in by_lower_case:
-        raise ValueError(f"unknown metric {name!r}; choose one of {', '.join(SEARCH_METRICS)}")
-    return by_lower_case[name.lower()]
-
-
-def is_minimised(metric: str) -> bool:
-    """Whether the search minimises ``metric`` (a count of errors such as IDS)."""
-    return resolve_metric(metric) in LOWER_IS_BETTER
-
-
 def sample_settings(
     association: str,
     iterations: int,
@@ -267,10 +231,3 @@ def _progress_bar(total: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, desc="threshold search", unit="trial", disable=not enabled)
-
-
-def default_workers() -> int:
-    """CPU cores this process may use."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1

@@ -12,13 +12,14 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from trackrcnn_d2.tracking import TrackerParams
-from trackrcnn_d2.tuning.search import (
+from trackrcnn_d2.tuning.options import (
     CONFIG_KEYS,
     DEFAULT_RANGES,
-    SEARCHED_PARAMETERS,
+    SELECTION_RULES,
     is_minimised,
     resolve_metric,
 )
+from trackrcnn_d2.tuning.search import SEARCHED_PARAMETERS
 
 __all__ = [
     "SELECTION_RULES",
@@ -30,9 +31,6 @@ __all__ = [
     "sequence_folds",
     "tuned_params",
 ]
-
-# How the thresholds are chosen from the trials of a class (select_per_class).
-SELECTION_RULES = ("best", "smoothed")
 
 Trial = Tuple[int, Mapping[str, float], Mapping[str, object]]
 Choice = Dict[int, Tuple[Dict[str, float], Dict[str, object]]]
