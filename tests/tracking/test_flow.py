@@ -106,12 +106,28 @@ def test_flow_methods_by_name():
     assert isinstance(build_optical_flow("dis"), DISFlow)
     with pytest.raises(ValueError, match="raft_small"):
         build_optical_flow("pwc")
+    with pytest.raises(ValueError, match="Unknown DIS preset 'slow'"):
+        DISFlow("slow")
+
+
+def test_flow_methods_are_checked_without_building_them(tmp_path, monkeypatch):
+    import torch
+
+    from trackrcnn_d2.tracking.flow import check_optical_flow
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    for method in ("dis", "none"):
+        check_optical_flow(method)
+    with pytest.raises(ValueError, match="Unknown optical flow method 'pwc'"):
+        check_optical_flow("pwc")
+    with pytest.raises(FileNotFoundError, match="RAFT large weights not found at"):
+        check_optical_flow("raft_large")
 
 
 def test_raft_without_cached_weights_names_the_missing_file(tmp_path, monkeypatch):
     import torch
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    with pytest.raises(FileNotFoundError, match=str(tmp_path) + ".*raft_small"):
+    with pytest.raises(FileNotFoundError, match=f"RAFT small weights not found at {tmp_path}"):
         build_optical_flow("raft_small")
 
 

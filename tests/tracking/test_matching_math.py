@@ -73,10 +73,13 @@ def test_greedy_match_goes_by_distance_not_by_index():
 
 
 def test_boxes_to_masks_start_at_the_image_border():
-    masks = boxes_to_masks(np.array([[0, 0, 2, 3], [-5, -5, 1, 1], [98, 58, 105, 70]]), 60, 100)
+    boxes = [[0, 0, 2, 3], [-5, -5, 1, 1], [98, 58, 105, 70], [-9, 5, 0, 9], [5, -9, 9, 0],
+             [-9, -9, -3, -3]]  # fmt: skip
+    masks = boxes_to_masks(np.array(boxes), 60, 100)
     assert masks[0].sum() == 6 and masks[0][0, 0] and masks[0][2, 1]
     assert masks[1].sum() == 1 and masks[1][0, 0]
     assert masks[2].sum() == 2 * 2 and masks[2][59, 99]
+    assert masks[3:].sum() == 0  # boxes that end at the border, or lie beyond it
 
 
 def test_a_box_moves_by_the_median_displacement_of_the_pixels_that_came_from_it():
@@ -91,6 +94,8 @@ def test_a_box_moves_by_the_median_displacement_of_the_pixels_that_came_from_it(
         flow[2, x + 10] = (-10, 0)  # came from (x, 2), the box's top row
         flow[3, x + 1] = (-1, 0)  # came from (x, 3)
     flow[4, 20] = (-15, 0)  # came from (5, 4), outside the half-open box
+    flow[3, 20] = (-15, 0)  # came from (5, 3): x = x1, outside
+    flow[4, 18] = (-15, 0)  # came from (3, 4): y = y1, outside
     maps = sampling_maps(flow)
     box = np.array([2.0, 2.0, 5.0, 4.0])
     np.testing.assert_allclose(warp_box_by_median_flow(box, maps), [7.5, 2.0, 10.5, 4.0])

@@ -249,3 +249,42 @@ def test_the_warning_about_unknown_classes_names_the_contiguous_ids(caplog):
     with caplog.at_level(logging.WARNING):
         warnings.check(frame)
     assert "contiguous ids 0..1" in caplog.text and "class [2] are dropped" in caplog.text
+
+
+def test_the_detection_cache_of_one_frame_and_its_corruptions(tmp_path):
+    from trackrcnn_d2.tracking import (
+        read_detection_cache,
+        read_detection_cache_folder,
+        write_detection_cache,
+    )
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    frame = make_frame(7, [{"box": [0, 0, 9, 9], "vec": [1, 2]}], sequence="0003")
+    write_detection_cache(str(folder / "0003.npz"), [frame])
+    read = read_detection_cache_folder(str(folder))
+    assert list(read) == ["0003"] and read["0003"][0].frame_idx == 7
+    with pytest.raises(ValueError, match="no frames to write"):
+        write_detection_cache(str(folder / "none.npz"), [])
+    with pytest.raises(FileNotFoundError, match="detection cache folder not found"):
+        read_detection_cache_folder(str(tmp_path / "missing"))
+    arrays = dict(np.load(folder / "0003.npz"))
+    corruptions = [
+        ("format", np.array("v0"), "cache format 'v0'"),
+        ("mask_offsets", arrays["mask_offsets"][:1], "corrupt"),
+        ("association_vectors", np.array([1.0], np.float32),
+         "bad.npz: sequence '0003' frame 7: association_vectors must"),
+    ]  # fmt: skip
+    for key, value, message in corruptions:
+        np.savez(tmp_path / "bad.npz", **{**arrays, key: value})
+        with pytest.raises(ValueError, match=message):
+            read_detection_cache(str(tmp_path / "bad.npz"))
+
+
+def test_frame_detections_convert_vectors_and_know_empty_frames():
+    frame = make_frame(0, [{"box": [0, 0, 9, 9]}])
+    detections = FrameDetections("s", 0, frame.height, frame.width, frame.boxes, [0.9], [0],
+                                 frame.masks, np.ones((1, 3), np.float64))  # fmt: skip
+    assert detections.association_vectors.dtype == np.float32
+    empty = make_frame(1, [])
+    assert empty.mask_areas.shape == (0,) and len(empty) == 0
