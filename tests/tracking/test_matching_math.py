@@ -1,6 +1,7 @@
 """The tracker's arithmetic by hand: box IoU and centre distance, association distances of
 identical vectors, the two assignment procedures, and boxes moved by the median flow."""
 import numpy as np
+import pytest
 
 from trackrcnn_d2.tracking.detections import boxes_to_masks
 from trackrcnn_d2.tracking.flow import sampling_maps, warp_box_by_median_flow
@@ -115,3 +116,28 @@ def test_a_box_moved_far_down_is_found_within_the_flow_reach():
     flow[..., 0], flow[..., 1] = -7.0, 9.0  # up and right
     maps = sampling_maps(flow)
     np.testing.assert_allclose(warp_box_by_median_flow(box, maps, reach=9), [37, 1, 47, 11])
+
+
+@pytest.mark.parametrize(
+    "pixels, flow, moved",
+    [([(35, 28), (36, 28)], (0, -9), (0, 9)),  # from the box's bottom row, 9 rows up
+     ([(35, 1), (36, 1)], (0, 9), (0, -9)),  # from its top row, 9 rows down
+     ([(48, 14), (48, 16)], (-9, 0), (9, 0)),  # from its right column, 9 columns left
+     ([(21, 14), (21, 16)], (9, 0), (-9, 0))],  # from its left column, 9 columns right
+)  # fmt: skip
+def test_the_reach_limit_keeps_pixels_that_moved_exactly_the_reach(pixels, flow, moved):
+    """Box [30, 40) x [10, 20), reach 9: every other pixel of frame t comes from farther away
+    (rows above 15 from 9 rows higher, the others from 9 lower), but two pixels 9 pixels beyond
+    one side came from inside it, and one pixel (35, 15) stayed: the box moves by their
+    median, 9 pixels, with the reach limit as without."""
+    height, width = 60, 80
+    field = np.zeros((height, width, 2), np.float32)
+    field[:15, :, 1], field[15:, :, 1] = -9.0, 9.0
+    field[15, 35] = (0, 0)
+    for x, y in pixels:
+        field[y, x] = flow
+    maps = sampling_maps(field)
+    box = np.array([30.0, 10.0, 40.0, 20.0])
+    expected = box + np.array([moved[0], moved[1], moved[0], moved[1]])
+    np.testing.assert_allclose(warp_box_by_median_flow(box, maps), expected)
+    np.testing.assert_allclose(warp_box_by_median_flow(box, maps, reach=9), expected)
