@@ -160,8 +160,11 @@ def test_raft_runs_with_weights_from_the_hub_cache(tmp_path, monkeypatch):
     model = optical_flow.raft_small().eval()
     torch.save(model.state_dict(), tmp_path / "checkpoints" / weights.url.split("/")[-1])
     raft = build_optical_flow("raft_small")
-    texture = smooth_texture(60, 170)
+    texture = smooth_texture(150, 170)
     previous, current = texture[:36, :140], texture[2:38, 5:145]
+    # Grey images of the other shape: each side is padded by each rule once (to a multiple of
+    # 8, and to at least 128).
+    previous_grey, current_grey = texture[:140, :36], texture[2:142, 5:41]
     colour = np.dstack([current, current // 2, 255 - current])  # BGR
     colour_previous = np.dstack([previous, previous // 2, 255 - previous])
 
@@ -169,23 +172,28 @@ def test_raft_runs_with_weights_from_the_hub_cache(tmp_path, monkeypatch):
         def tensor(bgr):
             return torch.from_numpy(np.ascontiguousarray(bgr[:, :, ::-1])).permute(2, 0, 1)[None]
 
+        height, width = image.shape[:2]
         first, second = weights.transforms()(tensor(image), tensor(previous_image))
-        pad = (0, 144 - 140, 0, 128 - 36)
+        padded = {36: 128, 140: 144}
+        pad = (0, padded[width] - width, 0, padded[height] - height)
         first = torch.nn.functional.pad(first, pad, mode="replicate")
         second = torch.nn.functional.pad(second, pad, mode="replicate")
         with torch.no_grad():
-            return model(first, second)[-1][0, :, :36, :140].permute(1, 2, 0).numpy()
+            flow = model(first, second)[-1]
+        return flow[0, :, :height, :width].permute(1, 2, 0).numpy()
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         flow = raft(colour, colour_previous)
         reference = expected(colour, colour_previous)
-        grey_flow = raft(current, previous)
-        grey_reference = expected(np.dstack([current] * 3), np.dstack([previous] * 3))
+        grey_flow = raft(current_grey, previous_grey)
+        grey_reference = expected(np.dstack([current_grey] * 3), np.dstack([previous_grey] * 3))
+        grey_as_colour = raft(np.dstack([current_grey] * 3), np.dstack([previous_grey] * 3))
     finally:
         torch.set_num_threads(threads)
     assert flow.shape == (36, 140, 2) and flow.dtype == np.float32
     np.testing.assert_allclose(flow, reference, atol=1e-4)
+    assert grey_flow.shape == (140, 36, 2)
     np.testing.assert_allclose(grey_flow, grey_reference, atol=1e-4)
-    assert np.abs(flow - grey_flow).max() > 1e-3  # the colours reach the model
+    np.testing.assert_allclose(grey_as_colour, grey_flow, atol=1e-5)

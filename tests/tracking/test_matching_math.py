@@ -141,3 +141,22 @@ def test_the_reach_limit_keeps_pixels_that_moved_exactly_the_reach(pixels, flow,
     expected = box + np.array([moved[0], moved[1], moved[0], moved[1]])
     np.testing.assert_allclose(warp_box_by_median_flow(box, maps), expected)
     np.testing.assert_allclose(warp_box_by_median_flow(box, maps, reach=9), expected)
+
+
+@pytest.mark.parametrize(
+    "box, pixels, flow, still, moved",
+    [([0, 10, 6, 20], [(0, 14), (0, 16)], (3, 0), (3, 14), (-3, 0)),  # left image border
+     ([30, 0, 40, 6], [(35, 0), (36, 0)], (0, 3), (35, 3), (0, -3))],  # top image border
+)  # fmt: skip
+def test_the_reach_limit_keeps_the_first_row_and_column_of_the_image(box, pixels, flow, still,
+                                                                     moved):  # fmt: skip
+    field = np.zeros((60, 80, 2), np.float32)
+    field[:15, :, 1], field[15:, :, 1] = -20.0, 20.0  # from outside the image
+    field[still[1], still[0]] = (0, 0)
+    for x, y in pixels:
+        field[y, x] = flow
+    maps = sampling_maps(field)
+    box = np.array(box, dtype=np.float64)
+    expected = box + np.array([moved[0], moved[1], moved[0], moved[1]])
+    np.testing.assert_allclose(warp_box_by_median_flow(box, maps), expected)
+    np.testing.assert_allclose(warp_box_by_median_flow(box, maps, reach=20), expected)
