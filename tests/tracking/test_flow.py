@@ -197,3 +197,49 @@ def test_raft_runs_with_weights_from_the_hub_cache(tmp_path, monkeypatch):
     assert grey_flow.shape == (140, 36, 2)
     np.testing.assert_allclose(grey_flow, grey_reference, atol=1e-4)
     np.testing.assert_allclose(grey_as_colour, grey_flow, atol=1e-5)
+
+
+def test_sequence_flow_provider_reads_image_files(tmp_path):
+    import cv2
+
+    previous, current = shifted_pair()
+    paths = []
+    for index, image in enumerate((previous, current)):
+        paths.append(str(tmp_path / f"{index}.png"))
+        cv2.imwrite(paths[-1], np.dstack([image] * 3))
+    flow = DISFlow("ultrafast")
+    from_files = SequenceFlowProvider(flow, paths)(0, 1)
+    np.testing.assert_allclose(from_files, flow(current, previous))
+    with pytest.raises(FileNotFoundError, match=r"missing.png: cannot read the image of frame 2"):
+        SequenceFlowProvider(flow, [*paths, str(tmp_path / "missing.png")])(1, 2)
+
+
+def test_flow_methods_take_bgra_frames_as_their_bgr():
+    from trackrcnn_d2.tracking.flow import _to_bgr
+
+    previous, current = shifted_pair()
+    bgr = [np.dstack([image, image // 2, 255 - image]) for image in (current, previous)]
+    bgra = [np.dstack([image, np.full_like(image[:, :, 0], 255)]) for image in bgr]
+    flow = DISFlow("ultrafast")
+    np.testing.assert_array_equal(flow(*bgra), flow(*bgr))
+    assert np.array_equal(_to_bgr(bgra[0]), bgr[0]) and _to_bgr(current).shape[2] == 3
+
+
+def test_raft_loads_tensors_only_from_the_weights_file(tmp_path, monkeypatch):
+    """torch.load(weights_only=True): a weights file holding other Python objects is refused
+    before anything in it runs."""
+    import pickle
+
+    import torch
+    from torchvision.models import optical_flow
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    weights = optical_flow.Raft_Small_Weights.DEFAULT
+    (tmp_path / "checkpoints").mkdir()
+    torch.save({"state": _NotATensor()}, tmp_path / "checkpoints" / weights.url.split("/")[-1])
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        build_optical_flow("raft_small")
+
+
+class _NotATensor:
+    """A Python object in a weights file (anything torch.load would have to import)."""
