@@ -207,7 +207,10 @@ def _mutations_of(node, docstrings) -> List[Tuple[str, tuple]]:
         found.append((f"{node.id}->{_NAME_SWAPS[node.id]}", ("name", _NAME_SWAPS[node.id])))
     elif isinstance(node, ast.Attribute) and node.attr in _NAME_SWAPS:
         found.append((f".{node.attr}->.{_NAME_SWAPS[node.attr]}", ("attr", _NAME_SWAPS[node.attr])))
-    if isinstance(node, _DROPPABLE) and id(node) not in docstrings:
+    placeholder = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and (
+        node.value.value is Ellipsis
+    )  # the body of a Protocol's method: never run
+    if isinstance(node, _DROPPABLE) and id(node) not in docstrings and not placeholder:
         found.append((f"drop {type(node).__name__}", ("drop",)))
     elif isinstance(node, (ast.Assign, ast.AnnAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]

@@ -27,6 +27,9 @@ def test_box_iou_by_hand():
     np.testing.assert_allclose(box_iou(boxes_a, boxes_b), expected)
     np.testing.assert_allclose(box_iou(boxes_b, boxes_a), np.transpose(expected))
     assert box_iou(np.zeros((0, 4)), boxes_b).shape == (0, 2)
+    # Boxes smaller than a pixel (a union below 1 is not a missing union).
+    tiny = np.array([[0.0, 0.0, 0.5, 0.5], [0.25, 0.0, 0.75, 0.5]])
+    np.testing.assert_allclose(box_iou(tiny, tiny), [[1.0, 1 / 3], [1 / 3, 1.0]])
 
 
 def test_box_center_distance_by_hand():
