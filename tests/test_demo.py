@@ -359,6 +359,22 @@ def test_confidence_threshold_is_the_trackers_gamma_for_every_class(weights):
     assert cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST == 0.0  # never raised
 
 
+def test_several_inputs_then_the_overrides_and_the_launch_flags(capsys):
+    args = demo.parse_args(
+        ["--config-file", "c.yaml", "--input", "a.mp4", "b.mp4", "MODEL.WEIGHTS", "m.pth",
+         "--output", "out", "--num-gpus", "2", "--dist-timeout", "30"]
+    )  # fmt: skip
+    assert args.input == ["a.mp4", "b.mp4"] and args.opts == ["MODEL.WEIGHTS", "m.pth"]
+    assert (args.num_gpus, args.dist_url, args.dist_timeout) == (2, "auto", 30.0)
+    for argv, message in [
+        (["--num-machines", "2", "--overwrite"], "--overwrite works on one machine"),
+        (["--num-gpus", "0"], "argument --num-gpus: expected a whole number >= 1"),
+    ]:
+        with pytest.raises(SystemExit) as stopped:
+            demo.parse_args(["--config-file", "c.yaml", "--input", "a.mp4", "--output", "o", *argv])
+        assert stopped.value.code == 2 and message in capsys.readouterr().err
+
+
 def _records(output):
     return sorted(os.listdir(output / ".demo-records"))
 
