@@ -16,10 +16,11 @@ Result sets (``--cases``, :mod:`eval_cases`): ``perturbed`` (the GT perturbed ma
 by gaps, false tracks beside the objects). Every hypothesis set is disjoint, as MOTS requires.
 
 For each (data, case): the whole commands, each a fresh process (interpreter start and imports
-included), alternated so that load from other processes hits both alike, best of ``--repeat``:
-``python -m trackrcnn_d2.evaluation GT RESULTS --json`` against a TrackEval script doing the
-same (``Evaluator.evaluate`` with CLEAR, HOTA and Identity, results printed and written as
-JSON); every field of both JSON files (combined and per sequence) is checked to agree. With
+included, the package's bytecode compiled beforehand as an installation has it), alternated so
+that load from other processes hits both alike, best of ``--repeat``:
+``python -m trackrcnn_d2.evaluation GT RESULTS`` against a TrackEval script doing the same
+(``Evaluator.evaluate`` with CLEAR, HOTA and Identity, results printed); then both once more
+writing JSON, and every field (combined and per sequence) is checked to agree. With
 ``--in-process CASES`` (default: perturbed) also, in one process: ``evaluate_mots_folders``
 against TrackEval's ``Evaluator.evaluate``, and a repeated ``evaluate_mots`` with a prepared
 ``MOTSGroundTruth`` and ``validate=False`` (the tracker's threshold search); with
@@ -27,8 +28,10 @@ against TrackEval's ``Evaluator.evaluate``, and a repeated ``evaluate_mots`` wit
 
     python benchmarks/bench_eval.py [--data kitti,motschallenge] [--cases low-score,...]
                                     [--repeat N] [--frames N] [--in-process CASES] [--motmetrics]
+                                    [--before TREE]
 """
 import argparse
+import compileall
 import contextlib
 import io
 import json
@@ -180,9 +183,9 @@ def run_in_process(gt, results, flavour, class_names, repeat, with_motmetrics):
               f"regions, which TrackEval removes; ours {ours[class_names[0]]['IDF1']:.2f})")
 
 
-# A TrackEval command equivalent to ours: evaluate the folders, print the results and write them
-# as JSON (argv[2]). Its configs come from the parent as JSON (trackeval_configs), so that it
-# imports nothing of ours.
+# A TrackEval command equivalent to ours: evaluate the folders, print the results, and write them
+# as JSON where argv[2] names a file. Its configs come from the parent as JSON
+# (trackeval_configs), so that it imports nothing of ours.
 TRACKEVAL_COMMAND = """
 import json, sys, trackeval
 dataset_name, dataset_config, evaluator_config = json.loads(sys.argv[1])
@@ -191,48 +194,65 @@ dataset = getattr(trackeval.datasets, dataset_name)(dataset_config)
 output, _ = trackeval.Evaluator(evaluator_config).evaluate([dataset], [
     trackeval.metrics.CLEAR({"PRINT_CONFIG": False}), trackeval.metrics.HOTA(),
     trackeval.metrics.Identity({"PRINT_CONFIG": False})])
-res = output[dataset.get_name()]["ours"]
-with open(sys.argv[2], "w") as f:
-    json.dump({seq: {cls: {metric: {field: getattr(value, "tolist", lambda: value)()
-                                    for field, value in fields.items()}
-                           for metric, fields in metrics.items()}
-                     for cls, metrics in classes.items()}
-               for seq, classes in res.items()}, f)
+if len(sys.argv) > 2:
+    res = output[dataset.get_name()]["ours"]
+    with open(sys.argv[2], "w") as f:
+        json.dump({seq: {cls: {metric: {field: getattr(value, "tolist", lambda: value)()
+                                        for field, value in fields.items()}
+                               for metric, fields in metrics.items()}
+                         for cls, metrics in classes.items()}
+                   for seq, classes in res.items()}, f)
 """
 
 
-def _time_command(command, times) -> None:
+def _time_command(command, times, env=None) -> None:
     """Appends (wall seconds, CPU seconds of the child) of running ``command``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     times.append((wall, cpu))
 
 
-def run_whole_commands(gt, results, flavour, class_names, repeat):
-    """Our command against a TrackEval script, each a fresh process, on the same folders; both
-    write JSON, checked to agree on every field. Returns (ours, TrackEval) best (wall, CPU)."""
+def run_whole_commands(gt, results, flavour, class_names, repeat, before=None):
+    """Our command against a TrackEval script, each a fresh process printing its table, on the
+    same folders, and with ``before`` (a checkout) its evaluator too, in turn; then each once
+    more writing JSON, checked to agree on every field. Returns the best (wall, CPU) of ours,
+    TrackEval's and the checkout's (None without one)."""
     with tempfile.TemporaryDirectory() as root:
         seq_info = write_trackeval_folders(root, gt, results, flavour)
-        ours_json, theirs_json = os.path.join(root, "ours.json"), os.path.join(root, "te.json")
         ours = [sys.executable, "-m", "trackrcnn_d2.evaluation", os.path.join(root, "gt"),
-                os.path.join(root, "trackers", "ours", "data"), "--classes", ",".join(class_names),
-                "--json", ours_json]
+                os.path.join(root, "trackers", "ours", "data"), "--classes", ",".join(class_names)]
         configs = trackeval_configs(root, seq_info, class_names, flavour)
-        theirs = [sys.executable, "-c", TRACKEVAL_COMMAND, json.dumps(configs), theirs_json]
-        ours_times, trackeval_times = [], []
+        theirs = [sys.executable, "-c", TRACKEVAL_COMMAND, json.dumps(configs)]
+        commands = {"ours": (ours, None), "TrackEval": (theirs, None)}
+        if before:
+            commands["before"] = (ours, {**os.environ, "PYTHONPATH": before})
+        times = {name: [] for name in commands}
         for _ in range(repeat):
-            _time_command(ours, ours_times)
-            _time_command(theirs, trackeval_times)
-        with open(ours_json) as f, open(theirs_json) as g:
-            report, reference = json.load(f), json.load(g)
-    worst = _assert_equal(report, convert_trackeval_output(reference, class_names), class_names)
+            for name, (command, env) in commands.items():
+                _time_command(command, times[name], env)
+        reports = {}
+        for name, (command, env) in commands.items():
+            path = os.path.join(root, f"{name}.json")
+            _time_command(command + (["--json", path] if command is ours else [path]), [], env)
+            with open(path) as f:
+                reports[name] = json.load(f)
+    reference = convert_trackeval_output(reports.pop("TrackEval"), class_names)
+    worst = max(_assert_equal(report, reference, class_names) for report in reports.values())
     print(f"   whole commands: every field equal to TrackEval (largest abs. difference "
           f"{worst:.2e})")
-    return _best(ours_times), _best(trackeval_times)
+    return _best(times["ours"]), _best(times["TrackEval"]), (
+        _best(times["before"]) if before else None
+    )
+
+
+def compile_bytecode(tree: str) -> None:
+    """Bytecode of the package under ``tree``, as an installation (``make install``, pip) has it,
+    so that the commands do not compile the modules at every start."""
+    compileall.compile_dir(os.path.join(tree, "trackrcnn_d2"), quiet=1)
 
 
 def _describe(name, gt, results):
@@ -256,6 +276,9 @@ def main(argv=None):
                         help="cases also timed in one process on all frames ('' for none)")
     parser.add_argument("--motmetrics", action="store_true", help="also time motmetrics' IDF1")
     parser.add_argument("--motschallenge", default=MOTSCHALLENGE, help="real annotations root")
+    parser.add_argument("--before", metavar="TREE",
+                        help="a checkout (e.g. of an earlier commit) whose evaluator command is "
+                        "timed in the same rounds")
     args = parser.parse_args(argv)
     cases = [c for c in args.cases.split(",") if c]
     in_process = [c for c in args.in_process.split(",") if c]
@@ -263,6 +286,9 @@ def main(argv=None):
         if name not in RESULT_CASES:
             parser.error(f"unknown case {name!r}; choose from {', '.join(RESULT_CASES)}")
 
+    for tree in [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), args.before]:
+        if tree:
+            compile_bytecode(tree)
     summary = []
     for data in [d for d in args.data.split(",") if d]:
         flavour, class_names = DATA[data]
@@ -283,14 +309,19 @@ def main(argv=None):
             frames = f", first {args.frames} frames" if command_gt is not full_gt else ""
             name = f"{data}{frames}, {case}"
             _describe(name, command_gt, results)
-            (ours_wall, ours_cpu), (te_wall, te_cpu) = run_whole_commands(
-                command_gt, results, flavour, class_names, args.repeat
+            (ours_wall, ours_cpu), (te_wall, te_cpu), before = run_whole_commands(
+                command_gt, results, flavour, class_names, args.repeat, args.before
             )
             print(f"   whole command, best of {args.repeat}: TrackEval {te_wall:.2f} s wall "
                   f"({te_cpu:.2f} s CPU), python -m trackrcnn_d2.evaluation {ours_wall:.2f} s "
                   f"wall ({ours_cpu:.2f} s CPU): {te_wall / ours_wall:.1f} x wall, "
                   f"{te_cpu / ours_cpu:.1f} x CPU")
-            summary.append((name, te_wall / ours_wall, te_cpu / ours_cpu))
+            if before:
+                print(f"   the same command of {args.before}: {before[0]:.2f} s wall "
+                      f"({before[1]:.2f} s CPU): {te_wall / before[0]:.1f} x wall, "
+                      f"{te_cpu / before[1]:.1f} x CPU")
+            summary.append((name, te_wall / ours_wall, te_cpu / ours_cpu,
+                            before and te_wall / before[0], before and te_cpu / before[1]))
             if case in in_process:
                 if command_gt is not full_gt:
                     results = RESULT_CASES[case](full_gt)
@@ -299,11 +330,12 @@ def main(argv=None):
                                args.motmetrics)
     if summary:
         print(f"\nwhole command, TrackEval's time / ours (best of {args.repeat}):")
-        for name, wall, cpu in summary:
-            print(f"   {name:<52} {wall:5.1f} x wall, {cpu:5.1f} x CPU")
+        for name, wall, cpu, before_wall, before_cpu in summary:
+            earlier = (f"   ({args.before}: {before_wall:.1f} x wall, {before_cpu:.1f} x CPU)"
+                       if args.before else "")  # fmt: skip
+            print(f"   {name:<52} {wall:5.1f} x wall, {cpu:5.1f} x CPU{earlier}")
         print(f"   smallest: {min(s[1] for s in summary):.1f} x wall, "
               f"{min(s[2] for s in summary):.1f} x CPU")
-
 
 if __name__ == "__main__":
     main()

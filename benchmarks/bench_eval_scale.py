@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench_eval import TRACKEVAL_COMMAND, _assert_equal  # noqa: E402
+from bench_eval import TRACKEVAL_COMMAND, _assert_equal, compile_bytecode  # noqa: E402
 from eval_cases import RESULT_CASES, synthetic_kitti_val  # noqa: E402
 
 from trackrcnn_d2.evaluation.reference import (  # noqa: E402
@@ -103,6 +103,8 @@ def main(argv=None):
     print(f"(generated {args.distinct} distinct sequences of {args.frames} frames at "
           f"{SIZE[0]}x{SIZE[1]}, {n_masks} result masks, in {time.perf_counter() - start:.0f} s)")
     trees = [("ours", REPO)] + ([("before", os.path.abspath(args.before))] if args.before else [])
+    for _, tree in trees:
+        compile_bytecode(tree)
     with tempfile.TemporaryDirectory() as root:
         write_trackeval_folders(os.path.join(root, "distinct"), gt, results, "kitti")
         for n_sequences in sizes:

@@ -122,3 +122,23 @@ def test_one_sequence_is_held_at_a_time(folders, monkeypatch):
     evaluate_mots_folders(str(folders / "gt"), str(folders / "results"))
     assert len(earlier) == 10  # GT and results of 5 sequences
     assert alive_at_read == [0, 1] * 5  # at a sequence's results, only its own GT is held
+
+
+def _dying_worker(job):
+    """A worker that dies (as killed by the out-of-memory killer) on sequence 0002."""
+    import os
+
+    if job.sequence == "0002":
+        os._exit(3)
+    return _evaluate_sequence(job)
+
+
+_evaluate_sequence = files.evaluate_sequence
+
+
+def test_a_dying_worker_is_an_error_not_a_hang(folders, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    monkeypatch.setattr(files, "evaluate_sequence", _dying_worker)
+    with pytest.raises(BrokenProcessPool):
+        evaluate_mots_folders(str(folders / "gt"), str(folders / "results"), workers=2)

@@ -99,21 +99,27 @@ def _read_txt_records(path: str) -> Tuple[List[MOTSObject], List[int]]:
     line_numbers: List[int] = []
     with open(path, "rb") as f:
         lines = f.read().split(b"\n")
+    new_object = tuple.__new__  # MOTSObject's fields in order, without its Python __new__
     for line_number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line:
-            continue
+        fields = raw.split(b" ")
+        if len(fields) != 6 or fields[5][-1:].isspace() or not fields[0]:
+            line = raw.strip()  # surrounding white space, "\r" of Windows files, empty lines
+            if not line:
+                continue
+            fields = line.split(b" ")
         try:
-            frame, obj_id, class_id, height, width, counts = line.split(b" ")
+            frame, obj_id, class_id, height, width, counts = fields
             frame, obj_id, class_id = int(frame), int(obj_id), int(class_id)
             height, width = int(height), int(width)
             if height <= 0 or width <= 0 or not 0 <= frame <= MAX_FRAME or obj_id < 0:
                 raise ValueError
         except ValueError:
-            text = line.decode("utf-8", errors="replace")
+            text = raw.strip().decode("utf-8", errors="replace")
             raise _diagnose_line(text, path, line_number) from None
         objects.append(
-            MOTSObject(frame, obj_id, class_id, {"size": [height, width], "counts": counts})
+            new_object(
+                MOTSObject, (frame, obj_id, class_id, {"size": [height, width], "counts": counts})
+            )
         )
         line_numbers.append(line_number)
     return objects, line_numbers

@@ -273,15 +273,22 @@ def _count_sequence(job: SequenceJob):
 
 def _outcomes(jobs: Sequence[SequenceJob], workers: int) -> Iterator[SequenceOutcome]:
     """The jobs' outcomes in order, from ``workers`` processes (at most one per job) or from
-    this one; the first error in sequence order is raised, and the other workers stopped."""
+    this one. The first error in sequence order is raised once the sequences being evaluated
+    are done (the others are not started); a worker that dies raises BrokenProcessPool."""
     if workers <= 1 or len(jobs) <= 1:
         yield from map(evaluate_sequence, jobs)
         return
-    import multiprocessing  # only for workers
+    # Only for workers. Processes start with the platform's default method, as TrackEval's and
+    # torch's DataLoader's workers.
+    from concurrent.futures import ProcessPoolExecutor
 
-    # The platform's default start method, as TrackEval's and torch's DataLoader's workers.
-    with multiprocessing.get_context().Pool(min(workers, len(jobs))) as pool:
-        yield from pool.imap(evaluate_sequence, jobs)
+    executor = ProcessPoolExecutor(min(workers, len(jobs)))
+    try:
+        futures = [executor.submit(evaluate_sequence, job) for job in jobs]
+        for future in futures:
+            yield future.result()
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 @without_gc

@@ -14,6 +14,8 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 import pycocotools.mask as mask_utils
 
+from .rle_batch import RLEBatch
+
 __all__ = [
     "encode_mask",
     "decode_mask",
@@ -22,6 +24,8 @@ __all__ = [
     "rle_complement",
     "rle_difference",
     "find_overlap",
+    "first_group_with_overlap",
+    "overlapping_pair",
     "rle_areas",
     "rle_counts_total",
     "rle_counts_totals",
@@ -98,24 +102,34 @@ def rle_counts_totals(rles: Sequence[dict], return_areas: bool = False):
     also the foreground areas (-1 where malformed), which it computes anyway: ``(totals,
     areas)``.
 
-    The total is the foreground area (the runs at odd positions) plus the background: pycocotools
-    sums the odd positions of the string whose first code r0 is replaced by two zero codes,
-    ``"00" + s[len(r0):]``. Its runs are s's shifted by one (the deltas, stored from the fourth
-    code on, still refer to the same runs), so its odd positions hold s's even runs but r0:
-    ``total = area(s) + area("00" + s[len(r0):]) + r0``. Both areas come from pycocotools at C
-    speed, r0 from the string's first characters.
+    The total is the foreground area (the runs at odd positions) plus the background: the runs
+    at even positions but the first (:meth:`~.rle_batch.RLEBatch.background_sums`, pycocotools'
+    area of the runs shifted by one) plus the first run r0, read from the string's first
+    characters; every string is parsed once by pycocotools (:class:`~.rle_batch.RLEBatch`).
 
     pycocotools sums runs as uint32, so a string crafted with a negative later run whose total
     wraps round to exactly the header's size would pass; :func:`rle_counts_total` catches it,
     but decodes in Python (about 40 times slower), which is why the readers use this check.
     """
-    counts = [c if isinstance(c, bytes) else c.encode() for c in (r["counts"] for r in rles)]
+    totals, areas, _ = _totals_areas_batch(rles)
+    return (totals, areas) if return_areas else totals
+
+
+def _totals_areas_batch(rles: Sequence[dict]):
+    """``(totals, areas, batch)``: those of :func:`rle_counts_totals` and the
+    :class:`~.rle_batch.RLEBatch` of the well-formed strings (all of ``rles`` when every one
+    is), which the caller may reuse."""
+    counts = [r["counts"] for r in rles]
     n = len(counts)
     totals = np.full(n, -1, dtype=np.int64)
     areas = np.full(n, -1, dtype=np.int64)
     if n == 0:
-        return (totals, areas) if return_areas else totals
-    joined = b"".join(counts)
+        return totals, areas, RLEBatch([])
+    try:
+        joined = b"".join(counts)
+    except TypeError:  # some str
+        counts = [c if isinstance(c, bytes) else c.encode() for c in counts]
+        joined = b"".join(counts)
     characters = np.frombuffer(joined, dtype=np.uint8)
     lengths = np.fromiter(map(len, counts), dtype=np.int64, count=n)
     starts = np.cumsum(lengths) - lengths
@@ -137,31 +151,31 @@ def rle_counts_totals(rles: Sequence[dict], return_areas: bool = False):
     negative = (heads[np.arange(n), first_length - 1] & 0x10) != 0
     first_run[negative] -= np.left_shift(1, 5 * first_length[negative])
     usable &= first_run >= 0
-    index = np.flatnonzero(usable).tolist()
-    foreground = rle_areas(rles if len(index) == n else [rles[i] for i in index])
-    skips = first_length.tolist()
-    background = rle_areas(
-        [{"size": [1, 1], "counts": b"00" + counts[i][skips[i] :]} for i in index]
-    )
-    totals[index] = foreground + background + first_run[index]
+    index = np.flatnonzero(usable)
+    batch = RLEBatch(rles if len(index) == n else [rles[i] for i in index.tolist()])
+    foreground = batch.areas()
+    totals[index] = foreground + batch.background_sums(first_length[index]) + first_run[index]
     areas[index] = foreground
     totals[lengths == 0] = 0
     areas[lengths == 0] = 0
-    return (totals, areas) if return_areas else totals
+    return totals, areas, batch
 
 
-def find_rle_size_mismatch(rles: Sequence[dict]) -> Tuple[Optional[int], np.ndarray]:
+def find_rle_size_mismatch(rles: Sequence[dict], return_batch: bool = False):
     """``(index, areas)``: the index of the first RLE whose string does not cover exactly its
     header's height x width pixels, or is malformed (None when every one does), and the
     foreground areas of all (:func:`rle_counts_totals`: at C speed, no mask decoded). What
     pycocotools must not see: it reads past the buffer of such a string, or loops forever
-    intersecting it with a mask of the right size."""
-    totals, areas = rle_counts_totals(rles, return_areas=True)
-    expected = np.fromiter(
-        (r["size"][0] * r["size"][1] for r in rles), dtype=np.int64, count=len(rles)
-    )
-    bad = np.flatnonzero(totals != expected)
-    return (int(bad[0]) if len(bad) else None), areas
+    intersecting it with a mask of the right size. With ``return_batch`` also the
+    :class:`~.rle_batch.RLEBatch` of all ``rles`` (None where one is malformed), for the
+    operations that follow: ``(index, areas, batch)``."""
+    totals, areas, batch = _totals_areas_batch(rles)
+    sizes = np.array([r["size"] for r in rles], dtype=np.int64).reshape(-1, 2)
+    bad = np.flatnonzero(totals != sizes[:, 0] * sizes[:, 1])
+    index = int(bad[0]) if len(bad) else None
+    if not return_batch:
+        return index, areas
+    return index, areas, (batch if len(batch) == len(rles) else None)
 
 
 def describe_rle_size_mismatch(rle: dict) -> str:
@@ -179,14 +193,8 @@ def describe_rle_size_mismatch(rle: dict) -> str:
 
 
 def rle_areas(rles: Sequence[dict]) -> np.ndarray:
-    """Foreground areas of many RLEs (int64 array), without decoding them.
-
-    Calls pycocotools in chunks of 255: its ``area`` fails with numpy >= 2 for more RLEs
-    than fit in a uint8 (it allocates a placeholder array of dtype uint8 from the count).
-    """
-    chunk = 255
-    parts = [mask_utils.area(list(rles[i : i + chunk])) for i in range(0, len(rles), chunk)]
-    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+    """Foreground areas of many RLEs (int64 array), without decoding them."""
+    return RLEBatch(rles).areas()
 
 
 def rle_counts_total(counts: bytes) -> int:
@@ -213,42 +221,46 @@ def find_overlap(
     ``areas``: the masks' foreground areas, in group order, where already known (as
     :func:`rle_counts_totals` gives them); -1 for those to compute.
 
-    A group is disjoint iff the area of its union equals the sum of its masks' areas: one
-    pycocotools merge per group of two or more masks and the areas in bulk, no decoding to
-    pixels; only the first failing group's pairs are looked at. pycocotools' merge adds the masks
-    one by one, walking the runs of the union so far each time, so the masks go in by increasing
-    string length (the union does not depend on the order): a large ignore region is walked
-    once, not once per mask after it.
+    A group is disjoint iff the area of its union equals the sum of its masks' areas
+    (:func:`first_group_with_overlap`); only the first failing group's pairs are looked at.
     """
     sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
     crowded = np.flatnonzero(sizes > 1)
     if len(crowded) == 0:
         return None
+    batch = RLEBatch([rle for g in crowded.tolist() for rle in groups[g]])
     if areas is None:
-        areas = np.full(int(sizes[crowded].sum()), -1, dtype=np.int64)
+        areas = batch.areas()
     else:
         areas = np.asarray(areas, dtype=np.int64)[np.repeat(sizes > 1, sizes)]
-    unknown = np.flatnonzero(areas < 0)
-    if len(unknown):
-        rles = [rle for g in crowded.tolist() for rle in groups[g]]
-        areas[unknown] = rle_areas([rles[i] for i in unknown.tolist()])
-    unions = rle_areas(
-        [
-            mask_utils.merge(sorted(groups[g], key=_string_length), intersect=False)
-            for g in crowded.tolist()
-        ]
-    )
+        unknown = np.flatnonzero(areas < 0)
+        if len(unknown):
+            areas[unknown] = RLEBatch([batch.rles[i] for i in unknown.tolist()]).areas()
     crowded_sizes = sizes[crowded]
-    bad = np.flatnonzero(unions != np.add.reduceat(areas, np.cumsum(crowded_sizes) - crowded_sizes))
-    if len(bad) == 0:
+    positions = np.split(np.arange(len(batch)), np.cumsum(crowded_sizes)[:-1])
+    expected = np.add.reduceat(areas, np.cumsum(crowded_sizes) - crowded_sizes)
+    bad = first_group_with_overlap(batch, positions, expected)
+    if bad is None:
         return None
-    group = int(crowded[bad[0]])
-    rles = list(groups[group])
+    group = int(crowded[bad])
+    return (group, *overlapping_pair(groups[group]))
+
+
+def first_group_with_overlap(
+    batch: RLEBatch, groups: Sequence[np.ndarray], expected: np.ndarray
+) -> Optional[int]:
+    """The first group (indices into ``batch``) whose union's area is less than ``expected``
+    (the sum of its masks' areas when they are disjoint), or None."""
+    if not len(groups):
+        return None
+    bad = np.flatnonzero(batch.union_areas(groups) != expected)
+    return int(bad[0]) if len(bad) else None
+
+
+def overlapping_pair(rles: Sequence[dict]) -> Tuple[int, int]:
+    """The first pair ``(i, j)``, i < j, of masks that overlap among ``rles`` (some do)."""
+    rles = list(rles)
     ious = np.asarray(mask_utils.iou(rles, rles, [0] * len(rles)))
     np.fill_diagonal(ious, 0)
     first, second = np.argwhere(ious > 0)[0]
-    return group, int(first), int(second)
-
-
-def _string_length(rle: dict) -> int:
-    return len(rle["counts"])
+    return int(first), int(second)

@@ -37,10 +37,12 @@ hypotheses gets MOTSA = sMOTSA = 0 (combined over sequences its false positives 
 track's fraction of matched frames decides MT (> 0.8), PT (>= 0.2), ML; among equally good
 matchings the order of the objects in a frame decides (file order for TrackEval).
 
-Speed: every mask IoU is computed once (pycocotools, one call per 4 frames: the masks of each
-frame get their own width in the size header, so that pycocotools skips pairs of different frames)
-and shared by the preprocessing, CLEAR, HOTA and Identity; everything after that is vectorised over
-all frames, sequences and classes at once. Only frames where the Hungarian algorithm's choice is
+Speed: every mask's RLE string is parsed once by pycocotools' C library and kept there
+(:class:`~trackrcnn_d2.utils.rle_batch.RLEBatch`) for the size check, the overlap check (unions
+merged in a few levels, never encoded), the IoUs and the ignore regions; every mask IoU is computed
+once (one call per 4 frames: the masks of each frame get their own width, so that pycocotools skips
+pairs of different frames) and shared by the preprocessing, CLEAR, HOTA and Identity; everything
+after that is vectorised over all frames, sequences and classes at once. Only frames where the Hungarian algorithm's choice is
 not determined by the overlaps alone (a detection with two candidate partners that do not form a
 star with a strict best edge) are solved as TrackEval does, with the same matrices and scipy's
 own solver (loaded without the 0.3 s import of ``scipy.optimize``, :mod:`.lsap`); Identity needs

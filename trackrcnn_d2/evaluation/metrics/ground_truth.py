@@ -9,6 +9,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 
 from trackrcnn_d2.data.mots_io import CAR, IGNORE, IGNORE_OBJ_ID, PEDESTRIAN, MOTSObject
+from trackrcnn_d2.utils.rle_batch import RLEBatch
 
 from .validation import (
     GroundTruthWarning,
@@ -25,28 +26,21 @@ __all__ = [
     "FRAME_STRIDE",
     "CHUNK_FRAMES",
     "IGNORE_CHUNK_FRAMES",
-    "chunk_rle",
 ]
 
 Frames = Mapping[int, Sequence[MOTSObject]]
 
 # Key of a frame in all sequences: sequence index * FRAME_STRIDE + frame number.
 FRAME_STRIDE = 1 << 32
-# Masks of this many consecutive frames go to pycocotools in one call: its per-call overhead
-# dominates with fewer, its box overlaps of all pairs of masks (of different frames too) with more
-# (MOTSChallenge, 1 frame: 98 ms, 4: 89 ms, 16: 102 ms, 32: 121 ms). Each frame's masks get a
-# different width in their size header, so that pycocotools returns -1 for pairs of masks from
-# different frames without intersecting them; boxes and IoUs of same-frame pairs do not depend on
-# the width.
+# Masks of this many consecutive frames are intersected in one pycocotools call (rleIou): its
+# per-call overhead dominates with fewer, its box overlaps of all pairs of masks (of different
+# frames too) with more. Each frame's masks count with a different width (image width + frame
+# % CHUNK_FRAMES), so that pycocotools gives -1 for pairs of masks from different frames without
+# intersecting them; boxes and IoUs of same-frame pairs do not depend on the width.
 CHUNK_FRAMES = 4
 # The same for the intersections with the ignore regions: few hypotheses are left unmatched, so
 # many more frames fit in a call before the box overlaps of all pairs cost more than the calls.
 IGNORE_CHUNK_FRAMES = 64
-
-
-def chunk_rle(rle: dict, frame: int, chunk_frames: int = CHUNK_FRAMES) -> dict:
-    height, width = rle["size"]
-    return {"size": [height, width + frame % chunk_frames], "counts": rle["counts"]}
 
 
 def without_gc(function):
@@ -75,6 +69,8 @@ class SequenceGroundTruth:
         self.name = name
         self.frame_range = frame_range
         self.objects: Dict[int, Tuple[MOTSObject, ...]] = {}
+        # Where each frame's objects are in self.batch (every mask of the sequence, parsed once).
+        self.positions: Dict[int, Tuple[int, ...]] = {}
         self.ignore: Dict[int, dict] = {}
         self.image_size: Optional[Tuple[int, int]] = None
         ordered = [(name, frame, frames[frame]) for frame in sorted(frames) if frames[frame]]
@@ -84,30 +80,40 @@ class SequenceGroundTruth:
                 self.image_size = (objects[0].rle["size"][0], objects[0].rle["size"][1])
             check_sizes(name, frame, objects, self.image_size, "ground truth")
         # Before pycocotools merges the ignore regions (kitti_mots.py l. 233).
-        areas = check_rle_strings(ordered, "ground truth").tolist()
+        areas, self.batch = check_rle_strings(ordered, "ground truth")
+        areas = areas.tolist()
         # TrackEval refuses GT whose masks (ignore region included) overlap (l. 244-252).
-        checker = OverlapChecker("ground truth")
+        checker = OverlapChecker("ground truth", self.batch)
         offset = 0
         for _, frame, objects in ordered:
+            positions = range(offset, offset + len(objects))
             frame_areas = areas[offset : offset + len(objects)]
             offset += len(objects)
-            regular = tuple(o for o in objects if o.class_id != IGNORE)
-            regular_areas = [a for o, a in zip(objects, frame_areas) if o.class_id != IGNORE]
-            ignore_rles = [o.rle for o in objects if o.class_id == IGNORE]
+            is_ignore = [o.class_id == IGNORE for o in objects]
+            regular = tuple(o for o, ignore in zip(objects, is_ignore) if not ignore)
             check_unique_ids(name, frame, regular, "ground truth")
             self.objects[frame] = regular
+            self.positions[frame] = tuple(
+                p for p, ignore in zip(positions, is_ignore) if not ignore
+            )
+            area = sum(a for a, ignore in zip(frame_areas, is_ignore) if not ignore)
+            ignore_rles = [o.rle for o, ignore in zip(objects, is_ignore) if ignore]
             if not ignore_rles:
-                checker.add(name, frame, regular, regular_areas)
+                checker.add(name, frame, regular, positions, area)
                 continue
             if len(ignore_rles) == 1:
                 self.ignore[frame] = ignore_rles[0]
-                ignore_area = frame_areas[[o.class_id for o in objects].index(IGNORE)]
-            else:
+                area += frame_areas[is_ignore.index(True)]
+            else:  # regions that may overlap each other: their union counts
                 self.ignore[frame] = mask_utils.merge(ignore_rles, intersect=False)
-                ignore_area = -1
-            checker.add(name, frame, [*regular, self.ignore[frame]], [*regular_areas, ignore_area])
+                area += int(mask_utils.area(self.ignore[frame]))
+            checker.add(name, frame, [*regular, self.ignore[frame]], positions, area)
         checker.check()
         _warn_about_classes(name, frames)
+        # The ignore regions once more, merged ones included, for the intersections with the
+        # hypotheses left unmatched.
+        self.ignore_batch = RLEBatch(list(self.ignore.values()))
+        self.ignore_index = {frame: i for i, frame in enumerate(self.ignore)}
 
 
 def _warn_about_classes(sequence: str, frames: Frames) -> None:
@@ -143,9 +149,9 @@ def _warn_about_classes(sequence: str, frames: Frames) -> None:
 class GroundTruthForClasses:
     """The GT of the evaluated classes, arranged for :func:`.pairing.collect`: detection arrays
     in frame order (``key``: frame key, ``cls``: class index, ``ids``), and per chunk of frames
-    (key: frame key // :data:`CHUNK_FRAMES`) the chunk's masks for pycocotools
-    (:func:`chunk_rle`): ``chunks`` holds ``(rles, frame key per mask, GT index per mask)`` of the
-    GT masks of the evaluated classes; ``ignore``: the ignore region of each frame (by key) that
+    (key: frame key // :data:`CHUNK_FRAMES`, frames of one sequence) ``(batch, positions in it,
+    width per mask, frame key per mask, GT index per mask)`` of the GT masks of the evaluated
+    classes; ``ignore``: ``(batch, position)`` of the ignore region of each frame (by key) that
     has one, kept apart because TrackEval intersects it only with the hypotheses left unmatched
     (kitti_mots.py l. 336-343), usually a few."""
 
@@ -154,26 +160,34 @@ class GroundTruthForClasses:
         classes: List[int] = []
         ids: List[int] = []
         chunks: Dict[int, tuple] = {}
-        self.ignore: Dict[int, dict] = {}
+        self.ignore: Dict[int, Tuple[RLEBatch, int]] = {}
         for sequence_index, sequence in enumerate(ground_truth.sequences):
             sequence_gt = ground_truth[sequence]
+            width = sequence_gt.image_size[1] if sequence_gt.image_size else 0
             for frame, objects in sequence_gt.objects.items():
                 key = sequence_index * FRAME_STRIDE + frame
-                gt = [o for o in objects if o.class_id in class_index]
+                gt = [
+                    (o, p)
+                    for o, p in zip(objects, sequence_gt.positions[frame])
+                    if o.class_id in class_index
+                ]
                 if gt:
-                    rles, frame_keys, indices = chunks.setdefault(key // CHUNK_FRAMES, ([], [], []))
-                    rles.extend(chunk_rle(o.rle, frame) for o in gt)
+                    chunk = chunks.setdefault(
+                        key // CHUNK_FRAMES, (sequence_gt.batch, [], [], [], [])
+                    )
+                    _, positions, widths, frame_keys, indices = chunk
+                    positions.extend(p for _, p in gt)
+                    widths.extend([width + frame % CHUNK_FRAMES] * len(gt))
                     frame_keys.extend([key] * len(gt))
                     indices.extend(range(len(keys), len(keys) + len(gt)))
                     keys.extend([key] * len(gt))
-                    classes.extend(class_index[o.class_id] for o in gt)
-                    ids.extend(o.obj_id for o in gt)
-                ignore = sequence_gt.ignore.get(frame)
-                if ignore is not None:
-                    self.ignore[key] = ignore
+                    classes.extend(class_index[o.class_id] for o, _ in gt)
+                    ids.extend(o.obj_id for o, _ in gt)
+                if frame in sequence_gt.ignore_index:
+                    self.ignore[key] = (sequence_gt.ignore_batch, sequence_gt.ignore_index[frame])
         self.chunks = {
-            chunk: (rles, np.asarray(frame_keys, dtype=np.int64), np.asarray(indices))
-            for chunk, (rles, frame_keys, indices) in chunks.items()
+            chunk: (batch, *(np.asarray(values, dtype=np.int64) for values in lists))
+            for chunk, (batch, *lists) in chunks.items()
         }
         self.key = np.asarray(keys, dtype=np.int64)
         self.cls = np.asarray(classes, dtype=np.int64)

@@ -44,7 +44,7 @@ def hota(data: EvaluationData) -> Dict[str, np.ndarray]:
         pairs,
         edges.select(matched),
         cells,
-        lambda frame, cls, rows, cols, _: pairs.dense(frame, rows, cols, score),
+        score,
         lambda _, similarity: similarity > 0,
     )
     match_gt, match_tracker, match_sim = matches.gt, matches.tracker, matches.sim

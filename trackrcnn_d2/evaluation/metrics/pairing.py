@@ -7,20 +7,20 @@ classes at once.
 """
 import warnings
 from dataclasses import dataclass
-from typing import Callable, List, Mapping, Optional, Sequence
+from typing import Callable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
-import pycocotools.mask as mask_utils
 
 from trackrcnn_d2.data.mots_io import MOTSObject
+from trackrcnn_d2.utils.rle_batch import RLEBatch
 
+from .cells import CellMatrices
 from .ground_truth import (
     CHUNK_FRAMES,
     FRAME_STRIDE,
     IGNORE_CHUNK_FRAMES,
     GroundTruthForClasses,
     MOTSGroundTruth,
-    chunk_rle,
 )
 from .lsap import linear_sum_assignment
 from .validation import (
@@ -53,11 +53,6 @@ class Detections:
     def select(self, keep: np.ndarray) -> "Detections":
         return Detections(self.frame[keep], self.cls[keep], self.ids[keep], len(self.starts) - 1)
 
-    def in_cell(self, frame: int, cls: int) -> np.ndarray:
-        """Indices of the detections of one frame and class, in file order."""
-        indices = np.arange(self.starts[frame], self.starts[frame + 1])
-        return indices[self.cls[indices] == cls]
-
     def __len__(self) -> int:
         return len(self.frame)
 
@@ -72,17 +67,6 @@ class Pairs:
 
     def select(self, keep: np.ndarray) -> "Pairs":
         return Pairs(self.gt[keep], self.tracker[keep], self.sim[keep], self.frame[keep])
-
-    def dense(self, frame: int, rows: np.ndarray, cols: np.ndarray, values) -> np.ndarray:
-        """Dense rows x cols matrix of ``values`` (one per pair, zero elsewhere) over the
-        detections ``rows`` / ``cols`` (sorted) of one frame and class."""
-        first, last = np.searchsorted(self.frame, [frame, frame + 1])
-        gt, tracker = self.gt[first:last], self.tracker[first:last]
-        row = np.searchsorted(rows, gt)
-        inside = (row < len(rows)) & (rows[np.minimum(row, len(rows) - 1)] == gt)
-        matrix = np.zeros((len(rows), len(cols)))
-        matrix[row[inside], np.searchsorted(cols, tracker[inside])] = values[first:last][inside]
-        return matrix
 
 
 class Tracks:
@@ -158,11 +142,13 @@ def prepare(
 
 class Hypotheses:
     """The hypotheses of the evaluated classes of all sequences, in frame then file order:
-    ``key`` (frame key), ``cls`` (class index), ``ids``, ``rles``, and their
-    sparse IoUs with the GT masks (``pair_gt``, ``pair_tracker``, ``pair_sim``)."""
+    ``key`` (frame key), ``cls`` (class index), ``ids``, their masks (``positions`` in
+    ``batch``), and their sparse IoUs with the GT masks (``pair_gt``, ``pair_tracker``,
+    ``pair_sim``)."""
 
-    def __init__(self, key, cls, ids, rles):
-        self.key, self.cls, self.ids, self.rles = key, cls, ids, rles
+    def __init__(self, key, cls, ids, batch: RLEBatch, positions):
+        self.key, self.cls, self.ids = key, cls, ids
+        self.batch, self.positions = batch, positions
         self.pair_gt = self.pair_tracker = np.zeros(0, dtype=np.int64)
         self.pair_sim = np.zeros(0)
 
@@ -174,17 +160,25 @@ class Hypotheses:
         begins, ends = [0, *bounds], [*bounds, len(indices)]
         return [(int(chunks[b]), b, e) for b, e in zip(begins, ends) if e > b]
 
+    def _widths(self, indices: np.ndarray, chunk_frames: int) -> np.ndarray:
+        """Widths that set apart the masks of the frames of a chunk (see CHUNK_FRAMES)."""
+        frames = self.key[indices] % FRAME_STRIDE
+        return self.batch.widths(self.positions[indices]) + frames % chunk_frames
+
     def compute_ious(self, prepared: GroundTruthForClasses) -> None:
         """Sparse IoUs with the GT masks of the same frame, one pycocotools call per chunk of
         frames (TrackEval: ``_calculate_mask_ious`` per time step, kitti_mots.py l. 391)."""
         pair_gt, pair_tracker, pair_sim = [], [], []
-        frames = (self.key % FRAME_STRIDE).tolist()
-        for chunk, begin, end in self.chunk_bounds(np.arange(len(self.key)), CHUNK_FRAMES):
-            gt_rles, gt_keys, gt_indices = prepared.chunks.get(chunk, _NO_GT)
-            if not gt_rles:
+        everyone = np.arange(len(self.key))
+        widths = self._widths(everyone, CHUNK_FRAMES)
+        for chunk, begin, end in self.chunk_bounds(everyone, CHUNK_FRAMES):
+            if chunk not in prepared.chunks:
                 continue
-            rles = [chunk_rle(self.rles[i], frames[i]) for i in range(begin, end)]
-            ious = np.asarray(mask_utils.iou(rles, gt_rles, [0] * len(gt_rles)))
+            gt_batch, gt_positions, gt_widths, gt_keys, gt_indices = prepared.chunks[chunk]
+            ious = self.batch.ious(
+                self.positions[begin:end], gt_batch, gt_positions, False,
+                widths[begin:end], gt_widths,
+            )  # fmt: skip
             rows, cols = np.nonzero(ious > 0)
             # pycocotools gives -1 for masks of different frames (widths); kept explicit.
             keep = self.key[begin + rows] == gt_keys[cols]
@@ -203,6 +197,7 @@ class Hypotheses:
         ``do_ioa``, i.e. pycocotools' iscrowd)."""
         ioa = np.zeros(len(indices))
         keys = self.key[indices]
+        widths = self._widths(indices, IGNORE_CHUNK_FRAMES)
         for _, begin, end in self.chunk_bounds(indices, IGNORE_CHUNK_FRAMES):
             # Only the ignore regions of frames with such hypotheses: pycocotools computes the
             # box of every mask it is given, which costs more than the intersections here.
@@ -210,15 +205,14 @@ class Hypotheses:
             frame_keys = [k for k in in_chunk if k in prepared.ignore]
             if not frame_keys:
                 continue
-            ignore_rles = [
-                chunk_rle(prepared.ignore[k], k % FRAME_STRIDE, IGNORE_CHUNK_FRAMES)
-                for k in frame_keys
-            ]
-            rles = [
-                chunk_rle(self.rles[i], int(self.key[i] % FRAME_STRIDE), IGNORE_CHUNK_FRAMES)
-                for i in indices[begin:end].tolist()
-            ]
-            values = np.asarray(mask_utils.iou(rles, ignore_rles, [1] * len(ignore_rles)))
+            ignore_batch = prepared.ignore[frame_keys[0]][0]  # the chunk's sequence's
+            ignore_positions = np.array([prepared.ignore[k][1] for k in frame_keys])
+            values = self.batch.ious(
+                self.positions[indices[begin:end]], ignore_batch, ignore_positions, True,
+                widths[begin:end],
+                ignore_batch.widths(ignore_positions)
+                + np.array(frame_keys) % FRAME_STRIDE % IGNORE_CHUNK_FRAMES,
+            )  # fmt: skip
             rows, cols = np.nonzero(keys[begin:end, None] == np.array(frame_keys)[None, :])
             ioa[begin + rows] = values[rows, cols]
         return ioa
@@ -267,6 +261,8 @@ def collect(
     tracker_cls: List[int] = []
     tracker_ids: List[int] = []
     tracker_rles: List[dict] = []
+    tracker_positions: List[int] = []
+    n_validated = 0
     validated = []
 
     missing = [sequence for sequence in ground_truth.sequences if sequence not in results]
@@ -287,42 +283,49 @@ def collect(
                 check_sizes(sequence, frame, objects, image_size, "results")
                 check_unique_ids(sequence, frame, objects, "results")
                 validated.append((sequence, frame, objects))
-        keyed = [
-            (frame, o)
-            for frame in frame_list
-            for o in sequence_results[frame]
-            if o.class_id in class_index
-        ]
-        frames = np.fromiter((frame for frame, _ in keyed), np.int64, len(keyed))
+        keyed = []  # (frame, position among the validated masks, object)
+        for frame in frame_list:
+            objects = sequence_results[frame]
+            keyed.extend((frame, n_validated + i, o) for i, o in enumerate(objects)
+                         if o.class_id in class_index)  # fmt: skip
+            n_validated += len(objects)
+        frames = np.fromiter((frame for frame, *_ in keyed), np.int64, len(keyed))
         tracker_key.extend((sequence_index * FRAME_STRIDE + frames).tolist())
-        tracker_cls.extend(class_index[o.class_id] for _, o in keyed)
-        tracker_ids.extend(o.obj_id for _, o in keyed)
-        tracker_rles.extend(o.rle for _, o in keyed)
+        tracker_cls.extend(class_index[o.class_id] for *_, o in keyed)
+        tracker_ids.extend(o.obj_id for *_, o in keyed)
+        tracker_positions.extend(position for _, position, _ in keyed)
+        if not validate:
+            tracker_rles.extend(o.rle for *_, o in keyed)
     if validate:
-        _check_masks(validated)
+        batch = _check_masks(validated)
+        positions = np.asarray(tracker_positions, dtype=np.int64)
+    else:
+        batch = RLEBatch(tracker_rles)
+        positions = np.arange(len(tracker_rles))
 
     hypotheses = Hypotheses(
         np.asarray(tracker_key, dtype=np.int64),
         np.asarray(tracker_cls, dtype=np.int64),
         np.asarray(tracker_ids, dtype=np.int64),
-        tracker_rles,
+        batch,
+        positions,
     )
     hypotheses.compute_ious(prepared)
     return hypotheses
 
 
-def _check_masks(frames) -> None:
-    """The results' RLE strings (before pycocotools reads them), then their overlaps."""
-    areas = check_rle_strings(frames, "results").tolist()
-    overlaps = OverlapChecker("results")
-    offset = 0
-    for sequence, frame, objects in frames:
-        overlaps.add(sequence, frame, objects, areas[offset : offset + len(objects)])
-        offset += len(objects)
+def _check_masks(frames) -> RLEBatch:
+    """The results' RLE strings (before pycocotools reads them), then their overlaps. Returns
+    the masks parsed once."""
+    areas, batch = check_rle_strings(frames, "results")
+    overlaps = OverlapChecker("results", batch)
+    sizes = np.fromiter((len(objects) for *_, objects in frames), np.int64, len(frames))
+    starts = (np.cumsum(sizes) - sizes).tolist()
+    frame_areas = np.add.reduceat(areas, starts).tolist() if len(frames) else []
+    for (sequence, frame, objects), start, area in zip(frames, starts, frame_areas):
+        overlaps.add(sequence, frame, objects, range(start, start + len(objects)), area)
     overlaps.check()
-
-
-_NO_GT = ([], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    return batch
 
 
 def conflicted_cells(candidates: Pairs, gt_dets: Detections, n_tracker: int) -> np.ndarray:
@@ -350,7 +353,7 @@ def hungarian_matching(
     pairs: Pairs,
     direct: Pairs,
     cells: np.ndarray,
-    cell_score: CellScore,
+    cell_score: Union[CellScore, np.ndarray],
     keep: Callable[[np.ndarray, np.ndarray], np.ndarray],
     on_cell: Optional[Callable[[int, int, np.ndarray, np.ndarray], None]] = None,
 ) -> Pairs:
@@ -359,17 +362,23 @@ def hungarian_matching(
     solved with TrackEval's matrices (rows and columns in file order, so that ties are broken
     alike), in frame order.
 
-    ``cell_score(frame, cls, rows, cols, similarity)`` gives a cell's score matrix from its dense
-    IoUs; ``keep(score, similarity)`` of the assigned entries selects the matches;
-    ``on_cell(frame, cls, gt, tracker)`` sees each cell's matches before the next cell is scored
-    (CLEAR prefers the previous frame's pairs).
+    ``cell_score``: the score of each pair (zero elsewhere), or ``cell_score(frame, cls, rows,
+    cols, similarity)`` giving a cell's score matrix from its dense IoUs; ``keep(score,
+    similarity)`` of the assigned entries selects the matches; ``on_cell(frame, cls, gt,
+    tracker)`` sees each cell's matches before the next cell is scored (CLEAR prefers the
+    previous frame's pairs).
     """
     parts = [(direct.gt, direct.tracker, direct.sim)]
-    for frame, cls in cells:
-        rows = gt_dets.in_cell(frame, cls)
-        cols = tracker_dets.in_cell(frame, cls)
-        similarity = pairs.dense(frame, rows, cols, pairs.sim)
-        score = cell_score(frame, cls, rows, cols, similarity)
+    matrices = CellMatrices(gt_dets, tracker_dets, pairs, cells)
+    similarities = matrices.fill(pairs.sim)
+    scores = matrices.fill(cell_score) if isinstance(cell_score, np.ndarray) else None
+    for k, (frame, cls) in enumerate(cells.tolist()):
+        rows, cols = matrices.rows(k), matrices.cols(k)
+        similarity = matrices.matrix(similarities, k)
+        if scores is None:
+            score = cell_score(frame, cls, rows, cols, similarity)
+        else:
+            score = matrices.matrix(scores, k)
         match_rows, match_cols = linear_sum_assignment(-score)
         matched = keep(score[match_rows, match_cols], similarity[match_rows, match_cols])
         match_rows, match_cols = match_rows[matched], match_cols[matched]

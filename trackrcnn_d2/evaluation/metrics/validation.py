@@ -12,9 +12,11 @@ import numpy as np
 from trackrcnn_d2.data.mots_io import MAX_FRAME, MOTSObject, find_duplicate_id
 from trackrcnn_d2.utils.rle import (
     describe_rle_size_mismatch,
-    find_overlap,
     find_rle_size_mismatch,
+    first_group_with_overlap,
+    overlapping_pair,
 )
+from trackrcnn_d2.utils.rle_batch import RLEBatch
 
 __all__ = [
     "MOTSEvaluationError",
@@ -91,15 +93,18 @@ def check_unique_ids(sequence, frame, objects: Sequence[MOTSObject], what) -> No
         )
 
 
-def check_rle_strings(frames: Sequence[Tuple[str, int, Sequence[MOTSObject]]], what) -> np.ndarray:
+def check_rle_strings(
+    frames: Sequence[Tuple[str, int, Sequence[MOTSObject]]], what
+) -> Tuple[np.ndarray, RLEBatch]:
     """Refuse the first RLE string of the frames ``(sequence, frame, objects)`` that does not
     cover its header's size (:func:`~trackrcnn_d2.utils.rle.find_rle_size_mismatch`, before
-    anything hands it to pycocotools). Returns the masks' areas in frame then object order,
-    which the overlap check reuses."""
+    anything hands it to pycocotools). Returns the masks' areas in frame then object order and
+    their :class:`~trackrcnn_d2.utils.rle_batch.RLEBatch` (parsed once), which the overlap
+    check and the IoUs reuse."""
     objects = [o for *_, frame_objects in frames for o in frame_objects]
-    index, areas = find_rle_size_mismatch([o.rle for o in objects])
+    index, areas, batch = find_rle_size_mismatch([o.rle for o in objects], return_batch=True)
     if index is None:
-        return areas
+        return areas, batch
     obj = objects[index]
     frame_ends = np.cumsum([len(frame_objects) for *_, frame_objects in frames])
     sequence = frames[int(np.searchsorted(frame_ends, index, side="right"))][0]
@@ -118,30 +123,35 @@ _OVERLAP_ADVICE = (
 
 
 class OverlapChecker:
-    """Collects the masks of frames, then refuses the first pair that overlaps
-    (:func:`trackrcnn_d2.utils.rle.find_overlap`: one merge per frame, all areas in bulk)."""
+    """Collects the masks of frames, then refuses the first frame whose masks overlap: a frame's
+    masks are disjoint iff the area of their union (:class:`RLEBatch`, masks parsed once) is the
+    sum of their areas; only in a frame that fails are the pairs looked at."""
 
-    def __init__(self, what: str):
+    def __init__(self, what: str, batch: RLEBatch):
         self.what = what
+        self.batch = batch
         self.frames: List[Tuple[str, int, Sequence]] = []
-        self.areas: List[Sequence[int]] = []
+        self.groups: List[np.ndarray] = []
+        self.expected: List[int] = []
 
-    def add(self, sequence: str, frame: int, objects: Sequence, areas: Sequence[int]) -> None:
-        """``objects``: the frame's MOTSObjects, or RLE dicts for ignore regions; ``areas``:
-        their areas where known (:func:`check_rle_strings`), -1 for the others."""
-        if len(objects) > 1:
+    def add(self, sequence: str, frame: int, objects: Sequence, positions, area: int) -> None:
+        """``objects``: the frame's MOTSObjects, the ignore region (an RLE dict) last where
+        there is one, named in the message; ``positions``: the masks in the batch whose union
+        they are (the ignore region's parts where it was merged); ``area``: the sum of the
+        objects' areas."""
+        if len(positions) > 1:
             self.frames.append((sequence, frame, objects))
-            self.areas.append(areas)
+            self.groups.append(np.asarray(positions, dtype=np.int64))
+            self.expected.append(area)
 
     def check(self) -> None:
-        overlap = find_overlap(
-            [[o if isinstance(o, dict) else o.rle for o in objects] for *_, objects in self.frames],
-            np.concatenate(self.areas) if self.areas else None,
+        index = first_group_with_overlap(
+            self.batch, self.groups, np.asarray(self.expected, dtype=np.int64)
         )
-        if overlap is None:
+        if index is None:
             return
-        index, first, second = overlap
         sequence, frame, objects = self.frames[index]
+        first, second = overlapping_pair([o if isinstance(o, dict) else o.rle for o in objects])
         first_name, second_name = (
             "the ignore region" if isinstance(o, dict) else f"object {o.obj_id}"
             for o in (objects[first], objects[second])
