@@ -42,21 +42,22 @@ Speed: every mask's RLE string is parsed once by pycocotools' C library and kept
 merged in a few levels, never encoded), the IoUs and the ignore regions; every mask IoU is computed
 once (one call per 4 frames: the masks of each frame get their own width, so that pycocotools skips
 pairs of different frames) and shared by the preprocessing, CLEAR, HOTA and Identity; everything
-after that is vectorised over all frames, sequences and classes at once. Only frames where the Hungarian algorithm's choice is
-not determined by the overlaps alone (a detection with two candidate partners that do not form a
-star with a strict best edge) are solved as TrackEval does, with the same matrices and scipy's
-own solver (loaded without the 0.3 s import of ``scipy.optimize``, :mod:`.lsap`); Identity needs
-only the optimum's value, found per connected component of the track pairs. For repeated
-evaluation against the same GT (a threshold search), build a :class:`MOTSGroundTruth` once and
-pass it instead of the dict; pass ``validate=False`` for results known to be valid.
-:func:`evaluate_mots_with_matching` also returns the matching behind the numbers (CLEAR's matches
-with the IDS and Frag it counts, HOTA's values per alpha), which the evaluation report
-(:mod:`trackrcnn_d2.evaluation.report`) draws.
+after that is vectorised over all frames, sequences and classes at once. Only frames where the
+Hungarian algorithm's choice is not determined by the overlaps alone (a detection with two
+candidate partners that do not form a star with a strict best edge) are solved as TrackEval does,
+with the same matrices and scipy's own solver (loaded without the 0.3 s import of
+``scipy.optimize``, :mod:`.lsap`); Identity needs only the optimum's value, found per connected
+component of the track pairs. For repeated evaluation against the same GT (a threshold search),
+build a :class:`MOTSGroundTruth` once and pass it instead of the dict; pass ``validate=False``
+for results known to be valid. :func:`evaluate_mots_with_matching` also returns the matching
+behind the numbers (CLEAR's matches with the IDS and Frag it counts, HOTA's values per alpha),
+which the evaluation report (:mod:`trackrcnn_d2.evaluation.report`) draws.
 
 Modules, as TrackEval's ``trackeval/metrics/``: ``validation`` (input checks), ``ground_truth``
 (GT prepared once), ``pairing`` (IoUs, ignore regions, per-frame matching, the
-:class:`~.pairing.EvaluationData` every metric reads), ``clear``, ``hota``, ``identity``, ``lsap``
-(scipy's Hungarian algorithm); this module combines them. None imports torch or detectron2.
+:class:`~.pairing.EvaluationData` every metric reads), ``cells`` (the matrices of the frames the
+Hungarian algorithm solves), ``clear``, ``hota``, ``identity``, ``lsap`` (scipy's Hungarian
+algorithm); this module combines them. None imports torch or detectron2.
 """
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
