@@ -22,8 +22,12 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from trackrcnn_d2.data import mots_io  # noqa: E402
-from trackrcnn_d2.utils.cli import check_output_folder, exit_on_user_error  # noqa: E402
-from trackrcnn_d2.utils.file_io import IMAGE_EXTENSIONS, replace_folder_atomically  # noqa: E402
+from trackrcnn_d2.utils.cli import exit_on_user_error  # noqa: E402
+from trackrcnn_d2.utils.file_io import (  # noqa: E402
+    IMAGE_EXTENSIONS,
+    OutputFolder,
+    check_output_path,
+)
 
 MOTSCHALLENGE_SEQUENCES = ("0002", "0005", "0009", "0011")
 
@@ -150,22 +154,22 @@ def link_motschallenge(release_root, train_root):
                     f"{path} not found: is {release_root} the MOTSChallenge release (images/, "
                     "instances_txt/)?"
                 )
-        sequence = os.path.join(train_root, f"MOTS20-{number[2:]}")
-        os.makedirs(os.path.join(sequence, "gt"))
-        os.symlink(images, os.path.join(sequence, "img1"))
-        os.symlink(annotations, os.path.join(sequence, "gt", "gt.txt"))
+        sequence = f"MOTS20-{number[2:]}"
+        os.makedirs(os.path.join(train_root, sequence, "gt"))
+        os.symlink(images, os.path.join(train_root, sequence, "img1"))
+        os.symlink(annotations, os.path.join(train_root, sequence, "gt", "gt.txt"))
         print(f"{sequence}: img1 -> {images}, gt/gt.txt -> {annotations}")
 
 
 def write_folder(convert, source, destination, overwrite):
     """``convert(source, folder)`` into a new folder beside ``destination`` that then takes
-    its place. Refuses a destination that holds files (unless ``overwrite``) or that is or
-    holds ``source``."""
+    its place (the output policy, ``utils/file_io.py``: a destination that holds files is
+    refused unless ``overwrite``, one that is or holds ``source`` always)."""
     if not os.path.exists(source):
         raise FileNotFoundError(f"{source} not found")
-    check_output_folder(destination, overwrite, inputs=[source])
-    with replace_folder_atomically(destination, replace_file=overwrite) as folder:
+    with OutputFolder(destination, overwrite=overwrite, inputs=[source]) as folder:
         convert(source, folder)
+    print(f"wrote {destination}")
 
 
 def main(argv=None):
@@ -198,6 +202,7 @@ def main(argv=None):
         elif args.command == "png2txt":
             write_folder(png_to_txt, args.source, args.destination, args.overwrite)
         else:
+            check_output_path(args.destination, "DESTINATION")  # not train/ of the cwd
             train_root = os.path.join(args.destination, "train")
             write_folder(link_motschallenge, args.source, train_root, args.overwrite)
 

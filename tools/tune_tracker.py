@@ -50,7 +50,8 @@ from trackrcnn_d2.tuning.options import (
     default_workers,
     resolve_metric,
 )
-from trackrcnn_d2.utils.cli import OutputDirError, UserError, exit_on_user_error, whole_number
+from trackrcnn_d2.utils.cli import UserError, exit_on_user_error, whole_number
+from trackrcnn_d2.utils.file_io import OutputError, OutputFile
 from trackrcnn_d2.utils.upstream_warnings import silence_known_upstream_warnings
 
 PROGRAM = "tune_tracker.py"
@@ -238,24 +239,28 @@ def find_dataset(cfg, args, dataset, sequences):
     )
 
 
-def output_paths(cfg, args, dataset):
-    """The config and trials paths to write; refuses an earlier result there (unless
-    --overwrite), before any work is done."""
-    if args.output:
+def output_paths(cfg, args, dataset, detections):
+    """The config and trials files to write (``OutputFile``s of the output policy); refuses an
+    earlier result there (unless --overwrite), before any work is done."""
+    if args.output is not None:  # also "" (an unset variable): refused
         output = args.output
     else:
         # The dataset's name, or that of the evaluation folder holding the detections
         # (OUTPUT_DIR/inference/<dataset>/detections).
-        dataset = dataset or os.path.basename(os.path.dirname(os.path.abspath(args.detections)))
+        dataset = dataset or os.path.basename(os.path.dirname(os.path.abspath(detections)))
         output = os.path.join(cfg.OUTPUT_DIR, "tracker_search", dataset, "tracker_thresholds.yaml")
     trials = os.path.splitext(output)[0] + "_trials.jsonl"
     existing = [path for path in (output, trials) if os.path.exists(path)]
     if existing and not args.overwrite:
-        raise OutputDirError(
+        raise OutputError(
             f"{existing[0]} exists (an earlier search); pass --overwrite to replace it, or "
             "--output to write elsewhere"
         )
-    return output, trials
+    inputs = [args.config_file, detections]
+    return (
+        OutputFile(output, what="--output", inputs=inputs),
+        OutputFile(trials, what="the trials file", inputs=inputs),
+    )
 
 
 def written_paths(config_file, output):
@@ -355,7 +360,6 @@ def search_thresholds(args):
         tuned_params,
     )
     from trackrcnn_d2.utils.cli import ConfigError, load_config
-    from trackrcnn_d2.utils.file_io import atomic_write_text
 
     cfg = load_config(args.config_file, args.opts)
     params = TrackerParams.from_config(cfg)
@@ -370,7 +374,7 @@ def search_thresholds(args):
     metadata = find_dataset(cfg, args, dataset, names)
     if metadata is not None:
         dataset = metadata.name
-    output, trials_path = output_paths(cfg, args, dataset)
+    output, trials_path = output_paths(cfg, args, dataset, detections)
     if args.cross_validate and args.cross_validate > len(names):
         raise UserError(f"--cross-validate {args.cross_validate}: only {len(names)} sequences")
     ground_truth = load_ground_truth(args, metadata, names)
@@ -429,13 +433,12 @@ def search_thresholds(args):
         lines = cross_validation_lines(report, params, args.metric, args.cross_validate, names)
         print("\n".join(lines))
         header += "\n" + "\n".join(lines)
-    base, output_dir = written_paths(args.config_file, output)
+    base, output_dir = written_paths(args.config_file, output.path)
     snippet = config_snippet(
         params, chosen, args.metric, header, base=base, together=together, output_dir=output_dir
     )
-    atomic_write_text(output, snippet)
-    atomic_write_text(
-        trials_path,
+    output.write(snippet)
+    trials_path.write(
         "".join(
             json.dumps({"class": params.class_names[c], "setting": s, "metrics": m}) + "\n"
             for c, s, m in trials
@@ -451,11 +454,11 @@ def search_thresholds(args):
         "Note: each class is searched with that class tracked alone; the evaluation tracks all "
         "classes together and makes their masks disjoint, so it reports the 'together' figures."
     )
-    print(f"\n{snippet}\nwritten to {output} (all trials: {trials_path}); "
+    print(f"\n{snippet}\nwritten to {output.path} (all trials: {trials_path.path}); "
           f"{time.perf_counter() - start:.1f} s in all")
     print(
         "Evaluate with it (results go to its OUTPUT_DIR, beside it): python train_net.py "
-        f"--config-file {output} --eval-only MODEL.WEIGHTS ..."
+        f"--config-file {output.path} --eval-only MODEL.WEIGHTS ..."
     )
 
 

@@ -166,7 +166,7 @@ checkpointer.save("model_final", iteration=9)
         process.wait()
     run = tmp_path / "run"
     leftovers = [name for name in os.listdir(run) if name.startswith(".")]
-    assert len(leftovers) == 1 and leftovers[0].endswith("model_final.pth")
+    assert len(leftovers) == 1 and leftovers[0].startswith(".model_final.pth.tmp-")
     assert sorted(set(os.listdir(run)) - set(leftovers)) == ["last_checkpoint", "model_0000004.pth"]
     assert (run / "last_checkpoint").read_text() == "model_0000004.pth"
     model = _model()

@@ -200,7 +200,8 @@ def test_json_that_would_replace_an_input_is_refused_before_any_work(kitti_folde
 def test_json_that_cannot_be_written_fails_before_the_table(kitti_folders, capsys):
     blocker = kitti_folders / "a_file"
     blocker.write_text("")
-    assert "cannot write into" in _error(kitti_folders, capsys, "--json", str(blocker / "m.json"))
+    err = _error(kitti_folders, capsys, "--json", str(blocker / "m.json"))
+    assert "cannot create a file in" in err
     assert "is a folder" in _error(kitti_folders, capsys, "--json", str(kitti_folders))
     assert "COMBINED" not in capsys.readouterr().out
 

@@ -42,7 +42,7 @@ def test_output_folder_rule(tmp_path):
     cases = [
         (tmp_path / "file", False, "is an existing file, not a folder; pass --overwrite"),
         (tmp_path / "file" / "out", True, "cannot create a folder in .*file, which is a file"),
-        (source, False, "already holds files; pass --overwrite"),
+        (source, False, "would replace .*sub or a folder that holds it"),
         (source, True, "would replace .*sub or a folder that holds it"),
         (tmp_path, True, "would replace .*sub or a folder that holds it"),
     ]

@@ -13,7 +13,6 @@ has in another shape keep their initialisation; one log line sums them up), ``lo
 strict=True)`` is for inference and resumption, where such tensors would silently give
 garbage: they are a :class:`CheckpointError`.
 """
-import contextlib
 import logging
 import os
 import urllib.error
@@ -28,14 +27,11 @@ from detectron2.checkpoint import DetectionCheckpointer
 from fvcore.common.checkpoint import _filter_reused_missing_keys
 
 from trackrcnn_d2.utils.cli import CheckpointError
-from trackrcnn_d2.utils.file_io import atomic_open, atomic_write_text
+from trackrcnn_d2.utils.file_io import atomic_open, atomic_write_text, remove_interrupted_writes
 
 from .class_rows import WeightsClassMap, transfer_class_rows
 
 __all__ = ["MOTSCheckpointer"]
-
-# atomic_open's temporary files: ".tmp-<random><name of the target>".
-_TEMPORARY_PREFIX = ".tmp-"
 
 
 class MOTSCheckpointer(DetectionCheckpointer):
@@ -205,16 +201,9 @@ class MOTSCheckpointer(DetectionCheckpointer):
     def _remove_leftovers(self) -> None:
         """Remove the temporary files of saves that a kill interrupted (SIGKILL leaves them);
         once, before the first save (one training run writes an OUTPUT_DIR at a time)."""
-        if self._leftovers_removed:
-            return
-        self._leftovers_removed = True
-        if not os.path.isdir(self.save_dir):
-            return
-        for entry in os.listdir(self.save_dir):
-            if entry.startswith(_TEMPORARY_PREFIX) and entry.endswith((".pth", "last_checkpoint")):
-                self.logger.info(f"Removing {entry}, left in {self.save_dir} by a killed save")
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(os.path.join(self.save_dir, entry))
+        if not self._leftovers_removed:
+            self._leftovers_removed = True
+            remove_interrupted_writes(self.save_dir)  # the output policy's temporaries
 
 
 def _loadable_count(model: torch.nn.Module) -> int:

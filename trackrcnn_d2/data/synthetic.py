@@ -53,8 +53,8 @@ from trackrcnn_d2.data.synthetic_drawing import (
     new_object,
     render_object,
 )
-from trackrcnn_d2.utils.cli import check_output_folder, exit_on_user_error
-from trackrcnn_d2.utils.file_io import atomic_write_text, replace_folder_atomically
+from trackrcnn_d2.utils.cli import exit_on_user_error
+from trackrcnn_d2.utils.file_io import OutputFolder, atomic_open, atomic_write_text
 
 DEFAULT_SEQUENCES = 12
 DEFAULT_FRAMES = 30
@@ -62,6 +62,10 @@ DEFAULT_HEIGHT = 128
 DEFAULT_WIDTH = 256
 DEFAULT_SEED = 0
 DEFAULT_CLASSES = ("car", "pedestrian")
+# Image sides in pixels (KITTI MOTS: 375x1242, MOTSChallenge: 1080x1920), and the memory that
+# one sequence may take while it is drawn (it is held whole, images and id maps).
+MIN_SIDE, MAX_SIDE = 32, 8192
+MAX_SEQUENCE_MEMORY = 8 * 2**30
 
 # Objects whose visible part is smaller than this (fraction of the whole, unclipped object, or
 # absolute pixels), being occluded or outside the image, are annotated as ignore region instead
@@ -167,22 +171,20 @@ def generate_synthetic_mots(
     classes: Sequence[str] = DEFAULT_CLASSES,
 ) -> Dict[str, List[str]]:
     """Write the synthetic dataset to ``out_dir`` (layout in the module docstring), beside it
-    first and then in its place, with objects of ``classes`` (register it with these
-    ``class_names``). Raises :class:`~trackrcnn_d2.utils.cli.OutputDirError` if
-    ``out_dir`` is a file or holds files, unless ``overwrite`` (then it is replaced as a whole).
+    first and then in its place (the output policy, ``utils/file_io.py``), with objects of
+    ``classes`` (register it with these ``class_names``). Raises
+    :class:`~trackrcnn_d2.utils.file_io.OutputError` if ``out_dir`` is a file or holds files,
+    unless ``overwrite`` (then it is replaced as a whole).
 
     Returns ``{"train": [...], "val": [...], "all": [...]}`` sequence names.
     """
-    if frames < 1:
-        raise ValueError(f"frames must be >= 1, got {frames}")
-    if height < 32 or width < 32:
-        raise ValueError(f"image size must be at least 32x32, got {height}x{width}")
+    check_size(frames, height, width)
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     classes = _check_classes(classes)
     train, val = synthetic_split(sequences)
-    check_output_folder(out_dir, overwrite, flag="--overwrite (overwrite=True)")
-    with replace_folder_atomically(out_dir, replace_file=overwrite) as new_dir:
+    output = OutputFolder(out_dir, overwrite=overwrite, flag="--overwrite (overwrite=True)")
+    with output as new_dir:
         _write_set(new_dir, out_dir, train, val, frames, height, width, seed, classes)
     return {"train": train, "val": val, "all": train + val}
 
@@ -194,6 +196,26 @@ def _check_classes(classes: Sequence[str]) -> Tuple[str, ...]:
     return classes
 
 
+def check_size(frames: int, height: int, width: int) -> None:
+    """Raise ValueError for sizes out of range, or whose sequence would not fit in memory
+    (one is held whole while it is drawn: RGB images and 16-bit id maps, float working
+    arrays of a frame)."""
+    if frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+    if not (MIN_SIDE <= height <= MAX_SIDE and MIN_SIDE <= width <= MAX_SIDE):
+        raise ValueError(
+            f"image size must be within {MIN_SIDE}x{MIN_SIDE} and {MAX_SIDE}x{MAX_SIDE}, got "
+            f"{height}x{width}"
+        )
+    memory = frames * height * width * (3 + 2) + 16 * height * width * 4
+    if memory > MAX_SEQUENCE_MEMORY:
+        raise ValueError(
+            f"{frames} frames of {height}x{width} pixels need {memory / 2**30:.1f} GiB of memory "
+            f"per sequence, more than {MAX_SEQUENCE_MEMORY / 2**30:.0f} GiB: give fewer frames "
+            "or smaller images"
+        )
+
+
 def _write_set(folder, out_dir, train, val, frames, height, width, seed, classes) -> None:
     from PIL import Image
 
@@ -201,10 +223,10 @@ def _write_set(folder, out_dir, train, val, frames, height, width, seed, classes
     for seq_index, seq in enumerate(all_sequences):
         images, id_maps = render_sequence(seq_index, frames, height, width, seed, classes)
         image_folder = os.path.join(folder, "training", "image_02", seq)
-        os.makedirs(image_folder)
         objects: List[mots_io.MOTSObject] = []
         for frame, (image, id_map) in enumerate(zip(images, id_maps)):
-            Image.fromarray(image).save(os.path.join(image_folder, f"{frame:06d}.png"))
+            with atomic_open(os.path.join(image_folder, f"{frame:06d}.png"), "wb") as f:
+                Image.fromarray(image).save(f, format="PNG")
             mots_io.write_mots_png(
                 os.path.join(folder, "instances", seq, f"{frame:06d}.png"), id_map
             )
@@ -269,12 +291,9 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--frames", type=_at_least(1), default=DEFAULT_FRAMES, help="frames per sequence"
     )
-    parser.add_argument(
-        "--height", type=_at_least(32), default=DEFAULT_HEIGHT, help="image height, pixels"
-    )
-    parser.add_argument(
-        "--width", type=_at_least(32), default=DEFAULT_WIDTH, help="image width, pixels"
-    )
+    sides = _at_least(MIN_SIDE)
+    parser.add_argument("--height", type=sides, default=DEFAULT_HEIGHT, help="image height, pixels")
+    parser.add_argument("--width", type=sides, default=DEFAULT_WIDTH, help="image width, pixels")
     parser.add_argument("--seed", type=_at_least(0), default=DEFAULT_SEED, help="random seed")
     parser.add_argument(
         "--classes",
@@ -288,6 +307,10 @@ def main(argv=None) -> None:
         help="replace OUT_DIR as a whole if it holds files (else refuse)",
     )
     args = parser.parse_args(argv)
+    try:
+        check_size(args.frames, args.height, args.width)
+    except ValueError as e:
+        parser.error(str(e))
     with exit_on_user_error(parser.prog):
         splits = generate_synthetic_mots(
             args.out_dir,

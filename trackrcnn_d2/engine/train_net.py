@@ -27,13 +27,14 @@ from trackrcnn_d2.engine.precision import set_matmul_precision
 from trackrcnn_d2.engine.trainer import Trainer
 from trackrcnn_d2.tracking import TrackerParams
 from trackrcnn_d2.utils.cli import (
-    USER_ERRORS,
     CheckpointError,
     ConfigError,
     exit_on_user_error,
+    is_user_error,
     load_config,
     refuse_to_mix_runs,
 )
+from trackrcnn_d2.utils.file_io import check_run_folder, run_folder
 
 __all__ = ["check_inputs", "setup", "main", "run", "launch_from_args"]
 
@@ -43,8 +44,7 @@ PROGRAM = "train_net.py"
 def check_inputs(cfg, args, world_size: int) -> None:
     """The checks of what the user gave, before anything is written or logged (so that a
     mistake is not buried under detectron2's environment and config dump)."""
-    if os.path.exists(cfg.OUTPUT_DIR) and not os.path.isdir(cfg.OUTPUT_DIR):
-        raise ConfigError(f"OUTPUT_DIR {cfg.OUTPUT_DIR} is a file; give a folder")
+    check_run_folder(cfg.OUTPUT_DIR, "OUTPUT_DIR")  # the output policy, utils/file_io.py
     if not args.eval_only:
         refuse_to_mix_runs(cfg, args.resume)
         if args.resume:
@@ -107,12 +107,12 @@ class _UserErrorWithoutTraceback(logging.Filter):
     a user's mistake is printed once, as one line, by the script."""
 
     def filter(self, record):
-        return not (record.exc_info and isinstance(record.exc_info[1], USER_ERRORS))
+        return not (record.exc_info and is_user_error(record.exc_info[1]))
 
 
 def main(args):
     """Train and evaluate, or evaluate only (``--eval-only``), in this process; returns the
-    evaluation's results. A user's mistake raises (one of ``USER_ERRORS``)."""
+    evaluation's results. A user's mistake raises (``is_user_error``)."""
     register_all()
     logging.getLogger("detectron2.engine.train_loop").addFilter(_UserErrorWithoutTraceback())
     cfg = setup(args)
@@ -138,7 +138,9 @@ def main(args):
 def run(args):
     """``main`` in each process, a user's mistake ending it with one message and status 2."""
     with exit_on_user_error(PROGRAM):
-        return main(args)
+        # The output policy (utils/file_io.py) for detectron2's own writers (log, metrics).
+        with run_folder(load_config(args.config_file, args.opts).OUTPUT_DIR):
+            return main(args)
 
 
 def launch_from_args(args) -> None:

@@ -24,6 +24,7 @@ from trackrcnn_d2.engine.video_outputs import (
 )
 from trackrcnn_d2.tracking import TrackNumberOverflow, tracks_to_mots_objects
 from trackrcnn_d2.utils.cli import ConfigError, UserError, load_config, user_error_message
+from trackrcnn_d2.utils.file_io import atomic_open
 from trackrcnn_d2.utils.video import FrameSource, FrameWriter, VideoReadError
 from trackrcnn_d2.utils.visualizer import draw_tracks
 
@@ -138,7 +139,7 @@ def track_video(
         )
     started, count, track_ids = time.perf_counter(), 0, set()
     txt_path = os.path.join(folder, f"{source.name}.txt")
-    with open(txt_path, "w", encoding="ascii") as txt:
+    with atomic_open(txt_path, "w", encoding="ascii") as txt:
         try:
             for frame_idx, image, objects in tracked:
                 lines = tracks_to_mots_objects({frame_idx: objects})[frame_idx]

@@ -131,7 +131,7 @@ def _report_arguments(parser: argparse.ArgumentParser, args) -> Optional[str]:
 
 def check_json_target(path: str, inputs: Sequence[str]) -> None:
     """Refuse, before any work, a ``--json`` path that would replace an input (a ground-truth or
-    result file, the seqmap) or that cannot be written."""
+    result file, the seqmap); the output policy (utils/file_io.py) checks the rest."""
     target = os.path.realpath(path)
     for source in map(os.path.realpath, inputs):
         inside = target.startswith(source + os.sep) and target.endswith((".txt", ".png"))
@@ -139,13 +139,6 @@ def check_json_target(path: str, inputs: Sequence[str]) -> None:
             raise FileExistsError(
                 f"--json {path} would replace the input {target}; choose another path"
             )
-    if os.path.isdir(target):
-        raise IsADirectoryError(f"--json {path} is a folder; give a file name")
-    folder = os.path.dirname(target)
-    while not os.path.exists(folder):  # the writer creates the missing folders
-        folder = os.path.dirname(folder)
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
-        raise PermissionError(f"--json {path}: cannot write into {folder}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -159,10 +152,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         user_errors += (UserError,)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        json_output = None
         try:
             inputs = [args.gt, args.results] + [p for p in (args.seqmap, second) if p]
-            if args.json:
+            if args.json is not None:  # also "" (an unset variable): refused
+                from trackrcnn_d2.utils.file_io import OutputFile  # only for --json
+
                 check_json_target(args.json, inputs)
+                json_output = OutputFile(args.json, what="--json")
             if args.report:
                 report, written = _write_report(args, second, inputs, argv)
             else:
@@ -171,18 +168,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 )
         except user_errors as e:
             _print_warnings(caught)
-            print(f"error: {e}", file=sys.stderr)
+            print(f"error: {_message(e)}", file=sys.stderr)
             return 2
     _print_warnings(caught)
     class_names = [name for name in report if name != "per_sequence"]
     print(format_mots_table(report, class_names))
-    if args.json:
-        from trackrcnn_d2.utils.file_io import atomic_write_text  # only for --json
-
+    if json_output is not None:
         try:
-            atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+            json_output.write(json.dumps(report, indent=2) + "\n")
         except OSError as e:
-            print(f"error: cannot write {args.json} ({e})", file=sys.stderr)
+            print(f"error: cannot write {args.json} ({_message(e)})", file=sys.stderr)
             return 2
         print(f"wrote {args.json}")
     if args.report:
@@ -207,6 +202,12 @@ def _write_report(args, second: Optional[str], inputs: List[str], argv):
         args.seqmap, args.images, command, args.views or "errors",
     )  # fmt: skip
     return reports[0], written
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return str(error)
 
 
 def _print_warnings(caught) -> None:

@@ -53,7 +53,7 @@ from trackrcnn_d2.tracking import (
 )
 from trackrcnn_d2.tracking.class_map import class_map_from_config
 from trackrcnn_d2.tracking.tracker_head import UnusableDetectionWarnings
-from trackrcnn_d2.utils.file_io import atomic_write_text, replace_folder_atomically
+from trackrcnn_d2.utils.file_io import OutputFolder, atomic_write_text
 
 __all__ = ["MOTSEvaluator", "REPORTED_METRICS", "flat_mots_results", "format_mots_table"]
 
@@ -121,6 +121,9 @@ class MOTSEvaluator(DatasetEvaluator):
         self._mask_threshold = mask_threshold
         self._write_detection_cache = write_detection_cache
         self._distributed = distributed
+        # The output policy (utils/file_io.py), checked before inference; the folder is
+        # replaced by each evaluation, which refuses if someone else wrote it meanwhile.
+        self._output = self._new_output()
         self._class_map = class_map
         self._report = report
         self._unusable_detections = UnusableDetectionWarnings(
@@ -150,9 +153,15 @@ class MOTSEvaluator(DatasetEvaluator):
             "report": cfg.TEST.MOTS.REPORT,
         }
 
+    def _new_output(self) -> Optional[OutputFolder]:
+        if self._distributed and not comm.is_main_process():
+            return None  # the main process writes
+        return OutputFolder(self._output_dir, overwrite=True, what="MOTSEvaluator output_dir")
+
     def reset(self):
         self._frames = []
         self._previous_frame = None
+        self._output = self._new_output()
 
     def process(self, inputs, outputs):
         for frame_input, output in zip(inputs, outputs):
@@ -218,7 +227,7 @@ class MOTSEvaluator(DatasetEvaluator):
         class_names = [
             c for c in self._tracker_params.class_names if c in self._metadata.thing_classes
         ]
-        with replace_folder_atomically(self._output_dir) as folder:
+        with self._output as folder:
             for sequence, sequence_frames in sequences.items():
                 detections = [f["detections"] for f in sequence_frames]
                 tracks = track_sequence(

@@ -10,6 +10,8 @@ This module imports neither torch nor detectron2 at import time (the torch-free 
 """
 import argparse
 import contextlib
+import errno
+import logging
 import math
 import os
 import re
@@ -17,12 +19,15 @@ import sys
 from typing import Sequence
 from urllib.error import URLError
 
+from trackrcnn_d2.utils.file_io import OutputError, check_output_folder, check_output_place
+
 __all__ = [
     "UserError",
     "ConfigError",
     "OutputDirError",
     "CheckpointError",
     "USER_ERRORS",
+    "is_user_error",
     "exit_on_user_error",
     "user_error_message",
     "load_config",
@@ -47,8 +52,8 @@ class ConfigError(UserError, ValueError):
     """A config file or command-line override that cannot be used."""
 
 
-class OutputDirError(UserError):
-    """An output folder that must not be written to (it holds another run's results)."""
+# An output that must not be written (the output policy's refusals, utils/file_io.py).
+OutputDirError = OutputError
 
 
 class CheckpointError(UserError):
@@ -60,6 +65,7 @@ def _user_error_types():
 
     return (
         UserError,
+        OutputError,
         MOTSFormatError,
         URLError,  # a download (e.g. model zoo weights) without internet access
         FileNotFoundError,
@@ -72,6 +78,30 @@ def _user_error_types():
 
 USER_ERRORS = _user_error_types()
 
+# What the user's machine says about a path (disk full, read-only, no permission, ...): also
+# a user's matter, not a bug, when raised as a plain OSError.
+ENVIRONMENT_ERRNOS = {
+    errno.ENOENT, errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
+    errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.ENAMETOOLONG, errno.ELOOP,
+    errno.EBUSY, errno.ETXTBSY, errno.EXDEV, errno.EMLINK, errno.ENXIO, errno.ENODEV, errno.EIO,
+    errno.EMFILE, errno.ENFILE,
+}  # fmt: skip
+_ERRNO_ADVICE = {
+    errno.ENOSPC: "free some space or write elsewhere",
+    errno.EDQUOT: "free some space or write elsewhere",
+    errno.EFBIG: "the file is larger than this system allows; write elsewhere",
+    errno.EROFS: "the file system is read-only; write elsewhere",
+    errno.EACCES: "choose a place you may write to",
+}
+
+
+def is_user_error(error: BaseException) -> bool:
+    """One of :data:`USER_ERRORS`, or an OSError of the user's machine (a full disk, a
+    read-only folder, ...): ended with one line by :func:`exit_on_user_error`."""
+    return isinstance(error, USER_ERRORS) or (
+        isinstance(error, OSError) and error.errno in ENVIRONMENT_ERRNOS
+    )
+
 
 def _one_line(error: BaseException) -> str:
     message = str(error) if error.args else type(error).__name__
@@ -80,8 +110,11 @@ def _one_line(error: BaseException) -> str:
             f"download failed ({error.reason}); without internet access, download the file "
             "elsewhere and give its local path (e.g. MODEL.WEIGHTS /path/to/model.pkl)"
         )
-    if isinstance(error, OSError) and error.filename is not None and error.strerror:
-        message = f"{error.filename}: {error.strerror}"
+    if isinstance(error, OSError) and error.strerror:
+        where = error.filename if error.filename2 is None else error.filename2
+        message = error.strerror if where is None else f"{where}: {error.strerror}"
+        if error.errno in _ERRNO_ADVICE:
+            message += f" ({_ERRNO_ADVICE[error.errno]})"
     # A DataLoader worker's exception arrives with the worker's traceback in its message.
     if "Original Traceback" in message:
         last = re.search(rf"\n(?:[\w.]+\.)?{type(error).__name__}: (.*)\Z", message, re.DOTALL)
@@ -98,13 +131,39 @@ def user_error_message(error: BaseException) -> str:
 
 @contextlib.contextmanager
 def exit_on_user_error(program: str):
-    """Run the block; on one of :data:`USER_ERRORS` print ``program: error: <message>`` to
-    stderr and exit with status 2 (no traceback). Other exceptions propagate."""
+    """Run the block; on a user's error (:func:`is_user_error`) print ``program: error:
+    <message>`` to stderr and exit with status 2 (no traceback). Other exceptions propagate.
+
+    In the block, a log file that cannot be written (a full disk) prints no traceback per
+    message (``logging.raiseExceptions``, False as the logging docs advise for production): the
+    run's own write that fails then ends it with one line, and the log files are closed."""
+    raise_exceptions = logging.raiseExceptions
+    logging.raiseExceptions = False
     try:
         yield
-    except USER_ERRORS as e:
+    except Exception as e:
+        if not is_user_error(e):
+            raise
+        if isinstance(e, OSError) and e.errno in ENVIRONMENT_ERRNOS:
+            _close_log_files()  # else their unwritable buffers are reported at exit
         print(f"{program}: error: {_one_line(e)}", file=sys.stderr, flush=True)
         raise SystemExit(USER_ERROR_EXIT_STATUS) from None
+    finally:
+        logging.raiseExceptions = raise_exceptions
+
+
+def _close_log_files() -> None:
+    """Log files (detectron2's log.txt) that a full disk stops: closed, their handlers then
+    writing nowhere, so that neither logging nor the exit reports their lost buffers."""
+    loggers = [logging.getLogger()] + list(logging.Logger.manager.loggerDict.values())
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            stream = getattr(handler, "stream", None)
+            name = getattr(stream, "name", None)
+            if isinstance(name, str) and os.path.isabs(name):  # a log file, not "<stderr>"
+                handler.stream = open(os.devnull, "w")
+                with contextlib.suppress(OSError, ValueError):
+                    stream.close()
 
 
 _TYPE_MISMATCH = re.compile(
@@ -192,57 +251,16 @@ def merge_overrides(cfg, opts: Sequence[str], parser=None) -> None:
 
 
 def refuse_to_mix_runs(cfg, resume: bool) -> None:
-    """Raise :class:`OutputDirError` when training from scratch would write into the
+    """Raise :class:`OutputError` when training from scratch would write into the
     OUTPUT_DIR of an earlier run. Call it before anything is written there (detectron2's
     ``default_setup`` writes config.yaml and log.txt)."""
     last_checkpoint = os.path.join(cfg.OUTPUT_DIR, "last_checkpoint")
     if not resume and os.path.exists(last_checkpoint):
-        raise OutputDirError(
+        raise OutputError(
             f"{cfg.OUTPUT_DIR} already holds a training run ({last_checkpoint} exists). Pass "
             "--resume to continue it, or set OUTPUT_DIR to a new folder (or delete this one) "
             "to train from scratch."
         )
-
-
-def check_output_folder(
-    output: str, overwrite: bool, inputs: Sequence[str] = (), flag: str = "--overwrite"
-) -> None:
-    """Raise :class:`OutputDirError` for an output folder whose replacement would destroy
-    something: an existing file or a folder that holds files (unless ``overwrite``; ``flag``
-    names the option in the message), or a folder that is or holds one of ``inputs``.
-    Writers then replace it as a whole (``file_io.replace_folder_atomically(output,
-    replace_file=overwrite)``)."""
-    if os.path.lexists(output) and (os.path.islink(output) or not os.path.isdir(output)):
-        if not overwrite:
-            raise OutputDirError(
-                f"{output} is an existing file, not a folder; pass {flag} to replace it, or "
-                "choose another folder"
-            )
-    elif os.path.isdir(output) and os.listdir(output) and not overwrite:
-        raise OutputDirError(
-            f"{output} already holds files; pass {flag} to replace it as a whole, or choose "
-            "another folder"
-        )
-    check_output_place(output, inputs)
-
-
-def check_output_place(output: str, inputs: Sequence[str] = ()) -> None:
-    """Raise :class:`OutputDirError` when ``output`` cannot be made (its nearest existing
-    parent is a file, or a folder this process cannot write to) or would replace one of
-    ``inputs`` (it is one, or a folder that holds one)."""
-    existing = os.path.dirname(os.path.abspath(output))
-    while not os.path.lexists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        raise OutputDirError(f"{output}: cannot create a folder in {existing}, which is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputDirError(f"{output}: cannot create a folder in {existing} (no permission)")
-    real_output = os.path.realpath(output)
-    for path in inputs:
-        if os.path.commonpath([real_output, os.path.realpath(path)]) == real_output:
-            raise OutputDirError(
-                f"{output} would replace {path} or a folder that holds it; write to another folder"
-            )
 
 
 def whole_number(minimum: int):

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from .cli import UserError
-from .file_io import IMAGE_EXTENSIONS
+from .file_io import IMAGE_EXTENSIONS, atomic_open
 
 __all__ = [
     "FrameSource",
@@ -156,10 +156,12 @@ class FrameWriter:
 
     def write(self, frame_idx: int, image: np.ndarray) -> None:
         if self._kind == "png":
-            os.makedirs(self._path, exist_ok=True)
             path = os.path.join(self._path, f"{frame_idx:06d}.png")
-            if not cv2.imwrite(path, image):
-                raise OSError(f"{path}: cannot write the rendered frame")
+            encoded, png = cv2.imencode(".png", image)
+            if not encoded:
+                raise ValueError(f"{path}: OpenCV cannot encode this frame as PNG")
+            with atomic_open(path, "wb") as f:
+                f.write(png.tobytes())
             return
         if self._video is None:
             height, width = image.shape[:2]
