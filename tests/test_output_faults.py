@@ -105,7 +105,8 @@ class EntryPoint:
     """A script, its command line for an output path, and how its output looks."""
 
     script: List[str]  # the command line after the python executable, up to the arguments
-    main: str  # "module:function" or "file.py:function", run in this process
+    main: str  # "module:function" or "file.py:function", run in this process (train_net:
+    # train_net.py's parse_args, then the module's function)
     prefix: str  # what its one error line starts with
     arguments: Callable[[dict, str, bool], List[str]]  # (inputs, output, in_process) -> argv
     output_is_folder: bool
@@ -122,8 +123,8 @@ class EntryPoint:
         argv = self.arguments(inputs, output, True)
         if not overwrite:
             argv.remove("--overwrite")
-        if function == "run":  # train_net.py
-            argv = namespace["parse_args"](argv)
+        if self.script == ["train_net.py"]:
+            argv = runpy.run_path(os.path.join(REPO, "train_net.py"))["parse_args"](argv)
         try:
             code = namespace[function](argv)
         except SystemExit as e:
@@ -139,7 +140,11 @@ def _train_net_arguments(inputs, output, in_process):
 
 ENTRY_POINTS = {
     "train_net": EntryPoint(
-        ["train_net.py"], "train_net.py:run", "train_net.py: error: ", _train_net_arguments, True
+        ["train_net.py"],
+        "trackrcnn_d2.engine.train_net:run",
+        "train_net.py: error: ",
+        _train_net_arguments,
+        True,
     ),
     "demo": EntryPoint(
         ["demo.py"],

@@ -18,13 +18,7 @@ import os
 from collections import defaultdict
 
 from trackrcnn_d2.engine.arguments import MOTSArgumentParser
-from trackrcnn_d2.utils.cli import (
-    UserError,
-    check_output_folder,
-    exit_on_user_error,
-    positive_number,
-    whole_number,
-)
+from trackrcnn_d2.utils.cli import UserError, exit_on_user_error, positive_number, whole_number
 from trackrcnn_d2.utils.upstream_warnings import silence_known_upstream_warnings
 
 PROGRAM = "visualize_data.py"
@@ -69,7 +63,7 @@ def render_dataset(args) -> None:
 
     import trackrcnn_d2
     from trackrcnn_d2.data.build import ImageReadError, check_mots_datasets
-    from trackrcnn_d2.utils.file_io import replace_folder_atomically
+    from trackrcnn_d2.utils.file_io import OutputFolder
     from trackrcnn_d2.utils.video import FrameWriter
     from trackrcnn_d2.utils.visualizer import draw_dataset_frame
 
@@ -83,15 +77,14 @@ def render_dataset(args) -> None:
             f"--sequences: {', '.join(unknown)} not in {args.dataset}, which has "
             f"{', '.join(known)}"
         )
-    check_output_folder(args.output, args.overwrite)
+    output = OutputFolder(args.output, overwrite=args.overwrite, what="--output")  # checked now
     frames = defaultdict(list)
     for dataset_dict in DatasetCatalog.get(args.dataset):
         frames[dataset_dict["sequence"]].append(dataset_dict)
-    with replace_folder_atomically(args.output, replace_file=args.overwrite) as folder:
+    with output as folder:
         for sequence in sequences:
             selected = frames[sequence][: args.max_frames]
             where = folder if args.render == "video" else os.path.join(folder, sequence)
-            os.makedirs(where, exist_ok=True)
             with FrameWriter(where, args.render, sequence) as writer:
                 for dataset_dict in tqdm(selected, desc=sequence, unit=" frames"):
                     image = cv2.imread(dataset_dict["file_name"], cv2.IMREAD_COLOR)

@@ -47,7 +47,7 @@ REVIEWED = {
         "os.devnull, where a log handler writes after its file's disk filled up",
     ("trackrcnn_d2/evaluation/reference.py", "run_trackeval", "TemporaryDirectory"):
         "TrackEval's input folders, removed when it has run (the test oracle)",
-    ("train_net.py", "drop_events_from", "truncate"):
+    ("trackrcnn_d2/engine/trainer.py", "drop_events_from", "truncate"):
         "detectron2's metrics.json in OUTPUT_DIR, in place: its JSONWriter holds it open",
     ("benchmarks/bench_model.py", "_train_step_peak_memory", "open"):
         "/proc/self/clear_refs: the kernel's peak-memory reset, not a file",
