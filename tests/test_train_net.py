@@ -415,12 +415,12 @@ main(train_net.parse_args({["--config-file", CONFIG, "--resume", *opts]!r}))
         process.communicate()
     assert (run / "last_checkpoint").read_text() == "model_final.pth"
     assert (run / "model_final.pth").read_bytes() == final_before
-    assert [name for name in os.listdir(run) if name.startswith(".tmp-")]  # killed mid-write
+    assert [name for name in os.listdir(run) if ".tmp-" in name]  # killed mid-write
 
     _main("--resume", *opts)
     final = torch.load(run / "model_final.pth", map_location="cpu", weights_only=False)
     assert final["iteration"] == iteration + 2
-    assert not [name for name in os.listdir(run) if name.startswith(".tmp-")]
+    assert not [name for name in os.listdir(run) if ".tmp-" in name]
 
 
 def test_fine_tuning_from_a_coco_checkpoint_keeps_cocos_car_and_person(dataset, tmp_path):
@@ -485,7 +485,7 @@ def test_a_full_disk_while_saving_is_one_line_and_leaves_no_partial_file(
         f"Nothing half-written is left; the last complete checkpoint, {run / 'model_final.pth'}, "
         "is kept and --resume continues from it."
     )
-    assert not final.exists() and not [n for n in os.listdir(run) if n.startswith(".tmp-")]
+    assert not final.exists() and not [n for n in os.listdir(run) if ".tmp-" in n]
     assert {name: (run / name).read_bytes() for name in before} == before
 
 
