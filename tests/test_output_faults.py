@@ -116,15 +116,20 @@ class EntryPoint:
 
     def run_in_process(self, inputs, output, overwrite=True) -> int:
         where, function = self.main.split(":")
-        if where.endswith(".py"):
-            namespace = runpy.run_path(os.path.join(REPO, where))
-        else:
-            namespace = vars(importlib.import_module(where))
+        search_path = list(sys.path)  # datasets/prepare_mots.py puts the repository first
+        try:
+            if where.endswith(".py"):
+                namespace = runpy.run_path(os.path.join(REPO, where))
+            else:
+                namespace = vars(importlib.import_module(where))
+        finally:
+            sys.path[:] = search_path
         argv = self.arguments(inputs, output, True)
         if not overwrite:
             argv.remove("--overwrite")
         if self.script == ["train_net.py"]:
             argv = runpy.run_path(os.path.join(REPO, "train_net.py"))["parse_args"](argv)
+            sys.path[:] = search_path
         try:
             code = namespace[function](argv)
         except SystemExit as e:
@@ -301,14 +306,15 @@ def test_entry_point_under_a_file_system_fault(name, fault, inputs, tmp_path, mo
         assert (folder / SENTINEL).read_text() == "untouched\n"
 
 
-def test_two_demo_runs_into_one_folder_keep_both_results(inputs, tmp_path):
-    """Both start on an empty --output; the one finishing first writes it, the other refuses
-    to replace it (one line, exit 2) and keeps its result beside: nothing is lost."""
+def test_two_demo_runs_into_one_folder_lose_no_result(inputs, tmp_path):
+    """Both start on an empty --output; while the first one writes there, the second one is
+    refused (one line, exit 2) and the first one's result is complete."""
     output = tmp_path / "out"
-    signal_file = tmp_path / "committing"
+    (tmp_path / "signals").mkdir()
+    signal_file = tmp_path / "signals" / "committing"
     command = ENTRY_POINTS["demo"].command(inputs, str(output))
     command.remove("--overwrite")
-    # The first run waits at its final write until the second one (in this process) finished.
+    # The first run waits at its first write until the second one (in this process) ended.
     first = subprocess.Popen(
         command, cwd=REPO, env=_env(inputs, TRACKRCNN_D2_TEST_COMMIT_HOOK=f"pause:{signal_file}"),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -317,12 +323,13 @@ def test_two_demo_runs_into_one_folder_keep_both_results(inputs, tmp_path):
     while not signal_file.exists() and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     assert signal_file.exists(), first.communicate()[1][-3000:]
-    assert ENTRY_POINTS["demo"].run_in_process(inputs, str(output), overwrite=False) == 0
-    assert sorted(os.listdir(output)) == ["0001.txt", "frames"]
+    second = subprocess.run(command, cwd=REPO, env=_env(inputs), capture_output=True, text=True)
+    assert second.returncode == 2
+    line = _one_error_line(ENTRY_POINTS["demo"], second.stderr)
+    assert "another demo.py run is writing into this folder" in line
     signal_file.unlink()  # ends the first run's pause
     err = first.communicate(timeout=300)[1]
-    assert first.returncode == 2
-    line = _one_error_line(ENTRY_POINTS["demo"], err)
-    assert "was changed by another program" in line and f"{output}-2" in line
-    assert sorted(os.listdir(output)) == sorted(os.listdir(f"{output}-2")) == ["0001.txt", "frames"]
-    assert sorted(os.listdir(tmp_path)) == ["out", "out-2"]
+    assert first.returncode == 0, err[-3000:]
+    assert sorted(n for n in os.listdir(output) if not n.startswith(".")) == ["0001.txt", "frames"]
+    assert (output / "0001.txt").read_text().count("\n") > 0
+    assert sorted(os.listdir(tmp_path)) == ["out", "signals"]

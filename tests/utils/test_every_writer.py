@@ -50,6 +50,42 @@ REVIEWED = {
         "TrackEval's input folders, removed when it has run (the test oracle)",
     ("trackrcnn_d2/engine/trainer.py", "drop_events_from", "truncate"):
         "detectron2's metrics.json in OUTPUT_DIR, in place: its JSONWriter holds it open",
+    # demo.py's per-video output folder (engine/video_outputs.py: resumable, one run at a time
+    # under a lock): each video written in the output's hidden .demo-work/<name>/, moved into
+    # place by rename when complete, its record written by atomic_write_text.
+    ("trackrcnn_d2/engine/video_outputs.py", "ResultsFolder.begin", "makedirs"):
+        "the video's work folder inside the output's .demo-work",
+    ("trackrcnn_d2/engine/video_outputs.py", "ResultsFolder.begin", "rmtree"):
+        "an unfinished work folder of this video (its record says unfinished)",
+    ("trackrcnn_d2/engine/video_outputs.py", "ResultsFolder.commit", "makedirs"):
+        "the output's frames/ folder, before a rendering is renamed into it",
+    ("trackrcnn_d2/engine/video_outputs.py", "ResultsFolder.commit", "replace"):
+        "a finished video's files renamed from .demo-work into place (same folder)",
+    ("trackrcnn_d2/engine/video_outputs.py", "ResultsFolder.commit", "rmtree"):
+        "the committed video's emptied work folder",
+    ("trackrcnn_d2/engine/video_outputs.py", "ResultsFolder.abandon", "rmtree"):
+        "a failed video's work folder",
+    ("trackrcnn_d2/engine/video_outputs.py", "OutputPlan.__enter__", "makedirs"):
+        "the output's hidden .demo-records folder",
+    ("trackrcnn_d2/engine/video_outputs.py", "OutputPlan.finish", "rmtree"):
+        "the finished run's .demo-work",
+    ("trackrcnn_d2/engine/video_outputs.py", "OutputPlan._remove_if_nothing_complete", "rmtree"):
+        "a failed run's own .demo-work and .demo-records, when no video is complete",
+    ("trackrcnn_d2/engine/video_outputs.py", "OutputPlan._remove_if_nothing_complete", "rmdir"):
+        "the folders a failed run made, only when empty",
+    ("trackrcnn_d2/engine/video_outputs.py", "_overwrite_plan", "rmtree"):
+        "the hidden .NAME.overwrite folder of an earlier --overwrite run for another request",
+    ("trackrcnn_d2/engine/video_outputs.py", "_lock", "open"):
+        "the lock file in .demo-records (appended to, never written)",
+    # The mutation-testing tool (make mutation), for developers.
+    ("tools/mutation.py", "MutationSession.pytest_runtestloop", "open"):
+        "its append-only journal of mutant results (resumed after a kill)",
+    ("tools/mutation.py", "_silence", "open"):
+        "os.devnull",
+    ("tools/mutation.py", "main", "makedirs"):
+        "its results folder, output/mutation",
+    ("tools/mutation.py", "main", "remove"):
+        "its own results journal, with --fresh",
 }  # fmt: skip
 
 

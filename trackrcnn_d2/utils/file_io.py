@@ -24,7 +24,7 @@ The rules, the same for every script:
   leftovers of killed runs (``.NAME.tmp-PID-*``) are removed by the next writer of ``NAME``.
 
 The operations themselves (temporary names, the swap, streams, the test hook of the final
-commit) are in utils/file_ops.py. Pure python (no torch).
+commit, ``TRACKRCNN_D2_TEST_COMMIT_HOOK``) are in utils/file_ops.py. Pure python (no torch).
 """
 import contextlib
 import errno

@@ -14,8 +14,9 @@ import time
 import uuid
 from typing import IO, List, Optional, Sequence, Tuple
 
-# Tests only: "pause:FILE" makes each final commit create FILE and wait until it is removed (or
-# the process killed), "errno:N" makes it fail with errno N.
+# Tests only: "pause:FILE" makes the first final commit (of any process) create FILE and wait
+# until it is removed (or the process killed; FILE.done then marks it passed), "errno:N" makes
+# each final commit fail with errno N.
 TEST_HOOK = "TRACKRCNN_D2_TEST_COMMIT_HOOK"
 
 
@@ -196,11 +197,14 @@ def keep_beside(new: str, target: str) -> str:
 def commit_hook(path: str) -> None:
     hook = os.environ.get(TEST_HOOK, "")
     kind, _, value = hook.partition(":")
-    if kind == "pause":  # until the test removes the file (or kills this process)
+    if kind == "pause":  # the first commit only: until the test removes FILE (or kills us)
+        if os.path.exists(value + ".done"):
+            return
         with open(value, "w") as f:
             f.write(path)
         deadline = time.monotonic() + 600
         while os.path.exists(value) and time.monotonic() < deadline:
             time.sleep(0.05)
+        open(value + ".done", "w").close()
     elif kind == "errno":
         raise OSError(int(value), os.strerror(int(value)), path)
