@@ -1,7 +1,9 @@
 """The config contract (DESIGN.md): every file under configs/ runs through train_net.py's own
-code path at reduced size: one training iteration and the evaluation after it where the config
-trains, the evaluation alone (``--eval-only``) where it does not (the COCO configs, whose
-DATASETS.TRAIN only names the model's classes).
+code path at reduced size: one training iteration (two for a LazyConfig) and the evaluation
+after it where the config trains, the evaluation alone (``--eval-only``) where it does not (the
+COCO configs, whose DATASETS.TRAIN only names the model's classes). The yaml configs are reduced
+by KEY VALUE overrides, the LazyConfigs (``.py``) by a file that loads them and narrows their
+model (tests/lazy_cases.py) and by ``key=value`` overrides.
 
 The size is reduced and the data replaced; everything else stays the config's own, the tracker
 keys in particular: a narrow ResNet, 64 x 128 images, clips of two frames, a few proposals, and
@@ -16,13 +18,17 @@ import uuid
 
 import pytest
 import torch
+from detectron2.config import instantiate
 from detectron2.data import MetadataCatalog
 from detectron2.modeling import build_model
+from lazy_cases import make_confident, write_reduced_config
 
 import train_net
 from trackrcnn_d2.data import register_synthetic_mots
+from trackrcnn_d2.data.mots_io import MOTS_CLASS_IDS
 from trackrcnn_d2.data.synthetic import generate_synthetic_mots
 from trackrcnn_d2.engine.config_contract import check_evaluation_setup
+from trackrcnn_d2.engine.lazy_config import is_lazy_config, load_lazy_config
 from trackrcnn_d2.engine.train_net import main
 from trackrcnn_d2.utils.cli import load_config
 
@@ -83,20 +89,7 @@ def _confident_weights(path, opts, target):
     """Weights of the reduced model in which every proposal is a detection of the first class
     with a score of about 1 and a mask that fills its box."""
     cfg = load_config(path, [*opts, "MODEL.WEIGHTS", ""])
-    model = build_model(cfg)
-    rpn = model.proposal_generator.rpn_head
-    predictor, mask_predictor = model.roi_heads.box_predictor, model.roi_heads.mask_head.predictor
-    with torch.no_grad():
-        # Outputs from the biases alone (an untrained network's features are large and
-        # random): the proposals are the anchors, the boxes the proposals, the logits and the
-        # masks the biases.
-        layers = (rpn.objectness_logits, rpn.anchor_deltas, predictor.cls_score)
-        for layer in (*layers, predictor.bbox_pred, mask_predictor):
-            layer.weight.zero_()
-            layer.bias.zero_()
-        predictor.cls_score.bias[0] = 12.0
-        mask_predictor.bias.fill_(6.0)
-    torch.save({"model": model.state_dict()}, target)
+    torch.save({"model": make_confident(build_model(cfg)).state_dict()}, target)
     return str(target)
 
 
@@ -108,9 +101,9 @@ def _run_train_net(argv):
 @pytest.mark.parametrize("name", CONFIG_FILES)
 def test_config_trains_and_evaluates_at_reduced_size(name, synthetic_set, tmp_path):
     path = os.path.join(CONFIG_DIR, name)
-    if name.endswith(".py"):
-        pytest.xfail("LazyConfig (.py) files are not run by train_net.py yet (issue 25)")
-    assert name.endswith(YAML_EXTENSIONS), f"configs/{name}: not a config file (yaml)"
+    if is_lazy_config(name):
+        return _lazy_config_trains_and_evaluates(path, synthetic_set, tmp_path)
+    assert name.endswith(YAML_EXTENSIONS), f"configs/{name}: not a config file (yaml or .py)"
     shipped = load_config(path)
     # The evaluation's needs, checked against the config's own (registered) datasets.
     check_evaluation_setup(shipped)
@@ -126,24 +119,61 @@ def test_config_trains_and_evaluates_at_reduced_size(name, synthetic_set, tmp_pa
     argv = ["--config-file", path, *([] if trains else ["--eval-only"])]
     _run_train_net([*argv, *opts, "MODEL.WEIGHTS", weights])
 
-    inference = tmp_path / "run" / "inference" / test_set
+    _check_run(tmp_path / "run", test_set, classes, _first_class_id(shipped), trains)
+
+
+def _lazy_config_trains_and_evaluates(path, synthetic_set, tmp_path):
+    """A LazyConfig at reduced size (tests/lazy_cases.py: the shipped file loaded, its trunk,
+    widths and sizes narrowed), its data given by detectron2's usual overrides: two training
+    iterations and the evaluation after them, or ``--eval-only`` where its training set is
+    not a MOTS dataset (the COCO model, whose training set only names its classes)."""
+    reduced = write_reduced_config(path, tmp_path / "reduced.py")
+    shipped = load_lazy_config(path)
+    classes = list(shipped.tracker.params.class_names)
+    prefix = synthetic_set(classes)
+    train_sets = shipped.dataloader.train.dataset.names
+    train_sets = [train_sets] if isinstance(train_sets, str) else list(train_sets)
+    trains = all(_is_mots_dataset(dataset) for dataset in train_sets)
+    test_set = f"{prefix}_val"
+    opts = [
+        "train.max_iter=2", "train.log_period=1", "train.device=cpu",
+        f"train.output_dir={tmp_path / 'run'}",
+        f"dataloader.test.dataset.names={test_set}",
+    ]  # fmt: skip
+    if trains:
+        opts.append(f"dataloader.train.dataset.names={prefix}_train")
+    model = instantiate(load_lazy_config(reduced, opts).model)
+    weights = tmp_path / "confident.pth"
+    torch.save({"model": make_confident(model).state_dict()}, weights)
+    argv = ["--config-file", reduced, *([] if trains else ["--eval-only"])]
+    _run_train_net([*argv, *opts, f"train.init_checkpoint={weights}"])
+
+    class_map = shipped.tracker.class_map
+    first = classes[0]
+    if class_map is not None:
+        model_classes = MetadataCatalog.get(train_sets[0]).thing_classes
+        first = dict(map(tuple, class_map.pairs))[model_classes[0]]
+    _check_run(tmp_path / "run", test_set, classes, MOTS_CLASS_IDS[first], trains)
+
+
+def _check_run(run, test_set, classes, first_class_id, trains):
+    """The evaluation's metrics and tracks (of the confident detections' class), and the
+    training's log and final checkpoint."""
+    inference = run / "inference" / test_set
     metrics = json.loads((inference / "mots_metrics.json").read_text())
     assert all("sMOTSA" in metrics[c] for c in classes)
     (sequence,) = MetadataCatalog.get(test_set).sequences
     tracks = (inference / f"{sequence}.txt").read_text().splitlines()
     assert tracks, "the confident detections were tracked"
-    assert {int(line.split()[2]) for line in tracks} == {_first_class_id(shipped)}
+    assert {int(line.split()[2]) for line in tracks} == {first_class_id}
     if trains:
-        log = (tmp_path / "run" / "metrics.json").read_text()
-        records = [json.loads(line) for line in log.splitlines()]
+        records = [json.loads(line) for line in (run / "metrics.json").read_text().splitlines()]
         assert records[0]["iteration"] == 0 and records[0]["total_loss"] >= 0
-        assert (tmp_path / "run" / "model_final.pth").is_file()
+        assert (run / "model_final.pth").is_file()
 
 
 def _first_class_id(cfg):
     """On-disk class id of the MOTS class of the model's class 0."""
-    from trackrcnn_d2.data.mots_io import MOTS_CLASS_IDS
-
     first = cfg.DATASETS.MOTS.CLASSES[0]
     if cfg.DATASETS.MOTS.CLASS_MAP:
         model_classes = MetadataCatalog.get(cfg.DATASETS.TRAIN[0]).thing_classes
@@ -159,3 +189,7 @@ def test_the_contract_covers_every_kind_of_config():
     )
     assert any(name.startswith("ablations/") for name in CONFIG_FILES)
     assert any(name.startswith("coco_") for name in CONFIG_FILES)
+    # LazyConfigs: TrackR-CNN and the COCO model (evaluation only).
+    assert {"kitti_mots_R_50_FPN_LSJ.py", "coco_mask_rcnn_R_101_FPN_400ep_LSJ_maskprop.py"} <= set(
+        CONFIG_FILES
+    )

@@ -18,9 +18,10 @@ def test_every_config_of_the_checkout_is_listed_and_found():
         os.path.relpath(os.path.join(folder, f), os.path.join(REPO, "configs")).replace(os.sep, "/")
         for folder, _, files in os.walk(os.path.join(REPO, "configs"))
         for f in files
-        if f.endswith(".yaml")
+        if f.endswith((".yaml", ".py"))
     )
     assert names == shipped and "ablations/temporal_none.yaml" in names
+    assert "kitti_mots_R_50_FPN_LSJ.py" in names  # LazyConfigs too
     for name in names:
         path = model_zoo.get_config_file(name)
         assert os.path.samefile(path, os.path.join(REPO, "configs", name))

@@ -3,16 +3,18 @@
     cfg.merge_from_file(trackrcnn_d2.model_zoo.get_config_file("kitti_mots_r101.yaml"))
 
 Names are paths relative to the repository's ``configs/`` folder ("kitti_mots_r101.yaml",
-"ablations/temporal_none.yaml"). A normal install (``pip install .``) ships that folder as the
-package data ``trackrcnn_d2/configs`` (``setup.py`` copies it at build time); an editable
-install or a source checkout reads it where it is, beside the package. Imports neither torch
-nor detectron2.
+"ablations/temporal_none.yaml"; the LazyConfigs "kitti_mots_R_50_FPN_LSJ.py", ...). A normal
+install (``pip install .``) ships that folder as the package data ``trackrcnn_d2/configs``
+(``setup.py`` copies it at build time); an editable install or a source checkout reads it where
+it is, beside the package. Imports neither torch nor detectron2.
 """
 import os
 from typing import List
 
 __all__ = ["get_config_file", "list_config_files"]
 
+# yaml configs and LazyConfigs (Python), as detectron2's model zoo has them.
+CONFIG_EXTENSIONS = (".yaml", ".py")
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 # The installed copy first: beside an installed package, "../configs" is site-packages/configs,
 # which may belong to someone else.
@@ -41,14 +43,15 @@ def list_config_files() -> List[str]:
         names += [
             os.path.normpath(os.path.join(relative, f)).replace(os.sep, "/")
             for f in files
-            if f.endswith(".yaml")
+            if f.endswith(CONFIG_EXTENSIONS)
         ]
     return sorted(names)
 
 
 def get_config_file(name: str) -> str:
     """Absolute path of the shipped config ``name`` (relative to ``configs/``, e.g.
-    "kitti_mots_r101.yaml"); its ``_BASE_`` files resolve beside it."""
+    "kitti_mots_r101.yaml"); its ``_BASE_`` files (a LazyConfig's relative imports) resolve
+    beside it."""
     path = os.path.join(_config_root(), *name.split("/"))
     if not os.path.isfile(path):
         raise FileNotFoundError(

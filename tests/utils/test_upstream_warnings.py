@@ -22,6 +22,9 @@ UPSTREAM_TEXTS = {
     UserWarning: [
         "torch.meshgrid: in an upcoming release, it will be required to pass the indexing "
         "argument. (Triggered internally at TensorShape.cpp:4221.)",
+        "pkg_resources is deprecated as an API. See https://setuptools.pypa.io/en/latest/"
+        "pkg_resources.html. The pkg_resources package is slated for removal as early as "
+        "2025-11-30. Refrain from using this package or pin to Setuptools<81.",
     ],
 }
 

@@ -3,12 +3,19 @@
 rows kept when fine-tuning, and the check that a resumed run trains the model it started."""
 from .class_rows import WeightsClassMap, transfer_class_rows
 from .mots_checkpointer import MOTSCheckpointer
-from .resume import RESUMABLE_CHANGES, check_resume_config
+from .resume import (
+    LAZY_RESUMABLE_CHANGES,
+    RESUMABLE_CHANGES,
+    check_lazy_resume_config,
+    check_resume_config,
+)
 
 __all__ = [
     "MOTSCheckpointer",
     "WeightsClassMap",
     "transfer_class_rows",
     "check_resume_config",
+    "check_lazy_resume_config",
+    "LAZY_RESUMABLE_CHANGES",
     "RESUMABLE_CHANGES",
 ]

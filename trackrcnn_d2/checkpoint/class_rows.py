@@ -9,7 +9,7 @@ pedestrian), the background row the background row, before detectron2 loads the 
 """
 import logging
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from detectron2.modeling.roi_heads.fast_rcnn import FastRCNNOutputLayers
@@ -49,37 +49,52 @@ class WeightsClassMap:
         pairs, dataset = cfg.MODEL.WEIGHTS_CLASSES.MAP, cfg.MODEL.WEIGHTS_CLASSES.DATASET
         if not pairs or not dataset:
             return None
+        return cls.from_dataset(dataset, cfg.DATASETS.MOTS.CLASSES, pairs)
+
+    @classmethod
+    def from_dataset(
+        cls,
+        dataset: str,
+        model_classes: Sequence[str],
+        pairs: Sequence[Sequence[str]],
+        keys: Tuple[str, str] = (f"{KEY}.DATASET", f"{KEY}.MAP"),
+    ) -> "WeightsClassMap":
+        """The map of ``pairs`` ([[checkpoint class, MOTS class], ...]) from the checkpoint's
+        classes, the ``thing_classes`` of the registered ``dataset``, to ``model_classes`` (a
+        LazyConfig's ``train.init_checkpoint_classes``). ``keys`` name the dataset and the
+        pairs in errors (:class:`ConfigError`)."""
         from detectron2.data import MetadataCatalog
 
+        dataset_key, map_key = keys
         names = MetadataCatalog.get(dataset).get("thing_classes")
         if names is None:
             raise ConfigError(
-                f"{KEY}.DATASET: {dataset!r} has no thing_classes to name the classes of "
-                "MODEL.WEIGHTS (is it registered? detectron2's COCO is 'coco_2017_train')"
+                f"{dataset_key}: {dataset!r} has no thing_classes to name the classes of the "
+                "initial weights (is it registered? detectron2's COCO is 'coco_2017_train')"
             )
-        model_classes = tuple(cfg.DATASETS.MOTS.CLASSES)
+        model_classes = tuple(model_classes)
         sources: List[Optional[int]] = [None] * len(model_classes)
         for pair in pairs:
             if len(pair) != 2 or not all(isinstance(name, str) for name in pair):
                 raise ConfigError(
-                    f"{KEY}.MAP: entry {pair!r} is not a [checkpoint class, MOTS class] pair of "
+                    f"{map_key}: entry {pair!r} is not a [checkpoint class, MOTS class] pair of "
                     "names, e.g. ['person', 'pedestrian']"
                 )
             checkpoint_class, mots_class = pair
             if checkpoint_class not in names:
                 raise ConfigError(
-                    f"{KEY}.MAP: {checkpoint_class!r} is not one of the {len(names)} classes of "
+                    f"{map_key}: {checkpoint_class!r} is not one of the {len(names)} classes of "
                     f"{dataset} ({', '.join(names[:12])}{', ...' if len(names) > 12 else ''})"
                 )
             if mots_class not in MOTS_CLASS_IDS:
                 raise ConfigError(
-                    f"{KEY}.MAP: {mots_class!r} is not a MOTS class ({', '.join(MOTS_CLASS_IDS)})"
+                    f"{map_key}: {mots_class!r} is not a MOTS class ({', '.join(MOTS_CLASS_IDS)})"
                 )
             if mots_class not in model_classes:
                 continue
             index = model_classes.index(mots_class)
             if sources[index] is not None:
-                raise ConfigError(f"{KEY}.MAP: the MOTS class {mots_class!r} is mapped twice")
+                raise ConfigError(f"{map_key}: the MOTS class {mots_class!r} is mapped twice")
             sources[index] = names.index(checkpoint_class)
         return cls(dataset, tuple(names), model_classes, tuple(sources))
 

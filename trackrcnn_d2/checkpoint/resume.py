@@ -6,11 +6,16 @@ silently keep the checkpoint's optimizer settings, after rewriting config.yaml).
 import fnmatch
 import logging
 import os
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 from trackrcnn_d2.utils.cli import ConfigError
 
-__all__ = ["RESUMABLE_CHANGES", "check_resume_config"]
+__all__ = [
+    "LAZY_RESUMABLE_CHANGES",
+    "RESUMABLE_CHANGES",
+    "check_lazy_resume_config",
+    "check_resume_config",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +56,35 @@ RESUMABLE_CHANGES = (
 )
 
 
-def _resumable(key: str) -> bool:
-    return any(fnmatch.fnmatchcase(key, pattern) for pattern in RESUMABLE_CHANGES)
+# The same for a LazyConfig (trackrcnn_d2.engine.lazy_config: detectron2's layout). The model
+# keys of inference alone are the box predictor's test_* arguments (the RPN's pre/post-NMS counts
+# are one (train, test) pair there).
+LAZY_RESUMABLE_CHANGES = (
+    "train.max_iter",
+    "train.checkpointer.*",
+    "train.eval_period",
+    "train.log_period",
+    "lr_multiplier.*",
+    "dataloader.train.total_batch_size",
+    "dataloader.train.num_workers",
+    "dataloader.train.seed",
+    "dataloader.test.*",
+    "dataloader.evaluator.*",
+    "tracker.*",
+    "model.roi_heads.box_predictor.test_*",
+    "train.output_dir",
+    "train.init_checkpoint",
+    "train.init_checkpoint_classes.*",
+    "train.device",
+    "train.seed",
+    "train.cudnn_benchmark",
+    "train.test_precision",
+    "train.allow_tf32",
+)
+
+
+def _resumable(key: str, patterns=RESUMABLE_CHANGES) -> bool:
+    return any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns)
 
 
 def _plain(value: Any) -> Any:
@@ -97,38 +129,80 @@ def check_resume_config(cfg) -> None:
     without a readable config.yaml (a warning), the model of ``cfg`` is loaded strictly from the
     run's last checkpoint instead: :class:`CheckpointError` when it does not fit, here, before
     detectron2 writes a config.yaml of another model."""
-    output_dir = cfg.OUTPUT_DIR
+    _check_against_run(
+        cfg.OUTPUT_DIR,
+        lambda path: _flat(_run_config(path)),
+        _flat(cfg),
+        RESUMABLE_CHANGES,
+        _YAML_RESUMABLE,
+        lambda: _check_model_fits_last_checkpoint(cfg),
+    )
+
+
+def check_lazy_resume_config(cfg, output_dir: str, check_model_fits: Callable[[], None]) -> None:
+    """:func:`check_resume_config` for a LazyConfig ``cfg`` that trains into ``output_dir``
+    (its ``train.output_dir``): the keys outside :data:`LAZY_RESUMABLE_CHANGES` must be those
+    of the run's config.yaml (as detectron2's LazyConfig.save wrote it). Without a readable
+    config.yaml, ``check_model_fits()`` loads the run's last checkpoint into the model of
+    ``cfg`` strictly instead."""
+    from detectron2.config import LazyConfig
+
+    from trackrcnn_d2.engine.lazy_config import flat_config
+
+    _check_against_run(
+        output_dir,
+        lambda path: flat_config(LazyConfig.load(path)),
+        flat_config(cfg),
+        LAZY_RESUMABLE_CHANGES,
+        _LAZY_RESUMABLE,
+        check_model_fits,
+    )
+
+
+def _check_against_run(output_dir: str, read_run_config: Callable[[str], Dict[str, Any]],
+                       now: Dict[str, Any], patterns, what_may_change: str,
+                       check_model_fits: Callable[[], None]) -> None:  # fmt: skip
     if not os.path.isfile(os.path.join(output_dir, "last_checkpoint")):
         return
     run_config = os.path.join(output_dir, "config.yaml")
     try:
         if not os.path.isfile(run_config):
             raise FileNotFoundError("not found")
-        before = _flat(_run_config(run_config))
+        before = read_run_config(run_config)
     except Exception as e:  # missing, unreadable, not yaml, values of another version's types
         logger.warning(
             f"--resume: cannot read {run_config} ({str(e).splitlines()[0][:120]}): the model is "
             "checked against the run's last checkpoint instead, the other keys not at all"
         )
-        _check_model_fits_last_checkpoint(cfg)
+        check_model_fits()
         return
-    now = _flat(cfg)
     changed: List[str] = [
         f"{key} ({_shown(before[key])} in the run, {_shown(value)} now)"
         for key, value in sorted(now.items())
-        if key in before and before[key] != value and not _resumable(key)
+        if key in before and before[key] != value and not _resumable(key, patterns)
     ]
     if changed:
         shown = "; ".join(changed[:5]) + ("; ..." if len(changed) > 5 else "")
         raise ConfigError(
             f"--resume: {len(changed)} key(s) differ from the run's {run_config}: {shown}. A "
             "resumed run keeps the model, training data and optimizer that its checkpoints "
-            "hold; only the schedule (SOLVER.MAX_ITER, STEPS, CHECKPOINT_PERIOD, ...), "
-            "evaluation (TEST.*, TRACKER_HEADS.*, DATASETS.TEST) and execution (MODEL.DEVICE, "
-            "DATALOADER.NUM_WORKERS, OUTPUT_DIR) may change. Undo these changes, or train from "
-            "scratch into another OUTPUT_DIR (MODEL.WEIGHTS <a checkpoint of this run> starts "
-            "from its weights)"
+            f"hold; {what_may_change}"
         )
+
+
+_YAML_RESUMABLE = (
+    "only the schedule (SOLVER.MAX_ITER, STEPS, CHECKPOINT_PERIOD, ...), evaluation (TEST.*, "
+    "TRACKER_HEADS.*, DATASETS.TEST) and execution (MODEL.DEVICE, DATALOADER.NUM_WORKERS, "
+    "OUTPUT_DIR) may change. Undo these changes, or train from scratch into another OUTPUT_DIR "
+    "(MODEL.WEIGHTS <a checkpoint of this run> starts from its weights)"
+)
+_LAZY_RESUMABLE = (
+    "only the schedule (train.max_iter, train.checkpointer, lr_multiplier, ...), evaluation "
+    "(dataloader.test, dataloader.evaluator, tracker) and execution (train.device, "
+    "dataloader.train.num_workers, train.output_dir) may change. Undo these changes, or train "
+    "from scratch into another train.output_dir (train.init_checkpoint=<a checkpoint of this "
+    "run> starts from its weights)"
+)
 
 
 def _check_model_fits_last_checkpoint(cfg) -> None:

@@ -145,24 +145,33 @@ def _flatten_clips(clips: List[List[dict]]) -> List[dict]:
     return [frame for clip in clips for frame in clip]
 
 
-def clips_per_gpu(ims_per_batch: int, clip_length: int, world_size: int) -> int:
+def clips_per_gpu(
+    ims_per_batch: int,
+    clip_length: int,
+    world_size: int,
+    keys=("SOLVER.IMS_PER_BATCH", "INPUT.CLIP_LENGTH"),
+) -> int:
     """Clips per process and iteration: ``SOLVER.IMS_PER_BATCH`` is the number of frames per
     iteration over all GPUs (detectron2's rule), a multiple of ``INPUT.CLIP_LENGTH`` x GPUs;
-    raises :class:`ConfigError` otherwise, with the two ways out."""
+    raises :class:`ConfigError` otherwise, with the ways out. ``keys`` name the two settings
+    (a LazyConfig's ``dataloader.train.total_batch_size`` and ``clip_length``)."""
+    batch_key, clip_key = keys
     if clip_length < 1:
-        raise ConfigError(f"INPUT.CLIP_LENGTH must be at least 1, got {clip_length}")
+        raise ConfigError(f"{clip_key} must be at least 1, got {clip_length}")
     frames_per_round = clip_length * world_size
     if ims_per_batch < frames_per_round or ims_per_batch % frames_per_round:
-        scaling = (
-            " Pass SOLVER.REFERENCE_WORLD_SIZE 1 to scale a one-GPU config's IMS_PER_BATCH, "
-            "BASE_LR and schedule linearly to the GPUs, or set SOLVER.IMS_PER_BATCH (and "
-            "BASE_LR to match)."
-            if world_size > 1
-            else ""
-        )
+        scaling = ""
+        if world_size > 1 and batch_key == "SOLVER.IMS_PER_BATCH":
+            scaling = (
+                " Pass SOLVER.REFERENCE_WORLD_SIZE 1 to scale a one-GPU config's IMS_PER_BATCH, "
+                "BASE_LR and schedule linearly to the GPUs, or set SOLVER.IMS_PER_BATCH (and "
+                "BASE_LR to match)."
+            )
+        elif world_size > 1:
+            scaling = f" Set {batch_key} (and the learning rate to match)."
         raise ConfigError(
-            f"SOLVER.IMS_PER_BATCH ({ims_per_batch}) is the number of frames per iteration over "
-            f"all GPUs and must be a multiple of INPUT.CLIP_LENGTH ({clip_length}) x number of "
+            f"{batch_key} ({ims_per_batch}) is the number of frames per iteration over "
+            f"all GPUs and must be a multiple of {clip_key} ({clip_length}) x number of "
             f"GPUs ({world_size}) = {frames_per_round}.{scaling}"
         )
     return ims_per_batch // frames_per_round
@@ -189,7 +198,8 @@ def build_mots_train_loader(
     *,
     mapper: Callable,
     clip_length: int,
-    clips_per_batch: int,
+    clips_per_batch: Optional[int] = None,
+    total_batch_size: Optional[int] = None,
     seed: Optional[int] = None,
     num_workers: int = 0,
     skip_clips_with_empty_frames: bool = False,
@@ -204,7 +214,23 @@ def build_mots_train_loader(
     clip) to a list of model inputs (default :class:`MOTSClipDatasetMapper`). ``seed``
     (default ``cfg.SEED`` if >= 0, else a random seed shared by all processes) fixes the clips
     and their augmentations (see :class:`ClipTrainingSampler`, :class:`ClipDataset`).
+
+    Without a config (a LazyConfig's ``dataloader.train``) give either ``clips_per_batch``
+    (per process) or ``total_batch_size``: frames per iteration over all processes, as
+    detectron2's ``build_detection_train_loader`` counts images.
     """
+    if (clips_per_batch is None) == (total_batch_size is None):
+        raise ValueError(
+            "build_mots_train_loader: give one of clips_per_batch (clips per process) and "
+            "total_batch_size (frames per iteration over all processes)"
+        )
+    if total_batch_size is not None:
+        clips_per_batch = clips_per_gpu(
+            total_batch_size,
+            clip_length,
+            comm.get_world_size(),
+            keys=("dataloader.train.total_batch_size", "dataloader.train.clip_length"),
+        )
     # The released code skips clips with a frame without annotated objects.
     runs = sequence_runs(dataset)
     if skip_clips_with_empty_frames:

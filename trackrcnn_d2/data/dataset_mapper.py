@@ -67,9 +67,9 @@ def transform_rle_masks(rles: List[dict], transforms: T.TransformList, image_sha
         index_map = (masks * np.arange(1, count + 1, dtype=np.uint8)).sum(axis=2, dtype=np.uint8)
         index_map = transforms.apply_segmentation(index_map)
         return index_map[None] == np.arange(1, count + 1, dtype=np.uint8)[:, None, None]
-    return np.stack(
-        [transforms.apply_segmentation(masks[:, :, i]).astype(bool) for i in range(count)]
-    )
+    # == 1, not != 0: a padding transform (detectron2's FixedSizeCrop) fills the added pixels
+    # with its segmentation pad value (255), which is no object.
+    return np.stack([transforms.apply_segmentation(masks[:, :, i]) == 1 for i in range(count)])
 
 
 def _image_tensor(image: np.ndarray) -> torch.Tensor:

@@ -12,27 +12,40 @@ import contextlib
 
 import torch
 
-__all__ = ["INFERENCE_PRECISIONS", "inference_precision", "set_matmul_precision"]
+__all__ = [
+    "INFERENCE_PRECISIONS",
+    "allow_tf32",
+    "autocast_for",
+    "inference_precision",
+    "set_matmul_precision",
+]
 
 INFERENCE_PRECISIONS = ("fp32", "bf16")
 
 
-def set_matmul_precision(cfg) -> None:
-    """TF32 for float32 convolutions (cuDNN) and matrix products (cuBLAS) when
-    ``cfg.MODEL.ALLOW_TF32``, IEEE float32 otherwise. Process-wide (torch's flags)."""
-    allow = bool(cfg.MODEL.ALLOW_TF32)
-    torch.backends.cudnn.allow_tf32 = allow
+def allow_tf32(allow: bool) -> None:
+    """TF32 for float32 convolutions (cuDNN) and matrix products (cuBLAS) when ``allow``, IEEE
+    float32 otherwise. Process-wide (torch's flags)."""
+    torch.backends.cudnn.allow_tf32 = bool(allow)
     torch.set_float32_matmul_precision("high" if allow else "highest")
 
 
-def inference_precision(cfg):
-    """Context for the model's inference: bf16 autocast on CUDA when ``cfg.TEST.PRECISION`` is
-    ``"bf16"``; nothing for ``"fp32"`` or on other devices."""
-    precision = cfg.TEST.PRECISION
+def set_matmul_precision(cfg) -> None:
+    """:func:`allow_tf32` of ``cfg.MODEL.ALLOW_TF32``."""
+    allow_tf32(cfg.MODEL.ALLOW_TF32)
+
+
+def autocast_for(precision: str, device, key: str = "TEST.PRECISION"):
+    """Context for the model's inference on ``device``: bf16 autocast on CUDA when
+    ``precision`` is ``"bf16"``; nothing for ``"fp32"`` or on other devices. ``key`` names the
+    setting in the error for an unknown ``precision``."""
     if precision not in INFERENCE_PRECISIONS:
-        raise ValueError(
-            f"TEST.PRECISION must be one of {INFERENCE_PRECISIONS}, got {precision!r}"
-        )
-    if precision == "bf16" and torch.device(cfg.MODEL.DEVICE).type == "cuda":
+        raise ValueError(f"{key} must be one of {INFERENCE_PRECISIONS}, got {precision!r}")
+    if precision == "bf16" and torch.device(device).type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def inference_precision(cfg):
+    """:func:`autocast_for` of ``cfg.TEST.PRECISION`` on ``cfg.MODEL.DEVICE``."""
+    return autocast_for(cfg.TEST.PRECISION, cfg.MODEL.DEVICE)

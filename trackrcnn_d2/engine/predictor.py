@@ -6,12 +6,14 @@ from typing import Deque, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
+from detectron2.config import configurable
 from detectron2.modeling import build_model
 from detectron2.structures import Instances
 
 from trackrcnn_d2.checkpoint import MOTSCheckpointer
 from trackrcnn_d2.data.dataset_mapper import MOTSTestDatasetMapper
-from trackrcnn_d2.engine.precision import inference_precision, set_matmul_precision
+from trackrcnn_d2.engine.precision import allow_tf32 as allow_tf32_on_cuda
+from trackrcnn_d2.engine.precision import autocast_for
 from trackrcnn_d2.modeling.roi_heads.track_roi_heads import AssociationHead
 from trackrcnn_d2.structures.mask_rle import detector_postprocess_unpasted
 from trackrcnn_d2.tracking import (
@@ -46,10 +48,25 @@ class VideoTrackingPredictor:
     its classes are mapped by ``DATASETS.MOTS.CLASS_MAP``, and a ``TRACKER_HEADS.ASSOCIATION``
     that needs association vectors is refused before any frame is tracked.
 
+    Built from a config (``VideoTrackingPredictor(cfg)``, or ``VideoTrackingPredictor(cfg,
+    model=model)`` with an already built model), or from explicit arguments (a LazyConfig's
+    ``model``, ``tracker`` and test mapper; :func:`trackrcnn_d2.engine.lazy_demo`).
+
     Args:
-        cfg: the config; its model is built and loaded from ``MODEL.WEIGHTS`` unless ``model``
-            is given.
-        model: an already built model in eval mode (e.g. shared between predictors).
+        model: the model in eval mode, with its weights.
+        tracker_params: the tracker's parameters (``TRACKER_HEADS``).
+        mapper: the test loader's mapper (:class:`MOTSTestDatasetMapper`): its transform and
+            ``image_format`` (the model's input format).
+        flow: optical flow method, used only by mechanisms that warp masks with flow.
+        mask_threshold: binarisation threshold of soft ``pred_masks``.
+        class_map: the tracker's class of each model class (``DATASETS.MOTS.CLASS_MAP``), or
+            None.
+        precision: inference precision on CUDA, "fp32" or "bf16" (``TEST.PRECISION``).
+        allow_tf32: TF32 for float32 convolutions and matrix products on CUDA
+            (``MODEL.ALLOW_TF32``).
+
+    With a config, the model is built and loaded from ``MODEL.WEIGHTS`` unless ``model`` is
+    given (e.g. shared between predictors).
 
     Raises:
         ValueError: the tracker keys do not fit the model (mechanism, class map).
@@ -63,28 +80,53 @@ class VideoTrackingPredictor:
             ...  # objects: disjoint TrackedObjects, obj_id = class id x 1000 + track number
     """
 
-    def __init__(self, cfg, model: Optional[torch.nn.Module] = None):
-        self.cfg = cfg.clone()
-        self.tracker_params = TrackerParams.from_config(cfg)
-        self.class_map = class_map_from_config(cfg)
-        if model is None:
-            model = build_model(self.cfg)
-            # Before the weights are loaded (maybe downloaded); a given model is checked on
-            # its first output.
-            self.tracker_params.check_association_head(has_association_head(model))
-            # Strictly: a tensor left at its random initialisation would give garbage tracks.
-            MOTSCheckpointer(model).load(cfg.MODEL.WEIGHTS, strict=True)
+    @configurable
+    def __init__(
+        self,
+        *,
+        model: torch.nn.Module,
+        tracker_params: TrackerParams,
+        mapper: MOTSTestDatasetMapper,
+        flow: str = "dis",
+        mask_threshold: float = 0.5,
+        class_map: Optional[np.ndarray] = None,
+        precision: str = "fp32",
+        allow_tf32: bool = True,
+    ):
+        self.tracker_params = tracker_params
+        self.class_map = class_map
         self.model = model.eval()
-        self.mapper = MOTSTestDatasetMapper(cfg)
-        self.input_format = cfg.INPUT.FORMAT
+        self.mapper = mapper
+        self.input_format = mapper.image_format
         # Built once: RAFT loads its weights here, not per video.
-        self.flow = (
-            build_optical_flow(cfg.TRACKER_HEADS.FLOW) if self.tracker_params.uses_flow else None
-        )
-        self.mask_threshold = cfg.TRACKER_HEADS.MASK_THRESHOLD
-        set_matmul_precision(self.cfg)
+        self.flow = build_optical_flow(flow) if tracker_params.uses_flow else None
+        self.mask_threshold = mask_threshold
+        self.precision = precision
+        self.device = next(model.parameters()).device
+        allow_tf32_on_cuda(allow_tf32)
         # Frame t's optical flow runs here while the model runs frame t (OpenCV releases the GIL).
         self._flow_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="optical-flow")
+
+    @classmethod
+    def from_config(cls, cfg, model: Optional[torch.nn.Module] = None):
+        tracker_params = TrackerParams.from_config(cfg)
+        if model is None:
+            model = build_model(cfg)
+            # Before the weights are loaded (maybe downloaded); a given model is checked on
+            # its first output.
+            tracker_params.check_association_head(has_association_head(model))
+            # Strictly: a tensor left at its random initialisation would give garbage tracks.
+            MOTSCheckpointer(model).load(cfg.MODEL.WEIGHTS, strict=True)
+        return {
+            "model": model,
+            "tracker_params": tracker_params,
+            "mapper": MOTSTestDatasetMapper(cfg),
+            "flow": cfg.TRACKER_HEADS.FLOW,
+            "mask_threshold": cfg.TRACKER_HEADS.MASK_THRESHOLD,
+            "class_map": class_map_from_config(cfg),
+            "precision": cfg.TEST.PRECISION,
+            "allow_tf32": cfg.MODEL.ALLOW_TF32,
+        }
 
     def __call__(
         self, frames: Iterable[Tuple[int, np.ndarray]], sequence: str = "video"
@@ -140,7 +182,7 @@ class VideoTrackingPredictor:
         GeneralizedRCNN) give their masks unpasted: they go straight to RLEs, pasted into
         their boxes only."""
         unpasted = hasattr(self.model, "inference")
-        with torch.no_grad(), inference_precision(self.cfg):
+        with torch.no_grad(), autocast_for(self.precision, self.device):
             if unpasted:
                 raw = self.model.inference([inputs], do_postprocess=False)[0]
             else:

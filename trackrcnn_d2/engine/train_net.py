@@ -5,7 +5,8 @@ set up the config and logging, then train and evaluate, or evaluate only (``--ev
 
     check_inputs   what the user gave, before anything is written or logged
     setup          config, device, checks, detectron2's logging and config.yaml (every process)
-    main           train + evaluate, or --eval-only (one process; raises on a mistake)
+    main           train + evaluate, or --eval-only (one process; raises on a mistake); a
+                   LazyConfig (configs/*.py) goes to :mod:`.lazy_train_net`
     run            main, a user's mistake ending it with one message and status 2
     launch_from_args   the command: checks once, then ``run`` in each process
 """
@@ -23,6 +24,7 @@ from trackrcnn_d2.data.build import check_mots_datasets, clips_per_gpu
 from trackrcnn_d2.engine.config_contract import check_evaluation_setup
 from trackrcnn_d2.engine.device import available_device
 from trackrcnn_d2.engine.launch import launch
+from trackrcnn_d2.engine.lazy_config import is_lazy_config, tracker_uses_flow
 from trackrcnn_d2.engine.precision import set_matmul_precision
 from trackrcnn_d2.engine.trainer import Trainer
 from trackrcnn_d2.tracking import TrackerParams
@@ -46,7 +48,7 @@ def check_inputs(cfg, args, world_size: int) -> None:
     mistake is not buried under detectron2's environment and config dump)."""
     check_run_folder(cfg.OUTPUT_DIR, "OUTPUT_DIR")  # the output policy, utils/file_io.py
     if not args.eval_only:
-        refuse_to_mix_runs(cfg, args.resume)
+        refuse_to_mix_runs(cfg.OUTPUT_DIR, args.resume)
         if args.resume:
             check_resume_config(cfg)
         WeightsClassMap.from_config(cfg)  # MODEL.WEIGHTS_CLASSES names classes that exist
@@ -112,9 +114,16 @@ class _UserErrorWithoutTraceback(logging.Filter):
 
 def main(args):
     """Train and evaluate, or evaluate only (``--eval-only``), in this process; returns the
-    evaluation's results. A user's mistake raises (``is_user_error``)."""
+    evaluation's results. A user's mistake raises (``is_user_error``). A LazyConfig (``.py``)
+    runs through :mod:`.lazy_train_net`."""
     register_all()
-    logging.getLogger("detectron2.engine.train_loop").addFilter(_UserErrorWithoutTraceback())
+    train_loop_logger = logging.getLogger("detectron2.engine.train_loop")
+    if not any(isinstance(f, _UserErrorWithoutTraceback) for f in train_loop_logger.filters):
+        train_loop_logger.addFilter(_UserErrorWithoutTraceback())
+    if is_lazy_config(args.config_file):
+        from trackrcnn_d2.engine import lazy_train_net
+
+        return lazy_train_net.main(args)
     cfg = setup(args)
 
     if args.eval_only:
@@ -149,9 +158,18 @@ def launch_from_args(args) -> None:
     user's mistake, in this process or in any of them, ends it with one message and status 2."""
     with exit_on_user_error(PROGRAM):
         register_all()
-        cfg = load_config_on_available_device(args)
-        check_inputs(cfg, args, args.num_gpus * args.num_machines)
-        if args.num_gpus * args.num_machines > 1:
+        world_size = args.num_gpus * args.num_machines
+        if is_lazy_config(args.config_file):
+            from trackrcnn_d2.engine import lazy_train_net
+
+            cfg = lazy_train_net.load_on_available_device(args)
+            lazy_train_net.check_inputs(cfg, args, world_size)
+            uses_flow = tracker_uses_flow(cfg)
+        else:
+            cfg = load_config_on_available_device(args)
+            check_inputs(cfg, args, world_size)
+            uses_flow = TrackerParams.from_config(cfg).uses_flow
+        if world_size > 1:
             # This process's messages (the launch, waiting for the other machines); the
             # processes set up their own logging.
             setup_logger(name="trackrcnn_d2.engine.launch")
@@ -164,5 +182,5 @@ def launch_from_args(args) -> None:
             args=(args,),
             rendezvous_timeout=args.dist_timeout,
             # --eval-only tracks with optical flow on a thread beside the model.
-            flow_worker=args.eval_only and TrackerParams.from_config(cfg).uses_flow,
+            flow_worker=args.eval_only and uses_flow,
         )

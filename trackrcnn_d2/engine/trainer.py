@@ -23,7 +23,7 @@ from trackrcnn_d2.evaluation import MOTSEvaluator
 from trackrcnn_d2.solver import build_optimizer
 from trackrcnn_d2.structures.mask_rle import UnpastedMasksModel
 
-__all__ = ["Trainer", "drop_events_from"]
+__all__ = ["Trainer", "create_ddp_model_on", "drop_events_from", "purge_events_after_resume"]
 
 
 class Trainer(DefaultTrainer):
@@ -41,10 +41,7 @@ class Trainer(DefaultTrainer):
         model = self.build_model(cfg)
         optimizer = self.build_optimizer(cfg, model)
         data_loader = self.build_train_loader(cfg)
-        ddp_arguments = {"broadcast_buffers": False}
-        if cfg.MODEL.DEVICE == "cpu":
-            ddp_arguments["device_ids"] = None
-        model = create_ddp_model(model, **ddp_arguments)
+        model = create_ddp_model_on(model, cfg.MODEL.DEVICE, broadcast_buffers=False)
         self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(
             model, data_loader, optimizer
         )
@@ -66,14 +63,7 @@ class Trainer(DefaultTrainer):
 
     def resume_or_load(self, resume=True):
         super().resume_or_load(resume=resume)
-        if self.start_iter > 0 and comm.is_main_process():
-            # A killed run may have logged iterations after its last checkpoint; they are
-            # trained again now: drop them from metrics.json, and let TensorBoard hide them
-            # (purge_step; the writer creates its file on the first write).
-            drop_events_from(os.path.join(self.cfg.OUTPUT_DIR, "metrics.json"), self.start_iter)
-            for writer in self._writers:
-                if isinstance(writer, TensorboardXWriter):
-                    writer._writer_args["purge_step"] = self.start_iter
+        purge_events_after_resume(self.cfg.OUTPUT_DIR, self.start_iter, self._writers)
 
     @classmethod
     def build_train_loader(cls, cfg):
@@ -100,6 +90,27 @@ class Trainer(DefaultTrainer):
             model = UnpastedMasksModel(model)
         with inference_precision(cfg):
             return super().test(cfg, model, evaluators)
+
+
+def create_ddp_model_on(model, device: str, **kwargs):
+    """detectron2's ``create_ddp_model`` (``kwargs`` for DistributedDataParallel), without
+    ``device_ids`` for a model on the CPU: detectron2 passes the local rank, which
+    DistributedDataParallel refuses for a CPU model."""
+    if str(device) == "cpu":
+        kwargs["device_ids"] = None
+    return create_ddp_model(model, **kwargs)
+
+
+def purge_events_after_resume(output_dir: str, start_iter: int, writers) -> None:
+    """A killed run may have logged iterations after its last checkpoint; a run resumed at
+    ``start_iter`` trains them again: drop them from metrics.json, and let TensorBoard hide them
+    (purge_step; the writer creates its file on the first write). Main process only."""
+    if start_iter <= 0 or not comm.is_main_process():
+        return
+    drop_events_from(os.path.join(output_dir, "metrics.json"), start_iter)
+    for writer in writers:
+        if isinstance(writer, TensorboardXWriter):
+            writer._writer_args["purge_step"] = start_iter
 
 
 def drop_events_from(metrics_file: str, iteration: int) -> None:

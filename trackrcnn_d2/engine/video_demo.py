@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from trackrcnn_d2.data import mots_io
 from trackrcnn_d2.engine.launch import launch
+from trackrcnn_d2.engine.lazy_config import is_lazy_config, tracker_uses_flow
 from trackrcnn_d2.engine.video_inputs import VideoInput, find_videos, share_videos
 from trackrcnn_d2.engine.video_outputs import (
     ResultsFolder,
@@ -31,9 +32,11 @@ from trackrcnn_d2.utils.visualizer import draw_tracks
 __all__ = [
     "RenderOptions",
     "VideoResult",
+    "build_lazy_predictor",
     "build_predictor",
     "run_demo",
     "setup_config",
+    "setup_lazy_config",
     "track_video",
     "track_videos",
 ]
@@ -61,9 +64,12 @@ def setup_config(config_file: str, opts, confidence_threshold: Optional[float] =
     """The config, on the CPU when it asks for a GPU that this machine does not have.
     ``confidence_threshold`` (detectron2 demo's ``--confidence-threshold``): the tracker's
     gamma for every class (``TRACKER_HEADS.DETECTION_CONFIDENCE``), and the detector keeps its
-    detections down to it (``MODEL.ROI_HEADS.SCORE_THRESH_TEST``, lowered only)."""
+    detections down to it (``MODEL.ROI_HEADS.SCORE_THRESH_TEST``, lowered only). A LazyConfig
+    (``.py``, ``key=value`` ``opts``) is loaded as :func:`setup_lazy_config` says."""
     from trackrcnn_d2.engine.device import available_device
 
+    if is_lazy_config(config_file):
+        return setup_lazy_config(config_file, opts, confidence_threshold)
     cfg = load_config(config_file, opts)
     if not cfg.MODEL.WEIGHTS:
         raise ConfigError(
@@ -81,11 +87,75 @@ def setup_config(config_file: str, opts, confidence_threshold: Optional[float] =
     return cfg
 
 
+def setup_lazy_config(config_file: str, opts, confidence_threshold: Optional[float] = None):
+    """A LazyConfig for demo.py: ``model``, ``tracker`` (params, flow, mask_threshold,
+    class_map), the test loader's mapper (``dataloader.test.mapper``: the model's test
+    transform and input format), trained weights in ``train.init_checkpoint``, and
+    ``train.device`` (the CPU without a GPU); ``train.test_precision`` and
+    ``train.allow_tf32`` if set. ``confidence_threshold`` as in :func:`setup_config`
+    (``tracker.params.detection_confidence``, the box predictor's ``test_score_thresh``)."""
+    from trackrcnn_d2.engine.device import available_device
+    from trackrcnn_d2.engine.lazy_config import load_lazy_config, require_keys
+
+    cfg = load_lazy_config(config_file, opts)
+    needed = ("model", "tracker", "dataloader.test.mapper", "train.init_checkpoint", "train.device")
+    require_keys(cfg, needed, config_file, "demo.py")
+    if not cfg.train.init_checkpoint:
+        raise ConfigError(
+            "train.init_checkpoint is empty; give a trained model, e.g. "
+            "train.init_checkpoint=output/model_final.pth"
+        )
+    cfg.train.device = available_device(str(cfg.train.device))
+    if confidence_threshold is not None:
+        classes = len(cfg.tracker.params.detection_confidence)
+        cfg.tracker.params.detection_confidence = [confidence_threshold] * classes
+        predictor = cfg.model.roi_heads.box_predictor
+        predictor.test_score_thresh = min(predictor.test_score_thresh, confidence_threshold)
+    return cfg
+
+
+def build_lazy_predictor(cfg):
+    """The video predictor of a LazyConfig (:func:`setup_lazy_config`): its model with the
+    weights of ``train.init_checkpoint`` (strictly), its tracker and test transform."""
+    from omegaconf import OmegaConf
+
+    from trackrcnn_d2.checkpoint import MOTSCheckpointer
+    from trackrcnn_d2.data.dataset_mapper import MOTSTestDatasetMapper
+    from trackrcnn_d2.engine import VideoTrackingPredictor
+    from trackrcnn_d2.engine.config_contract import check_lazy_tracker
+    from trackrcnn_d2.engine.lazy_config import build_part
+
+    params, class_map = check_lazy_tracker(cfg)
+    mapper = build_part(cfg, "dataloader.test.mapper")
+    if not isinstance(mapper, MOTSTestDatasetMapper):
+        raise ConfigError(
+            f"dataloader.test.mapper builds a {type(mapper).__name__}; demo.py takes the test "
+            "transform of trackrcnn_d2's MOTSTestDatasetMapper"
+        )
+    model = build_part(cfg, "model").to(cfg.train.device)
+    check_lazy_tracker(cfg, model)  # before the weights are loaded (maybe downloaded)
+    MOTSCheckpointer(model, weights_key="train.init_checkpoint").load(
+        cfg.train.init_checkpoint, strict=True
+    )
+    return VideoTrackingPredictor(
+        model=model,
+        tracker_params=params,
+        mapper=mapper,
+        flow=cfg.tracker.flow,
+        mask_threshold=cfg.tracker.mask_threshold,
+        class_map=class_map,
+        precision=OmegaConf.select(cfg, "train.test_precision", default="fp32"),
+        allow_tf32=OmegaConf.select(cfg, "train.allow_tf32", default=True),
+    )
+
+
 def build_predictor(cfg, config_file: str):
     """The model of ``cfg`` with its weights, and the tracker. Config mistakes that show only
     when the model and tracker are built, and weights that cannot be had, are user errors."""
     from trackrcnn_d2.engine import VideoTrackingPredictor
 
+    if is_lazy_config(config_file):
+        return build_lazy_predictor(cfg)
     try:
         return VideoTrackingPredictor(cfg)
     except UserError:  # weights (CheckpointError), tracker keys that do not fit the model
@@ -267,7 +337,10 @@ def run_demo(args) -> List[str]:
             raise UserError(f"--start {args.start}: {video.paths[0]} has {video.num_frames} frames")
     cfg = setup_config(args.config_file, args.opts, args.confidence_threshold)
     try:
-        uses_flow = TrackerParams.from_config(cfg).uses_flow
+        if is_lazy_config(args.config_file):
+            uses_flow = tracker_uses_flow(cfg)
+        else:
+            uses_flow = TrackerParams.from_config(cfg).uses_flow
     except (KeyError, ValueError) as e:  # tracker keys
         raise ConfigError(f"{args.config_file}: {e.args[0] if e.args else e}") from None
     settings = demo_settings(cfg, args.render, args.render_scale, args.start, args.max_frames)

@@ -42,6 +42,7 @@ WORK = ".demo-work"
 # Keys that do not change the tracks (a rerun on another device continues a run), and
 # MODEL.WEIGHTS, whose file is compared instead.
 _IGNORED_KEYS = ("MODEL.DEVICE", "OUTPUT_DIR", "MODEL.WEIGHTS")
+_LAZY_IGNORED_KEYS = ("train.device", "train.output_dir", "train.init_checkpoint")
 
 
 def demo_settings(cfg, render_kind: str, render_scale: float, start: int, max_frames) -> dict:
@@ -56,8 +57,15 @@ def demo_settings(cfg, render_kind: str, render_scale: float, start: int, max_fr
             elif f"{prefix}{key}" not in _IGNORED_KEYS:
                 config[f"{prefix}{key}"] = repr(value)
 
-    flatten(cfg, "")
-    weights = cfg.MODEL.WEIGHTS
+    if isinstance(cfg, dict):  # a yaml config (yacs)
+        flatten(cfg, "")
+        weights = cfg.MODEL.WEIGHTS
+    else:  # a LazyConfig
+        from trackrcnn_d2.engine.lazy_config import flat_config
+
+        flat = flat_config(cfg).items()
+        config = {key: repr(value) for key, value in flat if key not in _LAZY_IGNORED_KEYS}
+        weights = cfg.train.init_checkpoint
     if os.path.isfile(weights):
         stat = os.stat(weights)
         weights = f"{os.path.abspath(weights)} ({stat.st_size} bytes, {stat.st_mtime_ns})"

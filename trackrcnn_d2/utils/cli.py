@@ -250,15 +250,16 @@ def merge_overrides(cfg, opts: Sequence[str], parser=None) -> None:
         parser.error(str(error))
 
 
-def refuse_to_mix_runs(cfg, resume: bool) -> None:
+def refuse_to_mix_runs(output_dir: str, resume: bool) -> None:
     """Raise :class:`OutputError` when training from scratch would write into the
-    OUTPUT_DIR of an earlier run. Call it before anything is written there (detectron2's
-    ``default_setup`` writes config.yaml and log.txt)."""
-    last_checkpoint = os.path.join(cfg.OUTPUT_DIR, "last_checkpoint")
+    ``output_dir`` (OUTPUT_DIR, a LazyConfig's train.output_dir) of an earlier run. Call it
+    before anything is written there (detectron2's ``default_setup`` writes config.yaml and
+    log.txt)."""
+    last_checkpoint = os.path.join(output_dir, "last_checkpoint")
     if not resume and os.path.exists(last_checkpoint):
         raise OutputError(
-            f"{cfg.OUTPUT_DIR} already holds a training run ({last_checkpoint} exists). Pass "
-            "--resume to continue it, or set OUTPUT_DIR to a new folder (or delete this one) "
+            f"{output_dir} already holds a training run ({last_checkpoint} exists). Pass "
+            "--resume to continue it, or choose a new output folder (or delete this one) "
             "to train from scratch."
         )
 

@@ -30,6 +30,9 @@ UPSTREAM_WARNINGS = (
         r"torch\.meshgrid. in an upcoming release, it will be required to pass the indexing "
         r"argument",
     ),
+    # detectron2's model_zoo imports pkg_resources, which setuptools deprecates (LazyConfig files
+    # load detectron2's configs through model_zoo.get_config).
+    (UserWarning, r"pkg_resources is deprecated as an API"),
 )
 # (logger, the message's start): torch's log records, not warnings.
 UPSTREAM_LOG_RECORDS = (
