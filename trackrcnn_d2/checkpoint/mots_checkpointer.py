@@ -44,12 +44,15 @@ class MOTSCheckpointer(DetectionCheckpointer):
             classifier, box regressor and mask predictor (:class:`WeightsClassMap`,
             ``WeightsClassMap.from_config(cfg)``); None: detectron2's behaviour (those rows keep
             their initialisation).
+        weights_key: the setting that names the weights, in messages ("MODEL.WEIGHTS"; a
+            LazyConfig's "train.init_checkpoint").
     """
 
     def __init__(self, model, save_dir="", *, class_map: Optional[WeightsClassMap] = None,
-                 **kwargs):  # fmt: skip
+                 weights_key: str = "MODEL.WEIGHTS", **kwargs):  # fmt: skip
         super().__init__(model, save_dir, **kwargs)
         self.class_map = class_map
+        self.weights_key = weights_key
         self._loading: Optional[Tuple[str, bool]] = None  # (path, strict) while loading
         self._leftovers_removed = False
 
@@ -67,15 +70,16 @@ class MOTSCheckpointer(DetectionCheckpointer):
         checkpoint's classes are moved to the model's classes first."""
         if strict and not path:
             raise CheckpointError(
-                "no weights given (MODEL.WEIGHTS is empty): inference needs a trained model, "
-                "e.g. MODEL.WEIGHTS output/model_final.pth"
+                f"no weights given ({self.weights_key} is empty): inference needs a trained "
+                f"model, e.g. {self._setting('output/model_final.pth')}"
             )
         # URLs and detectron2:// paths are downloaded by detectron2's path manager.
         if path and "://" not in path and not os.path.isfile(path):
+            random_weights = self._setting('""')
             raise CheckpointError(
-                f"checkpoint {path} not found (MODEL.WEIGHTS, or with --resume the file named in "
-                "OUTPUT_DIR/last_checkpoint): give an existing .pth/.pkl file or a URL; "
-                'MODEL.WEIGHTS "" starts from random weights'
+                f"checkpoint {path} not found ({self.weights_key}, or with --resume the file "
+                "named in the output folder's last_checkpoint): give an existing .pth/.pkl file "
+                f"or a URL; {random_weights} starts from random weights"
             )
         self._loading = (path, strict)
         try:
@@ -83,7 +87,7 @@ class MOTSCheckpointer(DetectionCheckpointer):
         except urllib.error.URLError as e:  # a URL or detectron2:// path, downloaded first
             raise CheckpointError(
                 f"cannot download {path} ({e.reason}); without internet access, download it "
-                "elsewhere and give the file as MODEL.WEIGHTS"
+                f"elsewhere and give the file as {self.weights_key}"
             ) from None
         except RuntimeError as e:  # shapes that detectron2 does not skip (e.g. BatchNorm's)
             if "Error(s) in loading state_dict" not in str(e):
@@ -96,6 +100,11 @@ class MOTSCheckpointer(DetectionCheckpointer):
         finally:
             # detectron2's load asserts that no earlier load is under way (one that raised).
             self._loading = self._parsed_url_during_load = None
+
+    def _setting(self, value: str) -> str:
+        """``MODEL.WEIGHTS value`` (yaml) or ``train.init_checkpoint=value`` (LazyConfig)."""
+        separator = " " if self.weights_key.isupper() else "="
+        return f"{self.weights_key}{separator}{value}"
 
     def resume_or_load(self, path: str, *, resume: bool = True, strict: bool = False):
         """fvcore's ``resume_or_load``: the run's last checkpoint (always strictly: it was saved

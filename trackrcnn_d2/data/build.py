@@ -268,7 +268,9 @@ class NextFrameDataset(torchdata.Dataset):
     def _mapped(self, index: int) -> dict:
         if index not in self._cache:
             self._cache[index] = _map_naming_the_image(self._mapper, self._dicts[index])
-            for old in sorted(self._cache)[: -(self._lookahead + 1)]:
+            # The frames a forward pass needs next; never the one just mapped (a frame read
+            # after later ones).
+            for old in sorted(set(self._cache) - {index})[: -self._lookahead or None]:
                 del self._cache[old]
         return self._cache[index]
 

@@ -123,7 +123,8 @@ class ClipTrainingSampler(Sampler):
         if not self._runs:
             raise ValueError(
                 f"No sequence has INPUT.CLIP_LENGTH={clip_length} frames; lengths: "
-                f"{[r.length for r in runs]}. Lower INPUT.CLIP_LENGTH."
+                f"{[r.length for r in runs]}. Lower INPUT.CLIP_LENGTH (a LazyConfig's "
+                "dataloader.train.clip_length)."
             )
         self._shuffle = shuffle
         self._seed = int(comm.shared_random_seed() if seed is None else seed)

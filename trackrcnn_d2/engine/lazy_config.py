@@ -112,15 +112,16 @@ def _load_file(path: str):
         cause = e.__cause__ if isinstance(e, SyntaxError) and e.__cause__ else e
         line = _line_in(path, cause)
         where = f"{path}{f', line {line}' if line else ''}"
+        what = cause.msg if isinstance(cause, SyntaxError) else cause
         raise ConfigError(
-            f"{where}: cannot load this LazyConfig: {type(cause).__name__}: {cause}"
+            f"{where}: cannot load this LazyConfig: {type(cause).__name__}: {what}"
         ) from None
 
 
 def _line_in(path: str, error: BaseException):
     """The line of ``path`` where ``error`` was raised (its traceback), or None."""
-    if isinstance(error, SyntaxError) and error.filename == path:
-        return error.lineno
+    if isinstance(error, SyntaxError) and error.filename in (path, "<unknown>", None):
+        return error.lineno  # detectron2 parses the file's text, without its name
     line, traceback = None, error.__traceback__
     while traceback is not None:
         if os.path.abspath(traceback.tb_frame.f_code.co_filename) == os.path.abspath(path):

@@ -43,6 +43,7 @@ logger = logging.getLogger("detectron2")
 NEEDED = ("model", "dataloader.test", "dataloader.evaluator", "tracker", "train.output_dir",
           "train.device", "train.init_checkpoint")  # fmt: skip
 NEEDED_FOR_TRAINING = ("dataloader.train", "optimizer", "lr_multiplier", "train.max_iter")
+WEIGHTS_KEY = "train.init_checkpoint"
 # Whole numbers of the schedule (hydra reads train.max_iter=1e3 as a float).
 COUNTS = ("train.max_iter", "train.eval_period", "train.log_period", "train.checkpointer.period")
 
@@ -118,7 +119,7 @@ def _check_batch(cfg, world_size: int) -> None:
 def _check_model_fits_last_checkpoint(cfg) -> None:
     """The run's last checkpoint loads strictly into the model of ``cfg`` (built on the CPU)."""
     model = build_part(cfg, "model")
-    checkpointer = MOTSCheckpointer(model, cfg.train.output_dir)
+    checkpointer = MOTSCheckpointer(model, cfg.train.output_dir, weights_key=WEIGHTS_KEY)
     checkpointer.load(checkpointer.get_checkpoint_file(), checkpointables=[], strict=True)
 
 
@@ -191,6 +192,7 @@ def do_train(args, cfg):
         model,
         output_dir,
         class_map=build_part(cfg, "train.init_checkpoint_classes"),
+        weights_key=WEIGHTS_KEY,
         trainer=trainer,
     )
     writers = default_writers(output_dir, max_iter) if comm.is_main_process() else []
@@ -230,7 +232,10 @@ def main(args):
         model = build_model(cfg)
         # Before the weights are loaded (maybe downloaded): the tracker must fit the model.
         check_lazy_evaluation_setup(cfg, model)
-        MOTSCheckpointer(model, save_dir=cfg.train.output_dir).resume_or_load(
+        checkpointer = MOTSCheckpointer(
+            model, save_dir=cfg.train.output_dir, weights_key=WEIGHTS_KEY
+        )
+        checkpointer.resume_or_load(
             cfg.train.init_checkpoint, resume=args.resume, strict=True
         )
         return do_test(cfg, model)
