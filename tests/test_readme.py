@@ -116,6 +116,51 @@ def test_a_mask_rcnn_config_turned_into_trackrcnn_trains(tiny_set, monkeypatch):
     assert "loss_assoc" in losses and "loss_mask" in losses
 
 
+# The LazyConfig example at reduced cost on the tiny set: the shipped R50-FPN model itself, on
+# clips of two 64 x 128 frames with few proposals, by detectron2's key=value overrides.
+LAZY_SMALL_RUN = [
+    "train.device=cpu", "train.max_iter=1", 'train.init_checkpoint=""',
+    "dataloader.train.clip_length=2", "dataloader.train.total_batch_size=2",
+    "dataloader.train.num_workers=0", "dataloader.test.num_workers=0",
+    "dataloader.train.mapper.augmentations.0.target_height=64",
+    "dataloader.train.mapper.augmentations.0.target_width=128",
+    "dataloader.train.mapper.augmentations.1.crop_size=[64,128]",
+    "dataloader.test.mapper.augmentations.0.short_edge_length=64",
+    "dataloader.test.mapper.augmentations.0.max_size=128",
+    "model.roi_heads.batch_size_per_image=8", "model.roi_heads.box_predictor.test_topk_per_image=4",
+    "model.proposal_generator.pre_nms_topk=[200,200]",
+    "model.proposal_generator.post_nms_topk=[32,16]",
+]
+
+
+def test_the_lazyconfig_is_trained_and_evaluated(tiny_set, tmp_path, monkeypatch, capsys):
+    from trackrcnn_d2.data import mots_io
+    from trackrcnn_d2.evaluation import evaluate_mots
+
+    root, prefix = tiny_set
+    namespace = run_example(
+        "train_with_lazyconfig.py",
+        [
+            *LAZY_SMALL_RUN, f"train.output_dir={tmp_path}",
+            f"dataloader.train.dataset.names={prefix}_train",
+            f"dataloader.test.dataset.names={prefix}_val",
+        ],
+        monkeypatch,
+    )  # fmt: skip
+    model, trainer = namespace["model"], namespace["trainer"]
+    assert type(model).__name__ == "TrackRCNN"
+    assert type(model.backbone.frame_backbone).__name__ == "FPN"
+    assert trainer.iter == 1 and "loss_assoc" in trainer.storage.histories()  # max_iter done
+    # The printed figures are those of the tracks it wrote.
+    folder = tmp_path / "inference" / f"{prefix}_val"
+    written = {"0003": mots_io.read_mots_txt(str(folder / "0003.txt"))}
+    ground_truth = mots_io.load_mots_ground_truth(str(root / "instances_txt"), ["0003"])
+    expected = evaluate_mots(ground_truth, written, ["car", "pedestrian"])
+    reported = namespace["results"]["mots"]
+    assert reported["sMOTSA/car"] == pytest.approx(expected["car"]["sMOTSA"])
+    assert "sMOTSA/pedestrian" in capsys.readouterr().out
+
+
 def test_a_plain_mask_rcnn_is_evaluated_by_the_mots_evaluator(tiny_set, tmp_path, monkeypatch):
     from trackrcnn_d2.data import mots_io
     from trackrcnn_d2.evaluation import evaluate_mots

@@ -2,8 +2,9 @@
 
 Each command is checked without a GPU or the real datasets: ``make`` targets exist, scripts and
 modules exist, and each ``--config-file`` loads with the command's ``KEY VALUE`` overrides (a
-misspelt key fails). The cheap ones also run here on a tiny synthetic set. Running the others
-needs a GPU or the data, as the README says where it shows them.
+LazyConfig's ``key=value``; a misspelt key fails). The cheap ones also run here on a tiny
+synthetic set. Running the others needs a GPU or the data, as the README says where it shows
+them.
 """
 import os
 import re
@@ -58,8 +59,12 @@ def check_config(path, overrides):
     from detectron2.config import get_cfg
 
     import trackrcnn_d2
+    from trackrcnn_d2.engine.lazy_config import is_lazy_config, load_lazy_config
 
     trackrcnn_d2.register_all()
+    if is_lazy_config(path):
+        load_lazy_config(os.path.join(REPO, path), overrides)
+        return
     cfg = get_cfg()
     trackrcnn_d2.add_trackrcnn_config(cfg)
     cfg.merge_from_file(os.path.join(REPO, path))
@@ -77,7 +82,8 @@ def check_python_command(arguments):
         path = arguments[arguments.index("--config-file") + 1]
         if path.startswith("output/"):
             return  # written by an earlier command (the threshold search's tuned config)
-        check_config(path, config_overrides(arguments))
+        lazy = [a for a in arguments if "=" in a and not a.startswith("-")]
+        check_config(path, lazy if path.endswith(".py") else config_overrides(arguments))
 
 
 def check_command(command):
@@ -112,6 +118,9 @@ def test_a_misspelt_override_is_caught():
     with pytest.raises(AssertionError, match="Non-existent key: DATASET.TEST"):
         check_command("python train_net.py --config-file configs/kitti_mots_r101.yaml "
                       "DATASET.TEST \"('kitti_mots_train',)\"")
+    with pytest.raises(ValueError, match="train has no key 'max_iters'"):
+        check_command("python train_net.py --config-file configs/kitti_mots_R_50_FPN_LSJ.py "
+                      "train.max_iters=10")
 
 
 def tiny_result_folders(tmp_path):

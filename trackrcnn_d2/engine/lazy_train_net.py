@@ -18,6 +18,7 @@ import copy
 import logging
 import os
 
+import torch
 from detectron2.engine import AMPTrainer, SimpleTrainer, default_setup, default_writers, hooks
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
@@ -182,6 +183,13 @@ def do_train(args, cfg):
     model = build_model(cfg)
     logger.info(f"Model:\n{model}")
     check_lazy_evaluation_setup(cfg, model)
+    if cfg.train.device == "cpu" and comm.get_world_size() > 1:
+        if any(isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules()):
+            raise ConfigError(
+                'the model has norm "SyncBN" (torch.nn.SyncBatchNorm), which synchronises CUDA '
+                "tensors only: with train.device=cpu and several processes, set its norms to "
+                '"naiveSyncBN", or train on CUDA or in one process'
+            )
     cfg.optimizer.params.model = model
     optimizer = build_part(cfg, "optimizer")
     train_loader = build_part(cfg, "dataloader.train")
