@@ -10,6 +10,12 @@ mask propagation; a trained TrackR-CNN works the same way:
     python demo.py --config-file configs/demo_synthetic.yaml --input video.mp4 \
         --output output/video_tracks MODEL.WEIGHTS output/demo/model_final.pth
 
+A LazyConfig (``.py``) works the same way, with ``key=value`` overrides, e.g. detectron2's
+strongest installed Mask R-CNN (new_baselines R101-FPN, 400 epochs of large-scale jitter):
+
+    python demo.py --config-file configs/coco_mask_rcnn_R_101_FPN_400ep_LSJ_maskprop.py \\
+        --input video.mp4 --output output/video
+
 Many videos: ``--input`` takes several videos or folders of frames, a folder of them, a text
 file listing them, or a glob; ``--num-gpus N`` (and ``--num-machines``) shares whole videos over
 processes, the longest first:
@@ -52,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="demo.py",
         description="Track objects in videos or folders of frames with TrackR-CNN.",
         epilog="Trailing KEY VALUE pairs override config keys, e.g.\n"
-        "  MODEL.WEIGHTS model.pth TRACKER_HEADS.DETECTION_CONFIDENCE '[0.8, 0.9]'\n\n"
+        "  MODEL.WEIGHTS model.pth TRACKER_HEADS.DETECTION_CONFIDENCE '[0.8, 0.9]'\n"
+        "a LazyConfig (.py) takes key=value, e.g.\n"
+        "  train.init_checkpoint=model.pth 'tracker.params.detection_confidence=[0.8,0.9]'\n\n"
         + LAUNCH_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -101,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         "down to X)",
     )  # fmt: skip
     add_launch_arguments(parser)
-    parser.add_argument("opts", nargs="*", help="config overrides: KEY VALUE ...")
+    parser.add_argument(
+        "opts", nargs="*", help="config overrides: KEY VALUE ... (a LazyConfig: key=value ...)"
+    )
     # detectron2's demo takes its overrides after --opts.
     parser.add_argument(
         "--opts", dest="dashed_opts", action="extend", nargs="+", default=[],

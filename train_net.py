@@ -8,6 +8,11 @@ Segmentation) with detectron2's DefaultTrainer (paper Sec. 6).
     python train_net.py --config-file configs/kitti_mots_r101.yaml --num-gpus 8 \\
         SOLVER.REFERENCE_WORLD_SIZE 1                                             # multi-GPU
     python train_net.py --config-file configs/demo_synthetic.yaml MODEL.DEVICE cpu  # no GPU
+    python train_net.py --config-file configs/kitti_mots_R_50_FPN_LSJ.py train.max_iter=1000
+
+A config file ending in .py is a detectron2 LazyConfig: its overrides are key=value
+(train.device=cpu, train.output_dir=..., dataloader.train.dataset.names=...), with the same
+flags and outputs.
 
 SOLVER.IMS_PER_BATCH is the number of frames per iteration over all GPUs (detectron2's rule),
 a multiple of INPUT.CLIP_LENGTH x GPUs. The configs are set for one GPU; with

@@ -81,6 +81,7 @@ def default_argument_parser(
         default=[],
         metavar="KEY VALUE",
         help="config overrides: space-separated PATH.KEY VALUE pairs (e.g. MODEL.WEIGHTS m.pth "
-        "SOLVER.BASE_LR 0.001); the flags above may come before, between or after them",
+        "SOLVER.BASE_LR 0.001), or key=value for a LazyConfig (.py: train.max_iter=1000); the "
+        "flags above may come before, between or after them",
     )
     return parser

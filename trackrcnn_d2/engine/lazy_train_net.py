@@ -31,10 +31,11 @@ from trackrcnn_d2.engine.config_contract import check_lazy_evaluation_setup
 from trackrcnn_d2.engine.device import available_device
 from trackrcnn_d2.engine.lazy_config import build_part, load_lazy_config, require_keys
 from trackrcnn_d2.engine.precision import allow_tf32, autocast_for
+from trackrcnn_d2.engine.train_net import check_weights
 from trackrcnn_d2.engine.trainer import create_ddp_model_on, purge_events_after_resume
 from trackrcnn_d2.evaluation.mots_evaluator import MOTSEvaluator
 from trackrcnn_d2.structures.mask_rle import UnpastedMasksModel
-from trackrcnn_d2.utils.cli import CheckpointError, ConfigError, refuse_to_mix_runs
+from trackrcnn_d2.utils.cli import ConfigError, refuse_to_mix_runs
 
 __all__ = ["check_inputs", "setup", "main", "do_test", "do_train", "load_on_available_device"]
 
@@ -91,20 +92,8 @@ def check_inputs(cfg, args, world_size: int) -> None:
     if test_sets is not None:
         check_mots_datasets(test_sets, "dataloader.test.dataset.names")
     check_lazy_evaluation_setup(cfg)
-    resuming = args.resume and os.path.isfile(os.path.join(output_dir, "last_checkpoint"))
-    weights = cfg.train.init_checkpoint
-    if args.eval_only and not resuming and not weights:
-        raise CheckpointError(
-            "--eval-only evaluates a trained model but train.init_checkpoint is empty: give "
-            "one, e.g. train.init_checkpoint=output/model_final.pth (or --resume for "
-            "train.output_dir's last checkpoint)"
-        )
-    if not resuming and weights and "://" not in weights and not os.path.isfile(weights):
-        what = "is a folder" if os.path.isdir(weights) else "not found"
-        raise CheckpointError(
-            f"train.init_checkpoint {weights} {what}: give an existing .pth/.pkl file or a "
-            'URL; train.init_checkpoint="" starts from random weights'
-        )
+    keys = (WEIGHTS_KEY, "train.output_dir")
+    check_weights(cfg.train.init_checkpoint, output_dir, args, keys=keys)
 
 
 def _check_batch(cfg, world_size: int) -> None:

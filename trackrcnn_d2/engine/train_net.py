@@ -60,18 +60,26 @@ def check_inputs(cfg, args, world_size: int) -> None:
     check_mots_datasets(cfg.DATASETS.TEST, "DATASETS.TEST")
     # Classes, tracker and evaluator: what the evaluation after training needs, checked now.
     check_evaluation_setup(cfg)
-    resuming = args.resume and os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "last_checkpoint"))
-    weights = cfg.MODEL.WEIGHTS
+    check_weights(cfg.MODEL.WEIGHTS, cfg.OUTPUT_DIR, args)
+
+
+def check_weights(weights: str, output_dir: str, args, keys=("MODEL.WEIGHTS", "OUTPUT_DIR")):
+    """CheckpointError for ``--eval-only`` without weights (unless ``--resume`` finds the last
+    checkpoint of ``output_dir``), or for a weights file that is not there. ``keys`` name the
+    weights and the output folder (a LazyConfig's train.init_checkpoint, train.output_dir)."""
+    weights_key, output_key = keys
+    setting = f"{weights_key} " if weights_key.isupper() else f"{weights_key}="
+    resuming = args.resume and os.path.isfile(os.path.join(output_dir, "last_checkpoint"))
     if args.eval_only and not resuming and not weights:
         raise CheckpointError(
-            "--eval-only evaluates a trained model but MODEL.WEIGHTS is empty: give one, e.g. "
-            "MODEL.WEIGHTS output/model_final.pth (or --resume for OUTPUT_DIR's last checkpoint)"
+            f"--eval-only evaluates a trained model but {weights_key} is empty: give one, e.g. "
+            f"{setting}output/model_final.pth (or --resume for {output_key}'s last checkpoint)"
         )
     if not resuming and weights and "://" not in weights and not os.path.isfile(weights):
         what = "is a folder" if os.path.isdir(weights) else "not found"
         raise CheckpointError(
-            f"MODEL.WEIGHTS {weights} {what}: give an existing .pth/.pkl file or a URL; "
-            'MODEL.WEIGHTS "" starts from random weights'
+            f"{weights_key} {weights} {what}: give an existing .pth/.pkl file or a URL; "
+            f'{setting}"" starts from random weights'
         )
 
 

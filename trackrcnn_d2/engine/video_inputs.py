@@ -34,6 +34,8 @@ __all__ = [
 LIST_EXTENSIONS = (".txt", ".lst", ".list")
 # A detectron2 config key (MODEL.WEIGHTS): where --input's paths end and the overrides begin.
 _CONFIG_KEY = re.compile(r"[A-Z][A-Z0-9_]*(?:\.[A-Za-z0-9_]+)+")
+# A LazyConfig override (train.init_checkpoint=m.pth), which ends them too.
+_LAZY_OVERRIDE = re.compile(r"[A-Za-z_]\w*(?:\.\w+)*=.*", re.DOTALL)
 
 
 class VideoInput(NamedTuple):
@@ -74,10 +76,11 @@ class VideoInput(NamedTuple):
 
 def split_overrides(inputs: Sequence[str]) -> Tuple[List[str], List[str]]:
     """``--input``'s values and the config overrides that followed them (``--input a.mp4 b.mp4
-    MODEL.WEIGHTS m.pth``): the overrides start at the first value that is a config key and
-    not an existing path."""
+    MODEL.WEIGHTS m.pth``, or a LazyConfig's ``train.init_checkpoint=m.pth``): the overrides
+    start at the first value that is a config key (or key=value) and not an existing path."""
     for i, item in enumerate(inputs):
-        if _CONFIG_KEY.fullmatch(item) and not os.path.lexists(item):
+        override = _CONFIG_KEY.fullmatch(item) or _LAZY_OVERRIDE.fullmatch(item)
+        if override and not os.path.lexists(item):
             return list(inputs[:i]), list(inputs[i:])
     return list(inputs), []
 
