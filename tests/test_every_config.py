@@ -3,7 +3,7 @@ code path at reduced size: one training iteration (two for a LazyConfig) and the
 after it where the config trains, the evaluation alone (``--eval-only``) where it does not (the
 COCO configs, whose DATASETS.TRAIN only names the model's classes). The yaml configs are reduced
 by KEY VALUE overrides, the LazyConfigs (``.py``) by a file that loads them and narrows their
-model (tests/lazy_cases.py) and by ``key=value`` overrides.
+model (tests/helpers/lazy_cases.py) and by ``key=value`` overrides.
 
 The size is reduced and the data replaced; everything else stays the config's own, the tracker
 keys in particular: a narrow ResNet, 64 x 128 images, clips of two frames, a few proposals, and
@@ -21,7 +21,7 @@ import torch
 from detectron2.config import instantiate
 from detectron2.data import MetadataCatalog
 from detectron2.modeling import build_model
-from lazy_cases import make_confident, write_reduced_config
+from helpers.lazy_cases import make_confident, write_reduced_config
 
 import train_net
 from trackrcnn_d2.data import register_synthetic_mots

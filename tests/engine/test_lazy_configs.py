@@ -20,7 +20,7 @@ from detectron2.modeling import GeneralizedRCNN, build_model
 from detectron2.tracking import BaseTracker
 from detectron2.utils.events import EventStorage
 from fvcore.common.param_scheduler import ParamScheduler
-from lazy_cases import narrow_model
+from helpers.lazy_cases import narrow_model
 
 from trackrcnn_d2.checkpoint import WeightsClassMap
 from trackrcnn_d2.data import register_synthetic_mots

@@ -1,26 +1,24 @@
 """train_net.py and demo.py with a LazyConfig: the yaml path's outputs and policies (--resume
 after the config check, --eval-only beside a run, the output folder, strict weights, a mistake
 as one line and status 2), on the shipped TrackR-CNN LazyConfig at reduced size
-(tests/lazy_cases.py) and a tiny synthetic set."""
+(tests/helpers/lazy_cases.py) and a tiny synthetic set."""
 import json
 import os
-import sys
 import uuid
 
 import pytest
 import torch
 from detectron2.config import instantiate
-from lazy_cases import make_confident, write_reduced_config
+from helpers.lazy_cases import make_confident, write_reduced_config
 
+import demo
+import train_net
 from trackrcnn_d2.data import register_synthetic_mots
 from trackrcnn_d2.data.synthetic import generate_synthetic_mots
 from trackrcnn_d2.engine.lazy_config import load_lazy_config
 from trackrcnn_d2.engine.train_net import run
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO)
-import demo  # noqa: E402
-import train_net  # noqa: E402
 
 SHIPPED = os.path.join(REPO, "configs", "kitti_mots_R_50_FPN_LSJ.py")
 

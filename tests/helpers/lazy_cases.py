@@ -11,7 +11,7 @@ import torch
 
 REDUCED = """\
 from detectron2.config import LazyConfig
-from lazy_cases import narrow_data, narrow_model
+from helpers.lazy_cases import narrow_data, narrow_model
 
 _cfg = LazyConfig.load({shipped!r})
 model, dataloader, train, tracker = _cfg.model, _cfg.dataloader, _cfg.train, _cfg.tracker
