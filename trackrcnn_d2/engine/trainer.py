@@ -63,7 +63,9 @@ class Trainer(DefaultTrainer):
 
     def resume_or_load(self, resume=True):
         super().resume_or_load(resume=resume)
-        purge_events_after_resume(self.cfg.OUTPUT_DIR, self.start_iter, self._writers)
+        # Writers exist in the main process only (DefaultTrainer.build_hooks).
+        writers = getattr(self, "_writers", [])
+        purge_events_after_resume(self.cfg.OUTPUT_DIR, self.start_iter, writers)
 
     @classmethod
     def build_train_loader(cls, cfg):
