@@ -36,6 +36,7 @@ from trackrcnn_d2.engine.trainer import create_ddp_model_on, purge_events_after_
 from trackrcnn_d2.evaluation.mots_evaluator import MOTSEvaluator
 from trackrcnn_d2.structures.mask_rle import UnpastedMasksModel
 from trackrcnn_d2.utils.cli import ConfigError, refuse_to_mix_runs
+from trackrcnn_d2.utils.file_io import check_run_folder
 
 __all__ = ["check_inputs", "setup", "main", "do_test", "do_train", "load_on_available_device"]
 
@@ -74,8 +75,7 @@ def check_inputs(cfg, args, world_size: int) -> None:
         if value is not None and (not isinstance(value, int) or value < 0):
             raise ConfigError(f"{key} must be a whole number >= 0, got {value!r}")
     output_dir = cfg.train.output_dir
-    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        raise ConfigError(f"train.output_dir {output_dir} is a file; give a folder")
+    check_run_folder(output_dir, "train.output_dir")  # the output policy, utils/file_io.py
     if not args.eval_only:
         refuse_to_mix_runs(output_dir, args.resume)
         if args.resume:

@@ -12,7 +12,9 @@ set up the config and logging, then train and evaluate, or evaluate only (``--ev
 """
 import logging
 import os
+from typing import Tuple
 
+from detectron2.config import CfgNode
 from detectron2.engine import DefaultTrainer, default_setup
 from detectron2.evaluation import verify_results
 from detectron2.utils import comm
@@ -152,11 +154,25 @@ def main(args):
     return trainer.train()
 
 
+def output_folder(cfg) -> Tuple[str, str]:
+    """The run's folder and the key that names it: ``OUTPUT_DIR``, or a LazyConfig's
+    ``train.output_dir``."""
+    if isinstance(cfg, CfgNode):
+        return cfg.OUTPUT_DIR, "OUTPUT_DIR"
+    return cfg.train.output_dir, "train.output_dir"
+
+
 def run(args):
-    """``main`` in each process, a user's mistake ending it with one message and status 2."""
+    """``main`` in this process, a user's mistake ending it with one message and status 2."""
     with exit_on_user_error(PROGRAM):
+        if is_lazy_config(args.config_file):
+            from trackrcnn_d2.engine.lazy_config import load_lazy_config
+
+            cfg = load_lazy_config(args.config_file, args.opts)
+        else:
+            cfg = load_config(args.config_file, args.opts)
         # The output policy (utils/file_io.py) for detectron2's own writers (log, metrics).
-        with run_folder(load_config(args.config_file, args.opts).OUTPUT_DIR):
+        with run_folder(*output_folder(cfg)):
             return main(args)
 
 
@@ -181,14 +197,15 @@ def launch_from_args(args) -> None:
             # This process's messages (the launch, waiting for the other machines); the
             # processes set up their own logging.
             setup_logger(name="trackrcnn_d2.engine.launch")
-        launch(
-            main,
-            args.num_gpus,
-            num_machines=args.num_machines,
-            machine_rank=args.machine_rank,
-            dist_url=args.dist_url,
-            args=(args,),
-            rendezvous_timeout=args.dist_timeout,
-            # --eval-only tracks with optical flow on a thread beside the model.
-            flow_worker=args.eval_only and uses_flow,
-        )
+        with run_folder(*output_folder(cfg)):
+            launch(
+                main,
+                args.num_gpus,
+                num_machines=args.num_machines,
+                machine_rank=args.machine_rank,
+                dist_url=args.dist_url,
+                args=(args,),
+                rendezvous_timeout=args.dist_timeout,
+                # --eval-only tracks with optical flow on a thread beside the model.
+                flow_worker=args.eval_only and uses_flow,
+            )
