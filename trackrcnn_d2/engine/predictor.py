@@ -102,7 +102,8 @@ class VideoTrackingPredictor:
         self.flow = build_optical_flow(flow) if tracker_params.uses_flow else None
         self.mask_threshold = mask_threshold
         self.precision = precision
-        self.device = next(model.parameters()).device
+        # Where the model runs (a model without parameters, e.g. replayed outputs: the CPU).
+        self.device = next(model.parameters(), torch.empty(0)).device
         allow_tf32_on_cuda(allow_tf32)
         # Frame t's optical flow runs here while the model runs frame t (OpenCV releases the GIL).
         self._flow_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="optical-flow")
