@@ -117,11 +117,11 @@ def test_predictor_applies_the_precision_keys(monkeypatch):
     count = 2
     contexts = []
 
-    def recording_precision(cfg):
-        contexts.append(cfg.TEST.PRECISION)
+    def recording_precision(precision, device):
+        contexts.append((precision, torch.device(device).type))
         return contextlib.nullcontext()
 
-    monkeypatch.setattr(predictor_module, "inference_precision", recording_precision)
+    monkeypatch.setattr(predictor_module, "autocast_for", recording_precision)
     cfg = maskprop_cfg()
     cfg.MODEL.ALLOW_TF32 = False
     cfg.TEST.PRECISION = "bf16"
@@ -135,7 +135,7 @@ def test_predictor_applies_the_precision_keys(monkeypatch):
         torch.backends.cudnn.allow_tf32 = saved[0]
         torch.set_float32_matmul_precision(saved[1])
     list(predictor(enumerate(video_frames(count))))
-    assert contexts == ["bf16"] * count
+    assert contexts == [("bf16", "cpu")] * count
 
 
 def test_unpasted_masks_model_gives_the_same_detections():
