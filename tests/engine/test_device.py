@@ -31,6 +31,16 @@ def test_cuda_without_a_gpu_is_the_cpu_with_a_warning(device, device_warnings):
     )
 
 
+@no_gpu
+def test_a_lazyconfigs_device_is_named_by_its_key(device_warnings):
+    assert available_device("cuda", key="train.device") == "cpu"
+    (record,) = device_warnings
+    assert record.getMessage() == (
+        "train.device cuda, but torch sees no CUDA GPU: running on the CPU "
+        "(train.device=cpu says so and silences this warning)"
+    )
+
+
 def test_other_devices_are_kept_silently(device_warnings):
     assert available_device("cpu") == "cpu"
     assert device_warnings == []

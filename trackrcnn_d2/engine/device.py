@@ -8,15 +8,20 @@ __all__ = ["available_device"]
 logger = logging.getLogger(__name__)
 
 
-def available_device(device: str) -> str:
-    """``device`` (a ``MODEL.DEVICE`` value), or ``"cpu"`` with a warning when it names CUDA and
-    torch sees no CUDA GPU."""
+def available_device(device: str, key: str = "MODEL.DEVICE") -> str:
+    """``device`` (the value of ``key``: ``MODEL.DEVICE``, a LazyConfig's ``train.device``), or
+    ``"cpu"`` with a warning naming ``key`` when it names CUDA and torch sees no CUDA GPU."""
     import torch
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         logger.warning(
-            f"MODEL.DEVICE {device}, but torch sees no CUDA GPU: running on the CPU "
-            "(MODEL.DEVICE cpu says so and silences this warning)"
+            f"{key} {device}, but torch sees no CUDA GPU: running on the CPU "
+            f"({_setting(key, 'cpu')} says so and silences this warning)"
         )
         return "cpu"
     return device
+
+
+def _setting(key: str, value: str) -> str:
+    """How the user sets ``key``: ``KEY VALUE`` for yaml configs, ``key=value`` for LazyConfigs."""
+    return f"{key} {value}" if key.isupper() else f"{key}={value}"

@@ -58,7 +58,7 @@ def load_on_available_device(args):
     ``args`` warn no more."""
     cfg = load_lazy_config(args.config_file, args.opts)
     require_keys(cfg, ("train.device",), args.config_file, "train_net.py")
-    device = available_device(str(cfg.train.device))
+    device = available_device(str(cfg.train.device), key="train.device")
     if device != cfg.train.device:
         args.opts = [*args.opts, f"train.device={device}"]
         cfg.train.device = device

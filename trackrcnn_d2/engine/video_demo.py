@@ -105,7 +105,7 @@ def setup_lazy_config(config_file: str, opts, confidence_threshold: Optional[flo
             "train.init_checkpoint is empty; give a trained model, e.g. "
             "train.init_checkpoint=output/model_final.pth"
         )
-    cfg.train.device = available_device(str(cfg.train.device))
+    cfg.train.device = available_device(str(cfg.train.device), key="train.device")
     if confidence_threshold is not None:
         classes = len(cfg.tracker.params.detection_confidence)
         cfg.tracker.params.detection_confidence = [confidence_threshold] * classes
