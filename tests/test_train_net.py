@@ -4,8 +4,6 @@ The model is the demo's (configs/demo_synthetic.yaml) at 64 x 128 pixels, traine
 iterations: the tests check the plumbing (files, logs, resumption, gathered evaluation), not
 accuracy; the demo (`make demo`) shows accuracy.
 """
-import contextlib
-import errno
 import json
 import logging
 import os
@@ -19,6 +17,7 @@ import uuid
 
 import pytest
 import torch
+from helpers.faults import filling_atomic_open
 
 import train_net
 from trackrcnn_d2.data import register_synthetic_mots
@@ -275,7 +274,7 @@ def test_unknown_dataset_names_the_key(dataset, tmp_path, capsys, datasets, mess
         (["SOLVER.IMS_PER_BATCH", "3"], "must be a multiple of INPUT.CLIP_LENGTH (2)"),
         (["SOLVER.OPTIMIZER", "adamw"], "SOLVER.OPTIMIZER must be one of SGD, ADAM"),
         (["MODEL.WEIGHTS_CLASSES.MAP", "[['persn', 'pedestrian']]"],
-         "MODEL.WEIGHTS_CLASSES.MAP: 'persn' is not one of the 80 classes of coco_2017_train"),
+         "MODEL.WEIGHTS_CLASSES.MAP: 'persn' is not one of coco_2017_train's 80 classes"),
     ],
 )
 def test_bad_config_values_name_the_key(dataset, tmp_path, capsys, opts, message):
@@ -455,27 +454,9 @@ def test_a_full_disk_while_saving_is_one_line_and_leaves_no_partial_file(
 
     run, iteration = _copy_of_the_run(trained, tmp_path)
     before = {name: (run / name).read_bytes() for name in ("model_final.pth", "last_checkpoint")}
-    real_atomic_open = mots_checkpointer.atomic_open
-
-    class FillingFile:
-        def __init__(self, f):
-            self._f, self._written = f, 0
-
-        def write(self, data):
-            self._written += len(data)
-            if self._written > 1 << 20:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            return self._f.write(data)
-
-        def __getattr__(self, name):
-            return getattr(self._f, name)
-
-    @contextlib.contextmanager
-    def filling_atomic_open(path, *args, **kwargs):
-        with real_atomic_open(path, *args, **kwargs) as f:
-            yield FillingFile(f)
-
-    monkeypatch.setattr(mots_checkpointer, "atomic_open", filling_atomic_open)
+    # The writes of the checkpoint fail after 1 MB.
+    filling = filling_atomic_open(mots_checkpointer.atomic_open, 1 << 20)
+    monkeypatch.setattr(mots_checkpointer, "atomic_open", filling)
     opts = [*_opts(dataset, run, max_iter=iteration + 2), "DATASETS.TEST", "()",
             "SOLVER.CHECKPOINT_PERIOD", "1"]  # fmt: skip
     err = _run_expecting_user_error(capsys, "--config-file", CONFIG, "--resume", *opts)

@@ -197,7 +197,8 @@ def test_the_trained_models_own_checkpoint_is_loaded_as_it_is(tmp_path):
 @pytest.mark.parametrize(
     "value, message",
     [
-        ("[['car', 'car'], ['persn', 'pedestrian']]", "'persn' is not one of the 80 classes"),
+        ("[['car', 'car'], ['persn', 'pedestrian']]",
+         "'persn' is not one of coco_2017_train's 80 classes"),
         ("[['person', 'pedestrain']]", "'pedestrain' is not a MOTS class"),
         ("[['person', 'pedestrian'], ['bicycle', 'pedestrian']]", "'pedestrian' is mapped twice"),
         ("[['person']]", "is not a [checkpoint class, MOTS class] pair"),

@@ -3,7 +3,6 @@ last_checkpoint as they were), strict loading for inference, one summary line fo
 
 The model is the demo config's narrow TrackR-CNN (FPN, BatchNorm), built on the CPU.
 """
-import contextlib
 import errno
 import logging
 import os
@@ -15,6 +14,7 @@ import time
 import pytest
 import torch
 from detectron2.modeling import build_model
+from helpers.faults import filling_atomic_open
 
 from trackrcnn_d2.checkpoint import MOTSCheckpointer
 from trackrcnn_d2.checkpoint import mots_checkpointer as checkpointer_module
@@ -53,29 +53,8 @@ def records():
 
 
 def _failing_writes(after_bytes: int, error=errno.ENOSPC):
-    """A stand-in for ``atomic_open`` in the checkpointer: the real one, whose file raises
-    OSError(``error``) once ``after_bytes`` have been written (a disk that fills up)."""
-    real_atomic_open = checkpointer_module.atomic_open
-
-    class FillingFile:
-        def __init__(self, f):
-            self._f, self._written = f, 0
-
-        def write(self, data):
-            self._written += len(data)
-            if self._written > after_bytes:
-                raise OSError(error, os.strerror(error))
-            return self._f.write(data)
-
-        def __getattr__(self, name):
-            return getattr(self._f, name)
-
-    @contextlib.contextmanager
-    def atomic_open(path, *args, **kwargs):
-        with real_atomic_open(path, *args, **kwargs) as f:
-            yield FillingFile(f)
-
-    return atomic_open
+    """The checkpointer's ``atomic_open``, its file failing with ``error`` after ``after_bytes``."""
+    return filling_atomic_open(checkpointer_module.atomic_open, after_bytes, error)
 
 
 def test_save_writes_the_file_then_names_it_in_last_checkpoint(tmp_path):

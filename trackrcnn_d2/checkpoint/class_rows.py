@@ -15,6 +15,7 @@ import torch
 from detectron2.modeling.roi_heads.fast_rcnn import FastRCNNOutputLayers
 from detectron2.modeling.roi_heads.mask_head import BaseMaskRCNNHead
 
+from trackrcnn_d2.data.class_pairs import checked_class_pair
 from trackrcnn_d2.data.mots_io import MOTS_CLASS_IDS
 from trackrcnn_d2.utils.cli import ConfigError
 
@@ -75,17 +76,9 @@ class WeightsClassMap:
         model_classes = tuple(model_classes)
         sources: List[Optional[int]] = [None] * len(model_classes)
         for pair in pairs:
-            if len(pair) != 2 or not all(isinstance(name, str) for name in pair):
-                raise ConfigError(
-                    f"{map_key}: entry {pair!r} is not a [checkpoint class, MOTS class] pair of "
-                    "names, e.g. ['person', 'pedestrian']"
-                )
-            checkpoint_class, mots_class = pair
-            if checkpoint_class not in names:
-                raise ConfigError(
-                    f"{map_key}: {checkpoint_class!r} is not one of the {len(names)} classes of "
-                    f"{dataset} ({', '.join(names[:12])}{', ...' if len(names) > 12 else ''})"
-                )
+            checkpoint_class, mots_class = checked_class_pair(
+                pair, map_key, "checkpoint class", list(names), f"{dataset}'s"
+            )
             if mots_class not in MOTS_CLASS_IDS:
                 raise ConfigError(
                     f"{map_key}: {mots_class!r} is not a MOTS class ({', '.join(MOTS_CLASS_IDS)})"

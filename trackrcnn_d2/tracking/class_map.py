@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from trackrcnn_d2.data.class_pairs import checked_class_pair
 from trackrcnn_d2.utils.cli import ConfigError
 
 __all__ = ["build_class_map", "class_map_from_config", "class_map_from_dataset", "map_classes"]
@@ -30,18 +31,9 @@ def build_class_map(
     mots_index = {name: i for i, name in enumerate(mots_classes)}
     table = np.full(len(model_classes), -1, dtype=np.int64)
     for pair in pairs:
-        if len(pair) != 2 or not all(isinstance(name, str) for name in pair):
-            raise ConfigError(
-                f"{map_key}: entry {pair!r} is not a [model class, MOTS class] pair of names, e.g. "
-                "['person', 'pedestrian']"
-            )
-        model_class, mots_class = pair
-        if model_class not in model_index:
-            more = ", ..." if len(model_classes) > 12 else ""
-            raise ConfigError(
-                f"{map_key}: {model_class!r} is not one of the model's {len(model_classes)} "
-                f"classes ({', '.join(model_classes[:12])}{more})"
-            )
+        model_class, mots_class = checked_class_pair(
+            pair, map_key, "model class", model_classes, "the model's"
+        )
         if mots_class not in mots_index:
             raise ConfigError(
                 f"{map_key}: {mots_class!r} is not one of {classes_key} {list(mots_classes)}"
