@@ -99,7 +99,7 @@ def test_workers_must_be_a_positive_integer(folders, capsys):
         evaluate_mots_folders(str(folders / "gt"), str(folders / "results"), workers=0)
     with pytest.raises(SystemExit):
         main([str(folders / "gt"), str(folders / "results"), "--workers", "0"])
-    assert "expected a positive integer, got '0'" in capsys.readouterr().err
+    assert "expected a whole number >= 1, got '0'" in capsys.readouterr().err
 
 
 class _Frames(dict):

@@ -48,6 +48,8 @@ def _parse_classes(text: str) -> List[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from trackrcnn_d2.utils.cli import whole_number
+
     parser = argparse.ArgumentParser(
         prog="python -m trackrcnn_d2.evaluation",
         description="MOTS evaluation (sMOTSA, MOTSA, MOTSP, IDS, HOTA, IDF1, ...), identical to "
@@ -70,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     parser.add_argument(
         "--workers",
-        type=_positive_int,
+        type=whole_number(1),
         default=1,
         metavar="N",
         help="processes evaluating the sequences in parallel (default 1: this one; not with "
@@ -97,16 +99,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace a --report folder that holds files"
     )
     return parser
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _report_arguments(parser: argparse.ArgumentParser, args) -> Optional[str]:
