@@ -270,7 +270,7 @@ def test_unknown_dataset_names_the_key(dataset, tmp_path, capsys, datasets, mess
     [
         (["OUTPUT_DIR", "{file}"], "OUTPUT_DIR {file} is a file"),
         (["DATASETS.MOTS.CLASSES", "['truck']"], "DATASETS.MOTS.CLASSES: Unknown MOTS class"),
-        (["INPUT.CLIP_LENGTH", "0"], "INPUT.CLIP_LENGTH must be at least 1"),
+        (["INPUT.CLIP_LENGTH", "0"], "INPUT.CLIP_LENGTH must be a whole number >= 1, got 0"),
         (["SOLVER.IMS_PER_BATCH", "3"], "must be a multiple of INPUT.CLIP_LENGTH (2)"),
         (["SOLVER.OPTIMIZER", "adamw"], "SOLVER.OPTIMIZER must be one of SGD, ADAM"),
         (["MODEL.WEIGHTS_CLASSES.MAP", "[['persn', 'pedestrian']]"],
@@ -285,6 +285,37 @@ def test_bad_config_values_name_the_key(dataset, tmp_path, capsys, opts, message
         capsys, "--config-file", CONFIG, *_opts(dataset, tmp_path / "out"), *opts
     )
     assert message.format(file=file) in err
+
+
+@pytest.mark.parametrize(
+    "opts, message",
+    [
+        (["SOLVER.BASE_LR", "nan"], "command line: SOLVER.BASE_LR must be a finite number > 0, "
+         "got nan"),
+        (["SOLVER.MAX_ITER", "-3"], "command line: SOLVER.MAX_ITER must be a whole number >= 0, "
+         "got -3"),
+        (["MODEL.ROI_HEADS.SCORE_THRESH_TEST", "1.5"], "command line: MODEL.ROI_HEADS."
+         "SCORE_THRESH_TEST must be a finite number from 0 to 1, got 1.5"),
+        (["TRACKER_HEADS.KEEP_ALIVE", "[4, -1]"], "command line: every value of TRACKER_HEADS."
+         "KEEP_ALIVE must be a whole number >= 0, got -1 in [4, -1]"),
+    ],
+)  # fmt: skip
+def test_values_outside_their_rule_end_in_one_line_and_write_nothing(
+    dataset, tmp_path, capsys, opts, message
+):
+    out = tmp_path / "out"
+    err = _run_expecting_user_error(
+        capsys, "--config-file", CONFIG, *_opts(dataset, out), *opts
+    )
+    assert err == f"train_net.py: error: {message}"
+    assert not out.exists()
+    # A file's value is named with the file.
+    config_file = tmp_path / "bad.yaml"
+    config_file.write_text(f"_BASE_: {CONFIG}\nSOLVER:\n  BASE_LR: -0.1\n")
+    err = _run_expecting_user_error(capsys, "--config-file", str(config_file), *_opts(dataset, out))
+    assert err == (f"train_net.py: error: {config_file}: SOLVER.BASE_LR must be a finite number > "
+                   "0, got -0.1")  # fmt: skip
+    assert not out.exists()
 
 
 def test_missing_and_corrupt_weights_name_the_file(dataset, tmp_path, capsys):

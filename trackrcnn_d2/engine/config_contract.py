@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 import torch
 from detectron2.data import MetadataCatalog
 
+from trackrcnn_d2.config_values import check_config_values
 from trackrcnn_d2.data.mots_io import mots_class_to_contiguous
 from trackrcnn_d2.engine.precision import INFERENCE_PRECISIONS
 from trackrcnn_d2.engine.predictor import has_association_head
@@ -39,7 +40,9 @@ def check_evaluation_setup(cfg, model: Optional[torch.nn.Module] = None) -> None
       model's classes to them;
     - every per-class ``TRACKER_HEADS`` key has one value per class (or one for all), and the
       mechanism, disjoint rule and optical flow (its weights too) exist;
-    - ``TEST.PRECISION`` is known, ``TEST.CLIP_CHUNK`` not negative;
+    - every numeric value follows its rule (:func:`trackrcnn_d2.config_values.
+      check_config_values`, as ``load_config`` checks: for a config built otherwise);
+    - ``TEST.PRECISION`` is known;
     - each test dataset is a MOTS dataset that annotates one of the classes at least, and its
       :class:`~trackrcnn_d2.evaluation.MOTSEvaluator` builds from ``cfg``;
     - with ``model``: it has an association head if the mechanism matches association vectors.
@@ -47,6 +50,7 @@ def check_evaluation_setup(cfg, model: Optional[torch.nn.Module] = None) -> None
     Reads no image or annotation file (dataset metadata only; ``check_mots_datasets`` checks
     that the files are there).
     """
+    check_config_values(cfg)
     classes = list(cfg.DATASETS.MOTS.CLASSES)
     check_mots_classes(classes, "DATASETS.MOTS.CLASSES")
     if class_map_from_config(cfg) is None and cfg.MODEL.ROI_HEADS.NUM_CLASSES != len(classes):
@@ -61,10 +65,6 @@ def check_evaluation_setup(cfg, model: Optional[torch.nn.Module] = None) -> None
             check_optical_flow(cfg.TRACKER_HEADS.FLOW)
         except ValueError as e:
             raise ConfigError(f"TRACKER_HEADS.FLOW: {e}") from None
-    if cfg.TEST.CLIP_CHUNK < 0:
-        raise ConfigError(
-            f"TEST.CLIP_CHUNK must be 0 (near-online) or more, got {cfg.TEST.CLIP_CHUNK}"
-        )
     if cfg.TEST.PRECISION not in INFERENCE_PRECISIONS:
         raise ConfigError(
             f"TEST.PRECISION must be one of {INFERENCE_PRECISIONS}, got {cfg.TEST.PRECISION!r}"

@@ -23,6 +23,7 @@ __all__ = [
     "is_lazy_config",
     "require_keys",
     "load_lazy_config",
+    "check_lazy_values",
     "flat_config",
     "target_name",
     "tracker_uses_flow",
@@ -217,7 +218,32 @@ def load_lazy_config(path: str, overrides: Sequence[str] = ()):
     cfg = _load_file(path)
     for override in overrides:
         _apply_override(cfg, override)
+    check_lazy_values(cfg, path, overrides)
     return cfg
+
+
+def check_lazy_values(cfg, path: str, overrides: Sequence[str] = ()) -> None:
+    """The rules of the yaml configs' keys (:data:`trackrcnn_d2.config_values.VALUE_RULES`)
+    for the LazyConfig keys that hold the same values
+    (:data:`~trackrcnn_d2.config_values.LAZY_CONFIG_KEYS`: ``tracker.params.*``,
+    ``optimizer.lr``, ``train.max_iter``, ...); a value outside its rule is a
+    :class:`ConfigError` naming the key, the value and ``path`` or the command line. Absent
+    keys, None and values that only instantiation resolves are left to the callable."""
+    from omegaconf import OmegaConf
+
+    from trackrcnn_d2.config_values import LAZY_CONFIG_KEYS, check_value
+
+    overridden = {override.split("=", 1)[0].lstrip("+~") for override in overrides}
+    for key, rule_key in LAZY_CONFIG_KEYS.items():
+        try:
+            value = OmegaConf.select(cfg, key, default=None)
+            if OmegaConf.is_list(value):
+                value = OmegaConf.to_container(value, resolve=True)
+        except Exception:  # an interpolation of something not yet there
+            continue
+        if value is None or OmegaConf.is_dict(value):  # absent, or a LazyCall to build it
+            continue
+        check_value(key, value, "command line" if key in overridden else path, rule_key)
 
 
 def build_part(cfg, key: str):

@@ -5,6 +5,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from trackrcnn_d2.config_values import VALUE_RULES
 from trackrcnn_d2.utils.cli import ConfigError
 
 from .detections import FrameDetections
@@ -21,6 +22,9 @@ PER_CLASS_FIELDS = {
     "keep_alive": int,
 }
 CONFIG_KEYS = {name: f"TRACKER_HEADS.{name.upper()}" for name in PER_CLASS_FIELDS}
+# The numeric fields' config keys, whose rules (trackrcnn_d2/config_values.py) the fields obey.
+VALUE_KEYS = {**CONFIG_KEYS, "min_score": "TRACKER_HEADS.MIN_SCORE",
+              "min_mask_area": "TRACKER_HEADS.MIN_MASK_AREA"}  # fmt: skip
 
 
 def per_class_values(
@@ -90,6 +94,12 @@ class TrackerParams:
         for name, kind in PER_CLASS_FIELDS.items():
             values = per_class_values(name, getattr(self, name), self.class_names, kind)
             object.__setattr__(self, name, values)
+        for name, key in VALUE_KEYS.items():
+            rule, values = VALUE_RULES[key], getattr(self, name)
+            bad = [v for v in (values if isinstance(values, tuple) else (values,))
+                   if not rule.allows(v)]  # fmt: skip
+            if bad:
+                raise ValueError(f"{name} must be {rule.describe()} (as {key}), got {bad[0]}")
 
     @property
     def mechanism(self) -> AssociationMechanism:

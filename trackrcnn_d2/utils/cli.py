@@ -215,11 +215,14 @@ def load_config(config_file: str, opts: Sequence[str] = ()):
     if not os.path.isfile(config_file):
         what = "is a folder" if os.path.isdir(config_file) else "not found"
         raise ConfigError(f"config file {config_file} {what}; the shipped ones are in configs/")
+    from trackrcnn_d2.config_values import numbers_as_written
+
     cfg = get_cfg()
     add_trackrcnn_config(cfg)
     bad_input = (KeyError, AssertionError, ValueError, TypeError, AttributeError, OSError)
     try:
-        cfg.merge_from_file(config_file)
+        with numbers_as_written():
+            cfg.merge_from_file(config_file)
     except (*bad_input, yaml.YAMLError) as e:
         if isinstance(e, yaml.YAMLError):
             where = " ".join(str(e).split())
@@ -229,19 +232,31 @@ def load_config(config_file: str, opts: Sequence[str] = ()):
                 f"{config_file} must be a yaml mapping of keys (KEY: value), as in configs/"
             ) from None
         raise ConfigError(_config_message(e, config_file)) from None
-    merge_overrides(cfg, opts)
+    merge_overrides(cfg, opts, config_file=config_file)
     cfg.freeze()
     return cfg
 
 
-def merge_overrides(cfg, opts: Sequence[str], parser=None) -> None:
-    """``cfg.merge_from_list(opts)`` (``KEY VALUE`` pairs from the command line); a pair that
-    cannot be used (odd length, unknown key, wrong type) raises :class:`ConfigError` naming it,
-    or, given an ``argparse`` ``parser``, ends with its usage line and the message (status 2)."""
+def merge_overrides(cfg, opts: Sequence[str], parser=None, config_file=None) -> None:
+    """``cfg.merge_from_list(opts)`` (``KEY VALUE`` pairs from the command line), then every
+    numeric value checked against its rule (:func:`trackrcnn_d2.config_values.
+    check_config_values`: ranges, finiteness; an integer counts for a float key). A pair that
+    cannot be used (odd length, unknown key, wrong type) or a value outside its rule raises
+    :class:`ConfigError` naming the key, the value and where it came from (the command line, or
+    ``config_file`` for the other keys), or, given an ``argparse`` ``parser``, ends with its
+    usage line and the message (status 2)."""
     import yaml
 
+    from trackrcnn_d2.config_values import check_config_values, numbers_as_written
+
     try:
-        cfg.merge_from_list(list(opts))
+        with numbers_as_written():
+            cfg.merge_from_list(list(opts))
+        check_config_values(cfg, list(opts)[0::2], config_file)
+    except ConfigError as error:
+        if parser is None:
+            raise
+        parser.error(str(error))
     except (KeyError, AssertionError, ValueError, TypeError, AttributeError, OSError,
             yaml.YAMLError) as e:  # fmt: skip
         error = ConfigError(_config_message(e, "command line"))
