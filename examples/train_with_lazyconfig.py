@@ -3,20 +3,27 @@
 # with detectron2's SimpleTrainer on MOTS clips and evaluated with MOTSEvaluator. Trailing
 # key=value pairs override the config, as for detectron2's tools/lazyconfig_train_net.py, e.g.
 #   python examples/train_with_lazyconfig.py train.max_iter=1000 train.device=cpu
-import sys
+import argparse
 
-from detectron2.config import LazyConfig, instantiate
+from detectron2.config import instantiate
 from detectron2.engine import SimpleTrainer
 from detectron2.evaluation import inference_on_dataset
 
 import trackrcnn_d2
 from trackrcnn_d2 import model_zoo
 from trackrcnn_d2.checkpoint import MOTSCheckpointer
+from trackrcnn_d2.engine.lazy_config import load_lazy_config
+from trackrcnn_d2.utils.cli import ConfigError
 
+parser = argparse.ArgumentParser(description="Train and evaluate TrackR-CNN's LazyConfig.")
+parser.add_argument("opts", nargs="*", metavar="key=value", help="config overrides")
+args = parser.parse_args()
 trackrcnn_d2.register_all()  # the model components, datasets, tracker and evaluator
 
-cfg = LazyConfig.load(model_zoo.get_config_file("kitti_mots_R_50_FPN_LSJ.py"))
-cfg = LazyConfig.apply_overrides(cfg, sys.argv[1:])
+try:  # LazyConfig.load and apply_overrides, then a mistyped key or a bad value is refused
+    cfg = load_lazy_config(model_zoo.get_config_file("kitti_mots_R_50_FPN_LSJ.py"), args.opts)
+except ConfigError as e:
+    parser.error(str(e))  # the usage line and what is wrong
 model = instantiate(cfg.model).to(cfg.train.device)  # TrackRCNN around the zoo's FPN and heads
 # The zoo's COCO weights, COCO's car and person rows initialising car and pedestrian.
 class_map = instantiate(cfg.train.init_checkpoint_classes)

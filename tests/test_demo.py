@@ -241,10 +241,17 @@ def test_bad_inputs_end_in_one_message(
     with open(os.path.join(frame_folder, "000001.png"), "rb") as good:
         (bad_png / "000000.png").write_bytes(good.read())
     (bad_png / "000001.png").write_bytes(b"\x89PNG truncated")
+    mixed = tmp_path / "mixed_frames"
+    mixed.mkdir()
+    first = cv2.imread(os.path.join(frame_folder, "000001.png"))
+    cv2.imwrite(str(mixed / "000000.png"), first)
+    cv2.imwrite(str(mixed / "000001.png"), first)
+    cv2.imwrite(str(mixed / "000002.png"), cv2.resize(first, (96, 48)))
     cases = [
         ((str(broken), out, weights), "broken.mp4: cannot open this video"),
         ((str(tmp_path / "missing.mp4"), out, weights), "no such video, folder of frames or list"),
         ((str(bad_png), out, weights), "000001.png: cannot read this image"),
+        ((str(mixed), out, weights), "000002.png: frame 2 is 96 x 48 pixels, but the first"),
         ((frame_folder, out, str(tmp_path / "missing.pth")), "missing.pth not found"),
         ((frame_folder, out, str(corrupt_weights)), "model.pth cannot be read as a checkpoint"),
         ((frame_folder, out, ""), "MODEL.WEIGHTS is empty"),
@@ -266,6 +273,15 @@ def test_bad_inputs_end_in_one_message(
         (["--render-scale", "0"], "argument --render-scale: expected a number > 0"),
     ]:
         assert message in _refused(capsys, _demo, frame_folder, out, weights, *flag)
+    for override, message in [
+        (["TRACKER_HEADS.MIN_SCORE", "nan"], "TRACKER_HEADS.MIN_SCORE must be a finite number "
+         "from 0 to 1, got nan"),
+        (["TRACKER_HEADS.KEEP_ALIVE", "[4, -1]"], "every value of TRACKER_HEADS.KEEP_ALIVE must "
+         "be a whole number >= 0, got -1 in [4, -1]"),
+    ]:
+        err = _refused(capsys, _demo, frame_folder, out, weights, opts=OPTS + override)
+        assert err == f"demo.py: error: command line: {message}"
+        assert not out.exists()
     opts = OPTS + ["TRACKER_HEADS.ASSOCIATION", "hungarian"]
     assert "Unknown association mechanism" in _refused(
         capsys, _demo, frame_folder, out, weights, opts=opts

@@ -100,6 +100,23 @@ def test_missing_detections_name_the_folder_and_the_command_that_writes_it(
                           "--detections)")  # fmt: skip
 
 
+def test_a_missing_or_corrupt_cache_file_is_one_line_or_a_warning(dataset, tmp_path, capsys):
+    root, prefix = dataset
+    folder = tmp_path / "detections"
+    write_perfect_detections(root, folder, ["0000", "0001"])  # not 0002 of the train split
+    options = ["--config-file", CONFIG, "--detections", str(folder), "--output",
+               str(tmp_path / "tuned.yaml"), "DATASETS.TRAIN", f"('{prefix}_train',)"]  # fmt: skip
+    run_tool(*options)
+    err = capsys.readouterr().err
+    assert (f"tune_tracker.py: warning: {folder} has no detection cache of sequence(s) ['0002'] "
+            f"of {prefix}_train: the search uses the 2 cached ones") in err  # fmt: skip
+    (folder / "0001.npz").write_bytes((folder / "0001.npz").read_bytes()[:200])
+    error = _user_error(capsys, *options, "--overwrite")
+    assert error.startswith(f"tune_tracker.py: error: {folder / '0001.npz'}: cannot read as a "
+                            "detection cache (it is an .npz archive that is truncated or corrupt)")
+    assert "allow_pickle" not in error
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [
@@ -108,6 +125,12 @@ def test_missing_detections_name_the_folder_and_the_command_that_writes_it(
         (["--iterations", "0"], "--iterations: expected a whole number >= 1, got '0'"),
         (["--cross-validate", "1"], "--cross-validate: expected a whole number >= 2"),
         (["--select", "first"], "--select: invalid choice: 'first'"),
+        (["--detection-confidence-range", "0.9", "0.1"], "LOW 0.9 is above HIGH 0.1"),
+        (["--detection-confidence-range", "0", "2"],
+         "range: 2 is no value of TRACKER_HEADS.DETECTION_CONFIDENCE, which must be a finite "
+         "number from 0 to 1"),
+        (["--assoc-threshold-range", "-1", "2"], "range: -1 is no value of TRACKER_HEADS."),
+        (["--maskprop-threshold-range", "nan", "0.5"], "range: nan is no value of"),
     ],
 )
 def test_argument_mistakes(dataset, tmp_path, capsys, arguments, message):

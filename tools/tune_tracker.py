@@ -41,12 +41,14 @@ import argparse
 import json
 import os
 import shlex
+import sys
 import time
 
 from trackrcnn_d2.engine.arguments import MOTSArgumentParser, config_file_argument
 from trackrcnn_d2.tuning.options import (
     DEFAULT_RANGES,
     SELECTION_RULES,
+    check_search_range,
     default_workers,
     resolve_metric,
 )
@@ -154,7 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv=None):
-    return build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in DEFAULT_RANGES:
+        try:
+            check_search_range(name, *getattr(args, f"{name}_range"))
+        except ValueError as e:
+            parser.error(f"argument --{name.replace('_', '-')}-range: {e}")
+    return args
 
 
 def _mots_datasets():
@@ -374,6 +383,13 @@ def search_thresholds(args):
     metadata = find_dataset(cfg, args, dataset, names)
     if metadata is not None:
         dataset = metadata.name
+        uncached = [s for s in metadata.get("sequences", []) if s not in sequences]
+        if uncached:  # e.g. a cache file deleted, or an evaluation stopped early
+            print(
+                f"{PROGRAM}: warning: {detections} has no detection cache of sequence(s) "
+                f"{uncached} of {dataset}: the search uses the {len(names)} cached ones",
+                file=sys.stderr,
+            )
     output, trials_path = output_paths(cfg, args, dataset, detections)
     if args.cross_validate and args.cross_validate > len(names):
         raise UserError(f"--cross-validate {args.cross_validate}: only {len(names)} sequences")

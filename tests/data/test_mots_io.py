@@ -304,6 +304,34 @@ def test_seqmaps_of_both_layouts(tmp_path):
         mots_io.read_seqmap(str(bad))
 
 
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("0002 empty 000000 000232\n".encode("utf-16"), "byte 0 is 0xff"),  # Notepad's "Unicode"
+        (bytes(range(256)), "byte 128 is 0x80"),
+    ],
+    ids=["utf-16", "binary"],
+)
+def test_a_seqmap_that_is_not_utf8_text_is_named(tmp_path, content, problem):
+    seqmap = tmp_path / "odd.seqmap"
+    seqmap.write_bytes(content)
+    with pytest.raises(MOTSFormatError) as error:
+        mots_io.read_seqmap(str(seqmap))
+    assert str(error.value).startswith(f"{seqmap}: not a seqmap (not UTF-8 text: {problem})")
+    assert "\n" not in str(error.value)
+
+
+def test_a_seqmap_with_a_byte_order_mark_or_a_reversed_range(tmp_path):
+    marked = tmp_path / "bom.seqmap"
+    marked.write_bytes("0002 empty 000000 000232\n".encode("utf-8-sig"))
+    assert mots_io.read_seqmap(str(marked)) == {"0002": (0, 232)}
+    for line in ("0002 empty 000232 000000", "0002 empty -1 5"):
+        reversed_range = tmp_path / "reversed.seqmap"
+        reversed_range.write_text(line + "\n")
+        with pytest.raises(MOTSFormatError, match=r"reversed.seqmap:1: .*\(0 <= first <= last\)"):
+            mots_io.read_seqmap(str(reversed_range))
+
+
 def test_an_unknown_annotation_format_is_refused(tmp_path):
     with pytest.raises(ValueError, match="annotation_format must be one of"):
         mots_io.find_sequence_annotations(str(tmp_path), "0000", "json")

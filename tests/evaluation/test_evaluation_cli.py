@@ -245,3 +245,45 @@ def test_ground_truth_of_unknown_classes_is_warned_about(kitti_folders, capsys):
 
 def read_mots_txt_objects(path):
     return [o for objects in read_mots_txt(str(path)).values() for o in objects]
+
+
+@pytest.mark.parametrize("class_id", [7, -1])
+def test_results_of_unknown_classes_are_warned_about_naming_file_and_line(
+    kitti_folders, capsys, class_id
+):
+    result_file = kitti_folders / "results" / "0000.txt"
+    lines = result_file.read_text().splitlines()
+    fields = lines[2].split(" ")
+    fields[2] = str(class_id)
+    lines[2] = " ".join(fields)
+    result_file.write_text("\n".join(lines) + "\n")
+    assert main([str(kitti_folders / "gt"), str(kitti_folders / "results")]) == 0
+    err = capsys.readouterr().err  # (the random case has a class 3 result in 0001.txt too)
+    warnings = [line for line in err.splitlines() if line.startswith(f"warning: {result_file}")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"warning: {result_file}:3: unknown class id {class_id} ")
+    assert "1 line(s) of unknown classes are not evaluated" in warnings[0]
+
+
+def test_ground_truth_without_objects_is_warned_about_and_columns_stay_apart(
+    kitti_folders, capsys
+):
+    gt_file = kitti_folders / "gt" / "0000.txt"
+    for sequence in ("0000", "0001"):
+        (kitti_folders / "gt" / f"{sequence}.txt").write_text("")
+        (kitti_folders / "results" / f"{sequence}.txt").write_text("")
+    # 1100 false positives and no GT: MOTSA = -1100 / max(1, 0) = -110000.0 % (TrackEval's rule),
+    # 9 characters, one more than the table's 8.
+    write_mots_txt(str(kitti_folders / "results" / "0000.txt"),
+                   [box(f, 1001, 0, 2, 0, 2, size=(12, 16)) for f in range(1100)])  # fmt: skip
+    assert main([str(kitti_folders / "gt"), str(kitti_folders / "results")]) == 0
+    out, err = capsys.readouterr()
+    assert f"warning: {gt_file}: the ground truth of sequence 0000 has no object" in err
+    lines = out.splitlines()
+    header, row = [line for line in lines if "sMOTSA" in line or line.startswith("0000")][:2]
+    cells = row.split()
+    assert cells[:2] == ["0000", "0.0"]  # per sequence: no GT, TrackEval's 0
+    combined = [line for line in out.splitlines() if line.startswith("COMBINED")][0].split()
+    assert len(combined) == len(header.split()) + 1  # every cell apart
+    assert combined[1:3] == ["-110000.0", "-110000.0"]  # sMOTSA, MOTSA
+    assert len(header) == len(row)  # the columns line up

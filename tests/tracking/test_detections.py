@@ -5,11 +5,13 @@ import numpy as np
 import pytest
 
 from trackrcnn_d2.tracking import (
+    DetectionCacheError,
     FrameDetections,
     read_detection_cache,
     read_detection_cache_folder,
     write_detection_cache,
 )
+from trackrcnn_d2.utils.cli import is_user_error
 
 
 def assert_same_frames(a, b):
@@ -60,6 +62,37 @@ def test_cache_refuses_bad_input(tmp_path, frame_factory):
     garbage.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="c.npz"):
         read_detection_cache(str(garbage))
+
+
+def test_a_corrupt_cache_is_one_user_error_naming_the_file(tmp_path, frame_factory):
+    good = tmp_path / "good.npz"
+    write_detection_cache(str(good), [frame_factory(0, [{"box": [1, 2, 30, 40]}])])
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:300])
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, **{k: np.array([{"x": 1}], dtype=object) for k in CACHE_KEYS})
+    random_bytes = tmp_path / "random.npz"
+    random_bytes.write_bytes(np.random.default_rng(0).bytes(500))
+    cases = [
+        (truncated, "an .npz archive that is truncated or corrupt"),
+        (pickled, "an .npz archive of object arrays, not of this format"),
+        (random_bytes, "no .npz archive"),
+        (tmp_path / "empty.npz", "no .npz archive"),
+    ]
+    (tmp_path / "empty.npz").write_bytes(b"")
+    for path, what in cases:
+        with pytest.raises(DetectionCacheError) as error:
+            read_detection_cache(str(path))
+        message = str(error.value)
+        assert message.startswith(f"{path}: cannot read as a detection cache (it is {what}); ")
+        assert "allow_pickle" not in message and "\n" not in message
+        assert is_user_error(error.value)
+    with pytest.raises(FileNotFoundError, match="missing.npz: no such detection cache file"):
+        read_detection_cache(str(tmp_path / "missing.npz"))
+
+
+CACHE_KEYS = ("format", "sequence", "frame_idx", "image_size", "det_offsets", "boxes", "scores",
+              "classes", "mask_counts", "mask_offsets")  # fmt: skip
 
 
 def test_frame_detections_validate_shapes(frame_factory):

@@ -51,3 +51,17 @@ def test_unreadable_inputs_name_the_file(tmp_path):
     next(frames)
     with pytest.raises(VideoReadError, match=r"000001.png: cannot read this image \(frame 1"):
         next(frames)
+
+
+def test_a_folder_of_frames_of_mixed_sizes_names_the_first_odd_frame(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for name, (height, width) in [("a.png", (8, 12)), ("b.png", (8, 12)), ("c.png", (12, 8)),
+                                  ("d.png", (6, 6))]:  # fmt: skip
+        cv2.imwrite(str(folder / name), np.zeros((height, width, 3), np.uint8))
+    frames = open_frames(str(folder)).frames
+    assert [index for index, _ in (next(frames), next(frames))] == [0, 1]
+    first, odd = folder / "a.png", folder / "c.png"
+    message = rf"{odd}: frame 2 is 8 x 12 pixels, but the first frame {first} is 12 x 8"
+    with pytest.raises(VideoReadError, match=message):
+        next(frames)

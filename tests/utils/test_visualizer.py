@@ -2,9 +2,15 @@
 ignore regions grey, nothing else changed."""
 import numpy as np
 import pycocotools.mask as mask_utils
+import pytest
 
 from trackrcnn_d2.data import mots_io
-from trackrcnn_d2.utils.visualizer import draw_dataset_frame, track_color
+from trackrcnn_d2.utils.visualizer import (
+    RenderSizeError,
+    draw_dataset_frame,
+    draw_tracks,
+    track_color,
+)
 
 GREY = 100
 
@@ -47,3 +53,13 @@ def test_labels_name_the_class_and_the_instance_number():
     assert visualizer._label(1005) == "car 5"
     assert visualizer._label(2003) == "pedestrian 3"
     assert mots_io.obj_id_to_class_id(2003) == 2
+
+
+def test_a_scale_too_large_to_draw_is_refused_before_drawing():
+    frame = np.zeros((128, 256, 3), np.uint8)
+    assert draw_tracks(frame, [], scale=2).shape == (256, 512, 3)
+    with pytest.raises(RenderSizeError, match=r"scale 1000 renders the 256 x 128 frames at "
+                                              r"256000 x 128000 pixels"):  # fmt: skip
+        draw_tracks(frame, [], scale=1000)
+    with pytest.raises(RenderSizeError):  # one side beyond matplotlib's canvas, few pixels
+        draw_tracks(np.zeros((1, 300, 3), np.uint8), [], scale=200)

@@ -125,6 +125,13 @@ def _read_txt_records(path: str) -> Tuple[List[MOTSObject], List[int]]:
     return objects, line_numbers
 
 
+def first_line_where(path: str, predicate) -> Optional[int]:
+    """The number of the first line of the txt file ``path`` whose object satisfies
+    ``predicate`` (a function of a :class:`MOTSObject`), or None: to name a line in a warning."""
+    objects, line_numbers = _read_txt_records(path)
+    return next((n for o, n in zip(objects, line_numbers) if predicate(o)), None)
+
+
 def check_rle_sizes(objects: Sequence[MOTSObject], sources: Sequence[str]) -> None:
     """Raise :class:`MOTSFormatError` (naming ``sources[i]``, e.g. ``"file:line"``) for the first
     object whose RLE string does not cover exactly its header's height x width pixels, or is
@@ -244,22 +251,31 @@ def read_seqmap(path: str) -> Dict[str, Optional[Tuple[int, int]]]:
     if not os.path.isfile(path):
         raise missing_path_error(path, "seqmap", "file")
     sequences: Dict[str, Optional[Tuple[int, int]]] = {}
-    with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, start=1):
-            fields = line.replace(",", " ").split()
-            if not fields or (line_number == 1 and fields == ["name"]):
-                continue
-            if len(fields) == 1:
-                sequences[fields[0]] = None
-                continue
-            try:
-                first, last = int(fields[2]), int(fields[3])
-            except (IndexError, ValueError):
-                raise MOTSFormatError(
-                    f"{path}:{line_number}: expected '<seq> empty <first frame> <last frame>' or "
-                    f"'<seq>', got {line.strip()!r}"
-                ) from None
-            sequences[fields[0]] = (first, last)
+    try:
+        with open(path, encoding="utf-8-sig") as f:  # "-sig": a BOM is no part of a name
+            lines = f.readlines()
+    except UnicodeDecodeError as e:
+        raise MOTSFormatError(
+            f"{path}: not a seqmap (not UTF-8 text: byte {e.start} is {e.object[e.start]:#04x}); "
+            "a seqmap has lines '<seq> empty <first frame> <last frame>' (save it as UTF-8)"
+        ) from None
+    for line_number, line in enumerate(lines, start=1):
+        fields = line.replace(",", " ").split()
+        if not fields or (line_number == 1 and fields == ["name"]):
+            continue
+        if len(fields) == 1:
+            sequences[fields[0]] = None
+            continue
+        try:
+            first, last = int(fields[2]), int(fields[3])
+            if not 0 <= first <= last:
+                raise ValueError
+        except (IndexError, ValueError):
+            raise MOTSFormatError(
+                f"{path}:{line_number}: expected '<seq> empty <first frame> <last frame>' (0 <= "
+                f"first <= last) or '<seq>', got {line.strip()!r}"
+            ) from None
+        sequences[fields[0]] = (first, last)
     if not sequences:
         raise MOTSFormatError(f"{path}: the seqmap lists no sequences")
     return sequences

@@ -20,8 +20,10 @@ from trackrcnn_d2.data.mots_io import MOTS_CLASS_IDS, MOTSObject
 from trackrcnn_d2.utils.rle import find_rle_size_mismatch
 
 from .metrics import (
+    GroundTruthWarning,
     MissingResultsWarning,
     MOTSGroundTruth,
+    ResultsWarning,
     concatenate_counts,
     mots_counts,
     mots_report,
@@ -109,6 +111,7 @@ def load_gt_folder(
             gt[sequence] = read_mots_file(path, check_rles)
         else:
             gt[sequence] = mots_io.read_mots_png_sequence(path)
+        warn_about_ground_truth(path, sequence, gt[sequence])
     frame_ranges = {s: r for s, r in selected.items() if r is not None}
     return gt, frame_ranges
 
@@ -127,11 +130,46 @@ def load_results_folder(
     ``check_rles`` as for :func:`load_gt_folder`.
     """
     names = result_names(results_root, known_sequences)
-    return {
-        sequence: read_mots_file(os.path.join(results_root, sequence + ".txt"), check_rles)
-        for sequence in sequences
-        if sequence in names
-    }
+    results = {}
+    for sequence in sequences:
+        if sequence in names:
+            path = os.path.join(results_root, sequence + ".txt")
+            results[sequence] = read_mots_file(path, check_rles)
+            warn_about_results(path, results[sequence])
+    return results
+
+
+# The MOTS class ids (car, pedestrian, ignore region); TrackEval drops result lines of others.
+KNOWN_CLASS_IDS = (mots_io.CAR, mots_io.PEDESTRIAN, mots_io.IGNORE)
+
+
+def warn_about_results(path: str, frames: Frames) -> None:
+    """A :class:`~.metrics.ResultsWarning` naming ``path``'s first line of an unknown class id
+    (not 1 car, 2 pedestrian or 10 ignore region; e.g. -1 or 7): TrackEval drops such lines
+    silently, but they usually mean a broken writer (as unknown classes in ground truth,
+    :class:`~.metrics.GroundTruthWarning`)."""
+    other = [o.class_id for f in frames.values() for o in f if o.class_id not in KNOWN_CLASS_IDS]
+    if other:
+        line = mots_io.first_line_where(path, lambda o: o.class_id not in KNOWN_CLASS_IDS)
+        warnings.warn(
+            f"{path}:{line}: unknown class id {other[0]} (MOTS classes: 1 car, 2 pedestrian, 10 "
+            f"ignore region); {len(other)} line(s) of unknown classes are not evaluated, as in "
+            "TrackEval",
+            ResultsWarning,
+            stacklevel=3,
+        )
+
+
+def warn_about_ground_truth(path: str, sequence: str, frames: Frames) -> None:
+    """A :class:`~.metrics.GroundTruthWarning` for ground truth without any object (an empty
+    file or folder of empty masks: every result counts as a false positive)."""
+    if not any(frames.values()):
+        warnings.warn(
+            f"{path}: the ground truth of sequence {sequence} has no object (not even an "
+            "ignore region): every result of it counts as a false positive",
+            GroundTruthWarning,
+            stacklevel=3,
+        )
 
 
 def present_classes(*datasets) -> List[str]:
@@ -259,10 +297,12 @@ def _count_sequence(job: SequenceJob):
             gt = read_mots_file(gt_path, check_rles=False)
         else:
             gt = mots_io.read_mots_png_sequence(gt_path)
+        warn_about_ground_truth(gt_path, job.sequence, gt)
         results = {}
         if job.has_results:
             path = os.path.join(job.res_folder, job.sequence + ".txt")
             results[job.sequence] = read_mots_file(path, check_rles=False)
+            warn_about_results(path, results[job.sequence])
         class_ids = frozenset(
             MOTS_CLASS_IDS[c] for c in present_classes({job.sequence: gt}, results)
         )

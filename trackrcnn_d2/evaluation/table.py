@@ -13,17 +13,18 @@ TABLE_FIELDS = (
 )  # fmt: skip
 
 
-def _cells(values: Mapping[str, object]) -> str:
-    return "".join(
-        f"{values[f]:>8.1f}" if f in PERCENT_FIELDS else f"{values[f]:>8d}" for f in TABLE_FIELDS
-    )
+def _cell(values: Mapping[str, object], field: str) -> str:
+    value = values[field]
+    return f"{value:.1f}" if field in PERCENT_FIELDS else f"{value:d}"
 
 
 def format_mots_table(
     report: Mapping, class_names: Sequence[str], per_sequence: bool = True
 ) -> str:
     """Per class a block with one row per sequence and the combined row (``per_sequence``), or
-    one block with the combined row of each class."""
+    one block with the combined row of each class. Columns are 8 characters wide, wider where a
+    cell needs it (e.g. sMOTSA -9100.0 for a sequence with 91 false positives and no ground
+    truth), so that neighbouring cells never touch."""
     if per_sequence:
         blocks = [
             (name, [(s, report["per_sequence"][s][name]) for s in report["per_sequence"]]
@@ -33,9 +34,17 @@ def format_mots_table(
     else:
         blocks = [("", [(name, report[name]) for name in class_names])]
     width = max(len(label) for _, rows in blocks for label, _ in rows)
-    header = " " * width + "".join(f"{field:>8}" for field in TABLE_FIELDS)
-    lines = []
+    cells = [[_cell(values, f) for f in TABLE_FIELDS] for _, rows in blocks for _, values in rows]
+    widths = [
+        max(8, len(field) + 1, *(len(row[i]) + 1 for row in cells))
+        for i, field in enumerate(TABLE_FIELDS)
+    ]
+    header = " " * width + "".join(f"{f:>{w}}" for f, w in zip(TABLE_FIELDS, widths))
+    lines, row_cells = [], iter(cells)
     for title, rows in blocks:
         lines += ([title] if title else []) + [header]
-        lines += [f"{label:<{width}}" + _cells(values) for label, values in rows] + [""]
+        for label, _ in rows:
+            row = "".join(f"{c:>{w}}" for c, w in zip(next(row_cells), widths))
+            lines.append(f"{label:<{width}}" + row)
+        lines.append("")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ import importlib
 
 from .algorithm import Algorithm1Tracker
 from .detections import (
+    DetectionCacheError,
     FrameDetections,
     frame_detections_from_instances,
     read_detection_cache,
@@ -46,6 +47,7 @@ __all__ = [
     "FLOW_METHODS",
     "Algorithm1Tracker",
     "AssociationMechanism",
+    "DetectionCacheError",
     "FrameDetections",
     "FramePairScores",
     "MECHANISMS",

@@ -23,12 +23,14 @@ Detection cache format (one file per sequence, ``<folder>/<sequence>.npz``, read
 Each mask has the size of its frame. Files are written atomically (temporary file + rename).
 """
 import os
+import zipfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import pycocotools.mask as mask_utils
 
+from trackrcnn_d2.utils.cli import UserError
 from trackrcnn_d2.utils.file_io import atomic_open
 
 from .class_map import map_classes
@@ -214,28 +216,52 @@ def write_detection_cache(path: str, frames: Sequence[FrameDetections]) -> None:
         np.savez(f, **arrays)
 
 
+class DetectionCacheError(UserError, ValueError):
+    """A detection cache file that cannot be read (not an .npz of this format, truncated,
+    corrupt); the message names the file and how to write it again."""
+
+
+_REWRITE = (
+    "the evaluation of the dataset writes it again (train_net.py --eval-only, the dataset in "
+    "DATASETS.TEST)"
+)
+
+
 def read_detection_cache(path: str) -> List[FrameDetections]:
-    """Read one sequence written by :func:`write_detection_cache`."""
+    """Read one sequence written by :func:`write_detection_cache`. Raises
+    :class:`DetectionCacheError` naming ``path`` for a file that is not such a cache."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such detection cache file; {_REWRITE}")
     try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: cannot read as a detection cache .npz ({e})") from None
-    with data:
-        missing = {
-            "format", "sequence", "frame_idx", "image_size", "det_offsets", "boxes", "scores",
-            "classes", "mask_counts", "mask_offsets",
-        } - set(data.files)
-        if missing:
-            raise ValueError(
-                f"{path}: not a trackrcnn_d2 detection cache (missing {sorted(missing)}); "
-                "write it with trackrcnn_d2.tracking.write_detection_cache"
-            )
-        if str(data["format"]) != CACHE_FORMAT:
-            raise ValueError(
-                f"{path}: cache format {str(data['format'])!r}, expected {CACHE_FORMAT!r}; "
-                "re-run inference to rewrite the cache"
-            )
-        arrays = {k: data[k] for k in data.files}
+        with np.load(path, allow_pickle=False) as data:
+            files = set(data.files)
+            missing = {
+                "format", "sequence", "frame_idx", "image_size", "det_offsets", "boxes",
+                "scores", "classes", "mask_counts", "mask_offsets",
+            } - files  # fmt: skip
+            if missing:
+                raise DetectionCacheError(
+                    f"{path}: not a trackrcnn_d2 detection cache (missing {sorted(missing)}); "
+                    f"{_REWRITE}"
+                )
+            if str(data["format"]) != CACHE_FORMAT:
+                raise DetectionCacheError(
+                    f"{path}: cache format {str(data['format'])!r}, expected {CACHE_FORMAT!r}; "
+                    f"{_REWRITE}"
+                )
+            arrays = {k: data[k] for k in data.files}
+    except DetectionCacheError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        # Not numpy's text: for a file that is no .npz at all it advises allow_pickle=True.
+        with open(path, "rb") as f:
+            is_zip = f.read(4) == b"PK\x03\x04"
+        what = "an .npz archive that is truncated or corrupt" if is_zip else "no .npz archive"
+        if is_zip and "pickle" in str(e):
+            what = "an .npz archive of object arrays, not of this format"
+        raise DetectionCacheError(
+            f"{path}: cannot read as a detection cache (it is {what}); {_REWRITE}"
+        ) from None
     sequence = str(arrays["sequence"])
     det_offsets = arrays["det_offsets"]
     mask_offsets = arrays["mask_offsets"]
@@ -248,7 +274,9 @@ def read_detection_cache(path: str) -> List[FrameDetections]:
         or mask_offsets[-1] != len(arrays["mask_counts"])
         or (vectors is not None and len(vectors) != num_dets)
     ):
-        raise ValueError(f"{path}: inconsistent offsets or lengths; the file is corrupt")
+        raise DetectionCacheError(
+            f"{path}: inconsistent offsets or lengths; the file is corrupt; {_REWRITE}"
+        )
     counts = arrays["mask_counts"].tobytes()
     frames = []
     for f, frame_idx in enumerate(arrays["frame_idx"]):
@@ -273,7 +301,7 @@ def read_detection_cache(path: str) -> List[FrameDetections]:
                 )
             )
         except ValueError as e:
-            raise ValueError(f"{path}: {e}") from None
+            raise DetectionCacheError(f"{path}: {e}") from None
     return frames
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "LOWER_IS_BETTER",
     "SEARCH_METRICS",
     "SELECTION_RULES",
+    "check_search_range",
     "default_workers",
     "is_minimised",
     "resolve_metric",
@@ -36,6 +37,21 @@ CONFIG_KEYS = {
     "assoc_threshold": "ASSOC_THRESHOLD",
     "center_distance_threshold": "CENTER_DISTANCE_THRESHOLD",
 }
+
+
+def check_search_range(name: str, low: float, high: float) -> None:
+    """ValueError unless ``low <= high`` and both are values that the parameter's config key
+    allows (its rule in :data:`trackrcnn_d2.config_values.VALUE_RULES`: a confidence from 0
+    to 1, a distance >= 0, ...)."""
+    from trackrcnn_d2.config_values import VALUE_RULES
+
+    key = f"TRACKER_HEADS.{CONFIG_KEYS[name]}"
+    rule = VALUE_RULES[key]
+    outside = [value for value in (low, high) if not rule.allows(value)]
+    if outside:
+        raise ValueError(f"{outside[0]:g} is no value of {key}, which must be {rule.describe()}")
+    if low > high:
+        raise ValueError(f"LOW {low:g} is above HIGH {high:g}")
 
 
 def resolve_metric(name: str) -> str:

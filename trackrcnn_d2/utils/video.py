@@ -86,12 +86,20 @@ def _open_images(folder: str, names) -> FrameSource:
         numbered = list(enumerate(names))
 
     def frames():
+        first = None
         for frame_idx, name in numbered:
             path = os.path.join(folder, name)
             image = cv2.imread(path, cv2.IMREAD_COLOR)
             if image is None:
                 raise VideoReadError(
                     f"{path}: cannot read this image (frame {frame_idx}; corrupt or not an image)"
+                )
+            first = first or (path, image.shape[:2])
+            if image.shape[:2] != first[1]:  # optical flow and the temporal layers need one size
+                raise VideoReadError(
+                    f"{path}: frame {frame_idx} is {image.shape[1]} x {image.shape[0]} pixels, "
+                    f"but the first frame {first[0]} is {first[1][1]} x {first[1][0]}: the "
+                    "frames of one video must have one size (resize or crop them alike)"
                 )
             yield frame_idx, image
 

@@ -8,7 +8,18 @@ from detectron2.utils.visualizer import Visualizer
 
 from trackrcnn_d2.data import mots_io
 
-__all__ = ["track_color", "draw_tracks", "draw_dataset_frame"]
+from .cli import UserError
+
+__all__ = ["track_color", "draw_tracks", "draw_dataset_frame", "RenderSizeError"]
+
+# The largest rendering: matplotlib's canvas (RGBA) refuses sides of 2^16 pixels, and 2^27
+# pixels take 0.5 GiB (KITTI's 1242 x 375 frames at scale 10 take a third of it).
+MAX_RENDER_SIDE = 2**15
+MAX_RENDER_PIXELS = 2**27
+
+
+class RenderSizeError(UserError, ValueError):
+    """A rendering scale that makes frames too large to draw."""
 
 _PALETTE = colormap(rgb=True, maximum=1)
 
@@ -33,7 +44,16 @@ def draw_tracks(
     ``obj_id`` and ``rle`` (:class:`~trackrcnn_d2.data.mots_io.MOTSObject`,
     :class:`~trackrcnn_d2.tracking.TrackedObject`). Labelled ``<class> <track number>``;
     ``ignore_regions`` (RLEs) in grey, unlabelled, beneath them.
-    Returns a new BGR image, ``scale`` times the frame's size (rounded)."""
+    Returns a new BGR image, ``scale`` times the frame's size (rounded). Raises
+    :class:`RenderSizeError` for a rendering larger than :data:`MAX_RENDER_SIDE` per side or
+    :data:`MAX_RENDER_PIXELS` pixels."""
+    height, width = (round(side * scale) for side in image_bgr.shape[:2])
+    if max(height, width) > MAX_RENDER_SIDE or height * width > MAX_RENDER_PIXELS:
+        raise RenderSizeError(
+            f"scale {scale:g} renders the {image_bgr.shape[1]} x {image_bgr.shape[0]} frames at "
+            f"{width} x {height} pixels, more than can be drawn (at most {MAX_RENDER_SIDE} per "
+            f"side and {MAX_RENDER_PIXELS} pixels): choose a smaller scale"
+        )
     visualizer = Visualizer(image_bgr[:, :, ::-1], scale=scale)
     if ignore_regions:
         visualizer.overlay_instances(

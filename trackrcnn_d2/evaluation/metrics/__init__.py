@@ -71,12 +71,18 @@ from .ground_truth import MOTSGroundTruth, without_gc
 from .hota import HOTA_ALPHAS, hota
 from .identity import identity
 from .pairing import EvaluationData, prepare
-from .validation import GroundTruthWarning, MissingResultsWarning, MOTSEvaluationError
+from .validation import (
+    GroundTruthWarning,
+    MissingResultsWarning,
+    MOTSEvaluationError,
+    ResultsWarning,
+)
 
 __all__ = [
     "MOTSEvaluationError",
     "MissingResultsWarning",
     "GroundTruthWarning",
+    "ResultsWarning",
     "MOTSGroundTruth",
     "evaluate_mots",
     "evaluate_mots_with_matching",

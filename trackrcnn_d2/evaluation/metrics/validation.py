@@ -23,6 +23,7 @@ __all__ = [
     "RLEStringError",
     "MissingResultsWarning",
     "GroundTruthWarning",
+    "ResultsWarning",
     "check_frame_number",
     "check_sizes",
     "check_unique_ids",
@@ -53,6 +54,11 @@ class MissingResultsWarning(UserWarning):
 class GroundTruthWarning(UserWarning):
     """Ground truth that TrackEval accepts but that is likely broken (unknown classes, class
     column and obj_id disagree)."""
+
+
+class ResultsWarning(UserWarning):
+    """Results that TrackEval accepts but that are likely broken (lines of classes that are not
+    evaluated)."""
 
 
 def check_frame_number(sequence, frame, frame_range: Optional[Tuple[int, int]], what) -> None:
