@@ -249,6 +249,13 @@ def test_each_malformed_field_is_named(tmp_path, line, message):
         mots_io.read_mots_txt(str(path))
 
 
+def test_a_non_integer_field_message_quotes_the_five_integer_fields_only(tmp_path):
+    path = _write(tmp_path, ["0 1001 1 10 1.5 abc"])
+    with pytest.raises(MOTSFormatError) as error:
+        mots_io.read_mots_txt(str(path))
+    assert str(error.value).endswith("got ['0', '1001', '1', '10', '1.5']")
+
+
 def test_ground_truth_errors_name_the_right_lines(tmp_path):
     lines = [
         _line(0, 1001, 1, _rle(_box_mask(10, 12, 0, 4, 0, 4))),

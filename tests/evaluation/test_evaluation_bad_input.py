@@ -10,6 +10,7 @@ from trackrcnn_d2.evaluation.metrics import (
     MOTSGroundTruth,
     evaluate_mots,
 )
+from trackrcnn_d2.evaluation.metrics.pairing import missing_results_message
 from trackrcnn_d2.evaluation.metrics.validation import RLEStringError
 from trackrcnn_d2.utils.rle import encode_mask
 
@@ -103,6 +104,16 @@ def test_results_of_a_subset_give_one_warning_with_the_count():
     assert message.startswith("no results for 11 of 12 sequences (0000, 0001, 0002, 0004, ")
     assert ", ...): all their ground-truth masks count as missed" in message
     assert "give a seqmap (--seqmap FILE, or seqmap= of evaluate_mots_folders)" in message
+
+
+def test_missing_results_message_names_eight_sequences_then_dots():
+    """Eight missing sequences are all named; from nine on, the first eight and '...'."""
+    names = [f"{i:04d}" for i in range(9)]
+    eight = missing_results_message(names[:8], 20)
+    assert "(0000, 0001, 0002, 0003, 0004, 0005, 0006, 0007): " in eight
+    nine = missing_results_message(names, 20)
+    assert "(0000, 0001, 0002, 0003, 0004, 0005, 0006, 0007, ...): " in nine
+    assert nine.startswith("no results for 9 of 20 sequences")
 
 
 def test_unknown_class_name():

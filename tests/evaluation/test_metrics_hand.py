@@ -147,6 +147,21 @@ def test_sequence_without_gt_of_a_class_but_with_hypotheses():
     assert report["car"]["MOTSA"] == pytest.approx(0.0)  # (1 - 1 - 0) / 1
 
 
+def test_class_without_gt_in_any_sequence_counts_its_false_positives_combined():
+    """No car GT anywhere, two car hypotheses: per sequence TrackEval's early return leaves
+    MOTA at 0; combined, its _compute_final_fields divides by max(1, GT) = 1, so
+    MOTSA = sMOTSA = (0 - 2 - 0) / 1."""
+    gt = {"a": frames(box(0, PED_A, 0, 3, 0, 3)), "b": frames(box(0, PED_A, 0, 3, 0, 3))}
+    results = {"a": frames(box(0, 1, 5, 8, 5, 8, class_id=1)),
+               "b": frames(box(0, 1, 5, 8, 5, 8, class_id=1))}  # fmt: skip
+    report = evaluate_mots(gt, results, ("car",))
+    r = report["car"]
+    assert (r["TP"], r["FP"], r["GT"], r["IDS"]) == (0, 2, 0, 0)
+    assert r["MOTSA"] == pytest.approx(-200.0)
+    assert r["sMOTSA"] == pytest.approx(-200.0)
+    assert report["per_sequence"]["a"]["car"]["MOTSA"] == 0.0
+
+
 def test_prepared_ground_truth_and_skipped_validation_give_the_same_report():
     ignore = box(1, 10000, 8, 10, 0, 12)
     gt = {"s": frames(box(0, CAR_A, 0, 4, 0, 4), box(1, CAR_A, 0, 4, 1, 5), ignore)}

@@ -9,6 +9,7 @@ from helpers.tracking import make_frame
 
 from trackrcnn_d2.tracking import (
     FrameDetections,
+    FramePairScores,
     PrecomputedPairScores,
     TrackerParams,
     frame_detections_from_instances,
@@ -47,6 +48,29 @@ def test_precomputed_pair_scores_replace_the_masks_overlap():
     given = [None, PrecomputedPairScores(np.array([[0.9]]), None)]
     assert [o.obj_id for o in track_sequence(frames, params, pair_scores=given)[1]] == [1001]
     assert [o.obj_id for o in track_sequence(frames, params)[1]] == [1002]
+
+
+def test_precomputed_pair_scores_are_the_warped_masks_iou_per_class():
+    """The threshold search's scores from a scene with known motion: the flow says everything
+    moved 5 pixels right (backward flow -5 in x). The car did, so its warped mask covers the new
+    one exactly (score 1); the pedestrian stood still, so its warped mask overlaps half of it
+    (50 / 150 pixels); the second car is elsewhere (0); pairs of different classes are never
+    scored (0). Without flow it is the other way round."""
+    previous = make_frame(0, [{"box": [0, 0, 10, 10]}, {"box": [60, 40, 70, 50], "cls": 1}],
+                          with_vectors=False)  # fmt: skip
+    current = make_frame(1, [{"box": [5, 0, 15, 10]}, {"box": [40, 20, 50, 30]},
+                             {"box": [60, 40, 70, 50], "cls": 1}], with_vectors=False)  # fmt: skip
+    params = PARAMS.replace(association="maskprop")
+    flow = np.zeros((current.height, current.width, 2), dtype=np.float32)
+    flow[..., 0] = -5
+    warped = PrecomputedPairScores.compute(FramePairScores(previous, current, flow), params)
+    assert warped.mask_propagation(np.arange(3), np.arange(2)) == pytest.approx(
+        np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 50 / 150]])
+    )
+    still = PrecomputedPairScores.compute(FramePairScores(previous, current), params)
+    assert still.mask_propagation(np.arange(3), np.arange(2)) == pytest.approx(
+        np.array([[50 / 150, 0.0], [0.0, 0.0], [0.0, 1.0]])
+    )
 
 
 def test_release_tracker_minimises_the_total_association_distance():
@@ -249,6 +273,24 @@ def test_the_warning_about_unknown_classes_names_the_contiguous_ids(caplog):
     with caplog.at_level(logging.WARNING):
         warnings.check(frame)
     assert "contiguous ids 0..1" in caplog.text and "class [2] are dropped" in caplog.text
+
+
+@pytest.mark.parametrize("classes, dropped", [([-1, 0, 1], [-1]), ([0, 1], None)])
+def test_the_unknown_classes_are_those_below_0_and_from_the_class_count(caplog, classes,
+                                                                        dropped):  # fmt: skip
+    import logging
+
+    from trackrcnn_d2.tracking.tracker_head import UnusableDetectionWarnings
+
+    warnings = UnusableDetectionWarnings(PARAMS.replace(association="maskprop"), "me")
+    frame = make_frame(0, [{"box": [10 * i, 0, 10 * i + 9, 9], "cls": c}
+                           for i, c in enumerate(classes)])  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        warnings.check(frame)
+    if dropped is None:
+        assert "are dropped" not in caplog.text
+    else:
+        assert f"class {dropped} are dropped" in caplog.text
 
 
 def test_the_detection_cache_of_one_frame_and_its_corruptions(tmp_path):
