@@ -194,3 +194,29 @@ def test_temporal_layers_refuse_detectron2s_generalized_rcnn():
     backbone = _backbone("c4")
     with pytest.raises(ValueError, match="TrackRCNN"):
         backbone(_images(2))
+
+
+@pytest.mark.parametrize(
+    "temporal, num_layers, described",
+    [("conv3d", 2, "2 x conv3d on ['res4'] of build_resnet_backbone"),
+     ("conv3d", 0, "0 x conv3d on no features of build_resnet_backbone")],
+)  # fmt: skip
+def test_the_built_backbone_logs_its_temporal_layers(temporal, num_layers, described):
+    """The log of a training run says which temporal layers the config built (Table 4's
+    variant), and that none were built for NUM_LAYERS 0. A handler of its own: the scripts'
+    setup_logger stops the package's records from reaching the root logger (caplog)."""
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger = logging.getLogger("trackrcnn_d2.modeling.backbone.temporal_backbone")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        build_backbone(tiny_cfg("c4", temporal, num_layers))
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert f"TemporalBackbone: {described}" in records
