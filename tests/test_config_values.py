@@ -194,7 +194,9 @@ LAZY_CONFIG = os.path.join(REPO, "configs", "kitti_mots_R_50_FPN_LSJ.py")
 
 
 def test_every_lazy_key_has_the_rule_of_a_config_key():
-    assert not [rule_key for rule_key in LAZY_CONFIG_KEYS.values() if rule_key not in VALUE_RULES]
+    assert all(
+        isinstance(rule, ValueRule) or rule in VALUE_RULES for rule in LAZY_CONFIG_KEYS.values()
+    )
     from trackrcnn_d2.engine.lazy_config import flat_config, load_lazy_config
 
     # The shipped LazyConfig sets many of them (a renamed key would be skipped silently).
@@ -213,6 +215,9 @@ def test_every_lazy_key_has_the_rule_of_a_config_key():
         ("tracker.mask_threshold=-0.1", "tracker.mask_threshold must be a finite number from 0"),
         ("model.roi_heads.box_predictor.test_score_thresh=1.5", "from 0 to 1, got 1.5"),
         ("dataloader.train.total_batch_size=0", "must be a whole number >= 1, got 0"),
+        ("train.checkpointer.period=0", "train.checkpointer.period must be a whole number >= 1"),
+        ("train.log_period=0", "train.log_period must be a whole number >= 1, got 0"),
+        ("train.max_iter=100.5", "train.max_iter must be a whole number >= 0, got 100.5"),
     ],
 )
 def test_lazy_config_values_follow_the_same_rules(override, message):
@@ -222,6 +227,8 @@ def test_lazy_config_values_follow_the_same_rules(override, message):
         load_lazy_config(LAZY_CONFIG, [override])
     assert str(error.value).startswith("command line: ") and message in str(error.value)
     load_lazy_config(LAZY_CONFIG, ["optimizer.lr=1", "train.max_iter=0"])  # ints, at the bounds
+    cfg = load_lazy_config(LAZY_CONFIG, ["train.max_iter=1e4"])  # a count, as in the yaml configs
+    assert cfg.train.max_iter == 10000 and type(cfg.train.max_iter) is int
 
 
 def test_lazy_values_in_the_file_name_the_file(tmp_path):

@@ -253,6 +253,7 @@ def test_bad_inputs_end_in_one_message(
         ((str(bad_png), out, weights), "000001.png: cannot read this image"),
         ((str(mixed), out, weights), "000002.png: frame 2 is 96 x 48 pixels, but the first"),
         ((frame_folder, out, str(tmp_path / "missing.pth")), "missing.pth not found"),
+        ((frame_folder, out, str(tmp_path)), f"checkpoint {tmp_path} is a folder (MODEL.WEIGHTS"),
         ((frame_folder, out, str(corrupt_weights)), "model.pth cannot be read as a checkpoint"),
         ((frame_folder, out, ""), "MODEL.WEIGHTS is empty"),
         ((frame_folder, out, coco_weights), "coco_random.pth does not fit the model"),

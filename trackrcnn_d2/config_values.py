@@ -240,7 +240,8 @@ UNBOUNDED = {
 }
 
 # A LazyConfig's keys (engine/lazy_config.py's layout: detectron2's configs/common plus
-# ``tracker``) that hold the values of these config keys: the same rules apply.
+# ``tracker``) that hold the values of these config keys: the same rules apply (or the rule
+# itself, for a key without a yacs twin).
 LAZY_CONFIG_KEYS = {
     "tracker.params.detection_confidence": "TRACKER_HEADS.DETECTION_CONFIDENCE",
     "tracker.params.maskprop_threshold": "TRACKER_HEADS.MASKPROP_THRESHOLD",
@@ -251,6 +252,7 @@ LAZY_CONFIG_KEYS = {
     "tracker.params.min_mask_area": "TRACKER_HEADS.MIN_MASK_AREA",
     "tracker.mask_threshold": "TRACKER_HEADS.MASK_THRESHOLD",
     "train.max_iter": "SOLVER.MAX_ITER",
+    "train.log_period": AT_LEAST_ONE,  # detectron2's writers' period (no yacs key)
     "train.eval_period": "TEST.EVAL_PERIOD",
     "train.checkpointer.period": "SOLVER.CHECKPOINT_PERIOD",
     "train.seed": "SEED",
@@ -282,11 +284,12 @@ LAZY_CONFIG_KEYS = {
 }
 
 
-def check_value(key: str, value: Any, where: str, rule_key: Optional[str] = None) -> None:
+def check_value(key: str, value: Any, where: str, rule_key=None) -> None:
     """Raise :class:`ConfigError` ``"<where>: <key> must be <rule>, got <value>"`` unless
     ``value`` (a number, or a list of them) follows the rule of ``rule_key`` (default ``key``)
-    in :data:`VALUE_RULES`. ``where``: the config file or "command line"."""
-    rule = VALUE_RULES[rule_key or key]
+    in :data:`VALUE_RULES`, or ``rule_key`` itself if a :class:`ValueRule`. ``where``: the
+    config file or "command line"."""
+    rule = rule_key if isinstance(rule_key, ValueRule) else VALUE_RULES[rule_key or key]
     if isinstance(value, (list, tuple)):
         bad = next((v for v in _numbers_in(value) if not rule.allows(v)), _ALL_ALLOWED)
         if bad is _ALL_ALLOWED:

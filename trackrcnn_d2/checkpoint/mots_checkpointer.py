@@ -76,8 +76,9 @@ class MOTSCheckpointer(DetectionCheckpointer):
         # URLs and detectron2:// paths are downloaded by detectron2's path manager.
         if path and "://" not in path and not os.path.isfile(path):
             random_weights = self._setting('""')
+            what = "is a folder" if os.path.isdir(path) else "not found"
             raise CheckpointError(
-                f"checkpoint {path} not found ({self.weights_key}, or with --resume the file "
+                f"checkpoint {path} {what} ({self.weights_key}, or with --resume the file "
                 "named in the output folder's last_checkpoint): give an existing .pth/.pkl file "
                 f"or a URL; {random_weights} starts from random weights"
             )

@@ -244,6 +244,15 @@ def check_lazy_values(cfg, path: str, overrides: Sequence[str] = ()) -> None:
         if value is None or OmegaConf.is_dict(value):  # absent, or a LazyCall to build it
             continue
         check_value(key, value, "command line" if key in overridden else path, rule_key)
+        if isinstance(value, float) and value.is_integer() and _is_whole(rule_key):
+            OmegaConf.update(cfg, key, int(value))  # train.max_iter=1e4: a count, as in yaml
+
+
+def _is_whole(rule_key) -> bool:
+    from trackrcnn_d2.config_values import VALUE_RULES, ValueRule
+
+    rule = rule_key if isinstance(rule_key, ValueRule) else VALUE_RULES[rule_key]
+    return rule.whole or rule.odd
 
 
 def build_part(cfg, key: str):

@@ -48,9 +48,6 @@ NEEDED = ("model", "dataloader.test", "dataloader.evaluator", "tracker", "train.
 NEEDED_FOR_TRAINING = ("dataloader.train", "optimizer", "lr_multiplier", "train.max_iter")
 WEIGHTS_KEY = "train.init_checkpoint"
 # Whole numbers of the schedule (hydra reads train.max_iter=1e3 as a float).
-COUNTS = ("train.max_iter", "train.eval_period", "train.log_period", "train.checkpointer.period")
-
-
 def load_on_available_device(args):
     """The LazyConfig of ``args`` (file and ``key=value`` overrides). When ``train.device``
     names a CUDA device that this machine does not have, the CPU (:func:`available_device`
@@ -70,10 +67,6 @@ def check_inputs(cfg, args, world_size: int) -> None:
     require_keys(cfg, NEEDED, args.config_file, "train_net.py")
     if not args.eval_only:
         require_keys(cfg, NEEDED_FOR_TRAINING, args.config_file, "training")
-    for key in COUNTS:
-        value = OmegaConf.select(cfg, key)
-        if value is not None and (not isinstance(value, int) or value < 0):
-            raise ConfigError(f"{key} must be a whole number >= 0, got {value!r}")
     output_dir = cfg.train.output_dir
     check_run_folder(output_dir, "train.output_dir")  # the output policy, utils/file_io.py
     if not args.eval_only:
