@@ -69,6 +69,7 @@ from trackrcnn_d2.evaluation.reference import (  # noqa: E402
     write_trackeval_folders,
 )
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = {  # --data name: (TrackEval flavour, classes)
     "kitti": ("kitti", ("car", "pedestrian")),
     "motschallenge": ("motschallenge", ("pedestrian",)),
@@ -205,11 +206,27 @@ if len(sys.argv) > 2:
 """
 
 
-def _time_command(command, times, env=None) -> None:
-    """Appends (wall seconds, CPU seconds of the child) of running ``command``."""
+def tree_environment(tree: str, cwd: str) -> dict:
+    """The environment in which a command run in ``cwd`` imports ``trackrcnn_d2`` from
+    ``tree``, checked: ``python -m`` and ``python -c`` put the current folder ahead of
+    PYTHONPATH, so a command run in a checkout would import that checkout's package whatever
+    PYTHONPATH says. The commands therefore run in ``cwd``, a folder without the package."""
+    tree = os.path.abspath(tree)
+    env = {**os.environ, "PYTHONPATH": tree}
+    found = subprocess.run(
+        [sys.executable, "-c", "import trackrcnn_d2; print(trackrcnn_d2.__file__)"],
+        env=env, cwd=cwd, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    if not found.startswith(os.path.join(tree, "")):
+        raise RuntimeError(f"the commands meant for {tree} import {found}")
+    return env
+
+
+def _time_command(command, times, env, cwd) -> None:
+    """Appends (wall seconds, CPU seconds of the child) of running ``command`` in ``cwd``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env, cwd=cwd)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -227,17 +244,18 @@ def run_whole_commands(gt, results, flavour, class_names, repeat, before=None):
                 os.path.join(root, "trackers", "ours", "data"), "--classes", ",".join(class_names)]
         configs = trackeval_configs(root, seq_info, class_names, flavour)
         theirs = [sys.executable, "-c", TRACKEVAL_COMMAND, json.dumps(configs)]
-        commands = {"ours": (ours, None), "TrackEval": (theirs, None)}
+        commands = {"ours": (ours, tree_environment(REPO, root)), "TrackEval": (theirs, None)}
         if before:
-            commands["before"] = (ours, {**os.environ, "PYTHONPATH": before})
+            commands["before"] = (ours, tree_environment(before, root))
         times = {name: [] for name in commands}
         for _ in range(repeat):
             for name, (command, env) in commands.items():
-                _time_command(command, times[name], env)
+                _time_command(command, times[name], env, root)
         reports = {}
         for name, (command, env) in commands.items():
             path = os.path.join(root, f"{name}.json")
-            _time_command(command + (["--json", path] if command is ours else [path]), [], env)
+            _time_command(command + (["--json", path] if command is ours else [path]), [], env,
+                          root)
             with open(path) as f:
                 reports[name] = json.load(f)
     reference = convert_trackeval_output(reports.pop("TrackEval"), class_names)
@@ -286,7 +304,7 @@ def main(argv=None):
         if name not in RESULT_CASES:
             parser.error(f"unknown case {name!r}; choose from {', '.join(RESULT_CASES)}")
 
-    for tree in [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), args.before]:
+    for tree in [REPO, args.before]:
         if tree:
             compile_bytecode(tree)
     summary = []

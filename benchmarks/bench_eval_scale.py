@@ -26,7 +26,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench_eval import TRACKEVAL_COMMAND, _assert_equal, compile_bytecode  # noqa: E402
+from bench_eval import (  # noqa: E402
+    TRACKEVAL_COMMAND,
+    _assert_equal,
+    compile_bytecode,
+    tree_environment,
+)
 from eval_cases import RESULT_CASES, synthetic_kitti_val  # noqa: E402
 
 from trackrcnn_d2.evaluation.reference import (  # noqa: E402
@@ -67,11 +72,11 @@ def _replicate(root: str, distinct: int, n_sequences: int) -> str:
     return target
 
 
-def _run(command, env, times):
-    """Runs ``command``; appends (wall s, CPU s of it and its children, peaks)."""
+def _run(command, env, times, cwd):
+    """Runs ``command`` in ``cwd``; appends (wall s, CPU s of it and its children, peaks)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    completed = subprocess.run(command, env=env, stdout=subprocess.DEVNULL,
+    completed = subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, check=True)  # fmt: skip
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -128,10 +133,10 @@ def _compare(folder, n_sequences, trees, worker_counts, args):
                        results_folder, "--json", out]  # fmt: skip
             if name == "ours":
                 command += ["--workers", str(workers)]
-            env = {**os.environ, "PYTHONPATH": tree, "OMP_NUM_THREADS": "1"}
+            env = {**tree_environment(tree, folder), "OMP_NUM_THREADS": "1"}
             times = []
             for _ in range(args.repeat):
-                _run(command, env, times)
+                _run(command, env, times, folder)
             rows.append((f"{name}, --workers {workers}", times))
             with open(out) as f:
                 reports[f"{name}, --workers {workers}"] = json.load(f)
@@ -147,7 +152,7 @@ def _compare(folder, n_sequences, trees, worker_counts, args):
                        configs, out]  # fmt: skip
             times = []
             for _ in range(args.repeat):
-                _run(command, {**os.environ, "OMP_NUM_THREADS": "1"}, times)
+                _run(command, {**os.environ, "OMP_NUM_THREADS": "1"}, times, folder)
             rows.append((f"TrackEval, {workers} process(es)", times))
             with open(out) as f:
                 theirs = convert_trackeval_output(json.load(f), CLASSES)
