@@ -17,7 +17,8 @@ by gaps, false tracks beside the objects). Every hypothesis set is disjoint, as 
 
 For each (data, case): the whole commands, each a fresh process (interpreter start and imports
 included, the package's bytecode compiled beforehand as an installation has it), alternated so
-that load from other processes hits both alike, best of ``--repeat``:
+that load from other processes hits both alike (the load average is printed at each case's
+start and end), best of ``--repeat``:
 ``python -m trackrcnn_d2.evaluation GT RESULTS`` against a TrackEval script doing the same
 (``Evaluator.evaluate`` with CLEAR, HOTA and Identity, results printed); then both once more
 writing JSON, and every field (combined and per sequence) is checked to agree. With
@@ -327,9 +328,13 @@ def main(argv=None):
             frames = f", first {args.frames} frames" if command_gt is not full_gt else ""
             name = f"{data}{frames}, {case}"
             _describe(name, command_gt, results)
+            load = [os.getloadavg()[0]]
             (ours_wall, ours_cpu), (te_wall, te_cpu), before = run_whole_commands(
                 command_gt, results, flavour, class_names, args.repeat, args.before
             )
+            load.append(os.getloadavg()[0])
+            print(f"   load average (1 min) {load[0]:.1f} when the case began, {load[1]:.1f} "
+                  f"when it ended ({os.cpu_count()} cores)")
             print(f"   whole command, best of {args.repeat}: TrackEval {te_wall:.2f} s wall "
                   f"({te_cpu:.2f} s CPU), python -m trackrcnn_d2.evaluation {ours_wall:.2f} s "
                   f"wall ({ours_cpu:.2f} s CPU): {te_wall / ours_wall:.1f} x wall, "
@@ -339,19 +344,23 @@ def main(argv=None):
                       f"({before[1]:.2f} s CPU): {te_wall / before[0]:.1f} x wall, "
                       f"{te_cpu / before[1]:.1f} x CPU")
             summary.append((name, te_wall / ours_wall, te_cpu / ours_cpu,
-                            before and te_wall / before[0], before and te_cpu / before[1]))
+                            before and te_wall / before[0], before and te_cpu / before[1], load))
             if case in in_process:
                 if command_gt is not full_gt:
                     results = RESULT_CASES[case](full_gt)
                     _describe(f"{data}, all frames, {case}", full_gt, results)
+                start_load = os.getloadavg()[0]
                 run_in_process(full_gt, results, flavour, class_names, args.repeat,
                                args.motmetrics)
+                print(f"   load average (1 min) {start_load:.1f} when it began, "
+                      f"{os.getloadavg()[0]:.1f} when it ended")
     if summary:
         print(f"\nwhole command, TrackEval's time / ours (best of {args.repeat}):")
-        for name, wall, cpu, before_wall, before_cpu in summary:
+        for name, wall, cpu, before_wall, before_cpu, load in summary:
             earlier = (f"   ({args.before}: {before_wall:.1f} x wall, {before_cpu:.1f} x CPU)"
                        if args.before else "")  # fmt: skip
-            print(f"   {name:<52} {wall:5.1f} x wall, {cpu:5.1f} x CPU{earlier}")
+            print(f"   {name:<52} {wall:5.1f} x wall, {cpu:5.1f} x CPU   load "
+                  f"{min(load):.1f}-{max(load):.1f}{earlier}")
         print(f"   smallest: {min(s[1] for s in summary):.1f} x wall, "
               f"{min(s[2] for s in summary):.1f} x CPU")
 
