@@ -31,6 +31,7 @@ import warnings
 from typing import List, Optional, Sequence
 
 from trackrcnn_d2.data.mots_io import MOTS_CLASS_IDS, MOTSFormatError
+from trackrcnn_d2.utils.arguments import whole_number
 
 from .files import evaluate_mots_folders
 from .metrics import MOTSEvaluationError
@@ -48,8 +49,6 @@ def _parse_classes(text: str) -> List[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from trackrcnn_d2.utils.cli import whole_number
-
     parser = argparse.ArgumentParser(
         prog="python -m trackrcnn_d2.evaluation",
         description="MOTS evaluation (sMOTSA, MOTSA, MOTSP, IDS, HOTA, IDF1, ...), identical to "

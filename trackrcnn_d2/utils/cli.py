@@ -8,17 +8,16 @@ and what to do, and a non-zero exit. Anything else is a bug and keeps its traceb
 
 This module imports neither torch nor detectron2 at import time (the torch-free scripts use it).
 """
-import argparse
 import contextlib
 import errno
 import logging
-import math
 import os
 import re
 import sys
 from typing import Sequence
 from urllib.error import URLError
 
+from trackrcnn_d2.utils.arguments import positive_number, probability, whole_number
 from trackrcnn_d2.utils.file_io import OutputError, check_output_folder, check_output_place
 
 __all__ = [
@@ -277,40 +276,3 @@ def refuse_to_mix_runs(output_dir: str, resume: bool) -> None:
             "--resume to continue it, or choose a new output folder (or delete this one) "
             "to train from scratch."
         )
-
-
-def whole_number(minimum: int):
-    """An argparse type: a whole number >= ``minimum``, named in argparse's one-line error."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
-        return value
-
-    return parse
-
-
-def positive_number(text: str) -> float:
-    """An argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def probability(text: str) -> float:
-    """An argparse type: a number from 0 to 1 (a score threshold)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
-    return value
