@@ -77,3 +77,21 @@ def test_detections_with_association_vectors_raise_no_warning(caplog):
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         tracker.update(frame([[5, 5, 30, 30]], [0], vectors=[[1.0, 0.0]]))
     assert not [r for r in caplog.records if r.name == LOGGER]
+
+
+def test_the_heads_first_frame_is_frame_0_in_its_messages():
+    """detectron2's tracking API has no frame numbers: the head counts the frames from 0 since
+    the last reset(), and its messages name that number. A centre distance below 0 never
+    matches, so every frame starts a car track: the 1000th, in frame 999, is refused."""
+    from trackrcnn_d2.tracking import TrackerParams
+    from trackrcnn_d2.tracking.sequence_tracker import TrackNumberOverflow
+    from trackrcnn_d2.tracking.tracker_head import TrackRCNNTracker
+
+    params = TrackerParams(class_names=("car", "pedestrian"), association="bbox_center",
+                           center_distance_threshold=(0.0, 0.0))  # fmt: skip
+    tracker = TrackRCNNTracker(params=params, flow="none")
+    car = frame([[5, 5, 30, 30]], [0])
+    for _ in range(999):
+        tracker.update(car)
+    with pytest.raises(TrackNumberOverflow, match="frame 999: class 1 has track number 1000"):
+        tracker.update(car)

@@ -293,6 +293,14 @@ def test_the_unknown_classes_are_those_below_0_and_from_the_class_count(caplog, 
         assert f"class {dropped} are dropped" in caplog.text
 
 
+def test_usable_detections_are_of_the_classes_0_to_the_class_count_less_one():
+    """Two classes (car 0, pedestrian 1): class 2, one past the last, is not the tracker's."""
+    from trackrcnn_d2.tracking.params import usable_detections
+
+    frame = make_frame(0, [{"box": [10 * c, 0, 10 * c + 9, 9], "cls": c} for c in (-1, 0, 1, 2)])
+    assert usable_detections(frame, PARAMS).tolist() == [False, True, True, False]
+
+
 def test_the_detection_cache_of_one_frame_and_its_corruptions(tmp_path):
     from trackrcnn_d2.tracking import (
         read_detection_cache,
