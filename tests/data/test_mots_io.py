@@ -342,3 +342,18 @@ def test_a_seqmap_with_a_byte_order_mark_or_a_reversed_range(tmp_path):
 def test_an_unknown_annotation_format_is_refused(tmp_path):
     with pytest.raises(ValueError, match="annotation_format must be one of"):
         mots_io.find_sequence_annotations(str(tmp_path), "0000", "json")
+
+
+def test_a_file_with_windows_line_ends_reads_as_its_unix_twin(tmp_path):
+    """The same two objects written with "\\r\\n" and with "\\n" line ends: the same objects,
+    no "\\r" left in an RLE string."""
+    objects = [
+        MOTSObject(0, 2001, 2, _rle(_box_mask(10, 12, 0, 5, 0, 4))),
+        MOTSObject(1, 1002, 1, _rle(_box_mask(10, 12, 5, 10, 6, 12))),
+    ]
+    lines = [_line(o.frame, o.obj_id, o.class_id, o.rle) for o in objects]
+    windows, unix = tmp_path / "windows.txt", tmp_path / "unix.txt"
+    windows.write_bytes("".join(line + "\r\n" for line in lines).encode())
+    unix.write_bytes("".join(line + "\n" for line in lines).encode())
+    frames = mots_io.read_mots_txt(str(windows))
+    assert frames == mots_io.read_mots_txt(str(unix)) == {0: objects[:1], 1: objects[1:]}

@@ -32,6 +32,13 @@ def test_box_iou_by_hand():
     np.testing.assert_allclose(box_iou(tiny, tiny), [[1.0, 1 / 3], [1 / 3, 1.0]])
 
 
+def test_box_iou_of_two_boxes_without_area_is_0():
+    """A point box and a line box cover no pixel: nothing to overlap, IoU 0 (the union is 0
+    here, the one case the division is not taken), whether they coincide or not."""
+    point, line = [3.0, 4.0, 3.0, 4.0], [0.0, 2.0, 6.0, 2.0]
+    np.testing.assert_array_equal(box_iou([point, line], [point, line]), np.zeros((2, 2)))
+
+
 def test_box_center_distance_by_hand():
     boxes_a = np.array([[0, 0, 20, 20], [10, 10, 12, 14]], np.float32)
     boxes_b = np.array([[3, 4, 23, 24], [0, 0, 20, 20], [11, 12, 11, 12]], np.float32)
@@ -78,12 +85,14 @@ def test_greedy_match_goes_by_distance_not_by_index():
 
 def test_boxes_to_masks_start_at_the_image_border():
     boxes = [[0, 0, 2, 3], [-5, -5, 1, 1], [98, 58, 105, 70], [-9, 5, 0, 9], [5, -9, 9, 0],
-             [-9, -9, -3, -3]]  # fmt: skip
+             [-9, -9, -3, -3], [5, -9, 9, -3], [-9, 5, -3, 9]]  # fmt: skip
     masks = boxes_to_masks(np.array(boxes), 60, 100)
     assert masks[0].sum() == 6 and masks[0][0, 0] and masks[0][2, 1]
     assert masks[1].sum() == 1 and masks[1][0, 0]
     assert masks[2].sum() == 2 * 2 and masks[2][59, 99]
-    assert masks[3:].sum() == 0  # boxes that end at the border, or lie beyond it
+    # Boxes that end at the border, or lie beyond it (also wholly above or left of the image,
+    # where a slice end of -1 would count from the far border).
+    assert masks[3:].sum() == 0
 
 
 def test_a_box_moves_by_the_median_displacement_of_the_pixels_that_came_from_it():
