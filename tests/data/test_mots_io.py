@@ -357,3 +357,17 @@ def test_a_file_with_windows_line_ends_reads_as_its_unix_twin(tmp_path):
     unix.write_bytes("".join(line + "\n" for line in lines).encode())
     frames = mots_io.read_mots_txt(str(windows))
     assert frames == mots_io.read_mots_txt(str(unix)) == {0: objects[:1], 1: objects[1:]}
+
+
+@pytest.mark.parametrize("blank", ["", "     ", "\t     ", " \t \t \r", "\x0b \x0b \x0b \r \r "])
+def test_lines_of_white_space_only_are_skipped_whatever_their_spaces(tmp_path, blank):
+    """A line of nothing but white space holds no object, as an empty line: skipped, also when
+    its spaces cut it into six fields (five spaces) and its first field is a tab."""
+    objects = [
+        MOTSObject(0, 2001, 2, _rle(_box_mask(10, 12, 0, 5, 0, 4))),
+        MOTSObject(1, 1002, 1, _rle(_box_mask(10, 12, 5, 10, 6, 12))),
+    ]
+    lines = [_line(o.frame, o.obj_id, o.class_id, o.rle) for o in objects]
+    path = tmp_path / "blank.txt"
+    path.write_bytes((lines[0] + "\n" + blank + "\n" + lines[1] + "\n").encode())
+    assert mots_io.read_mots_txt(str(path)) == {0: objects[:1], 1: objects[1:]}

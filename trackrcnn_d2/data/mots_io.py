@@ -102,8 +102,8 @@ def _read_txt_records(path: str) -> Tuple[List[MOTSObject], List[int]]:
     new_object = tuple.__new__  # MOTSObject's fields in order, without its Python __new__
     for line_number, raw in enumerate(lines, start=1):
         fields = raw.split(b" ")
-        if len(fields) != 6 or fields[5][-1:].isspace() or not fields[0]:
-            line = raw.strip()  # surrounding white space, "\r" of Windows files, empty lines
+        if len(fields) != 6 or fields[5][-1:].isspace() or not fields[0].strip():
+            line = raw.strip()  # surrounding white space, "\r" of Windows files, blank lines
             if not line:
                 continue
             fields = line.split(b" ")
