@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 import torch
-from helpers.faults import filling_atomic_open
+from helpers.faults import filling_atomic_open, slowed_torch_save
 
 import train_net
 from trackrcnn_d2.data import register_synthetic_mots
@@ -422,14 +422,7 @@ import train_net
 from trackrcnn_d2.data import register_synthetic_mots
 from trackrcnn_d2.engine.train_net import main
 register_synthetic_mots({prefix!r}, {root!r})
-real_save = torch.save
-def slow_save(obj, f):  # half of the checkpoint, then a pause in which the test kills us
-    real_save(obj, f)
-    f.truncate(f.tell() // 2)
-    f.flush()
-    open({str(marker)!r}, "w").close()
-    time.sleep(600)
-torch.save = slow_save
+{slowed_torch_save(marker)}
 main(train_net.parse_args({["--config-file", CONFIG, "--resume", *opts]!r}))
 """
     process = subprocess.Popen([sys.executable, "-c", script], cwd=str(tmp_path),

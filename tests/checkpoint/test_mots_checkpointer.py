@@ -14,7 +14,7 @@ import time
 import pytest
 import torch
 from detectron2.modeling import build_model
-from helpers.faults import filling_atomic_open
+from helpers.faults import filling_atomic_open, slowed_torch_save
 
 from trackrcnn_d2.checkpoint import MOTSCheckpointer
 from trackrcnn_d2.checkpoint import mots_checkpointer as checkpointer_module
@@ -122,14 +122,7 @@ from trackrcnn_d2.utils.cli import load_config
 model = build_model(load_config({CONFIG!r}))
 checkpointer = MOTSCheckpointer(model, {str(tmp_path / 'run')!r})
 checkpointer.save("model_0000004", iteration=4)
-real_save = torch.save
-def slow_save(obj, f):  # half of the checkpoint, then a pause in which the test kills us
-    real_save(obj, f)
-    f.truncate(f.tell() // 2)
-    f.flush()
-    open({str(marker)!r}, "w").close()
-    time.sleep(600)
-torch.save = slow_save
+{slowed_torch_save(marker)}
 checkpointer.save("model_final", iteration=9)
 """
     process = subprocess.Popen([sys.executable, "-c", script], cwd=str(tmp_path))

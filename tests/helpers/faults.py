@@ -3,7 +3,7 @@ import contextlib
 import errno
 import os
 
-__all__ = ["filling_atomic_open"]
+__all__ = ["filling_atomic_open", "slowed_torch_save"]
 
 
 def filling_atomic_open(real_atomic_open, after_bytes: int, error: int = errno.ENOSPC):
@@ -29,3 +29,17 @@ def filling_atomic_open(real_atomic_open, after_bytes: int, error: int = errno.E
             yield FillingFile(f)
 
     return atomic_open
+
+
+def slowed_torch_save(marker) -> str:
+    """Source lines for a subprocess script (which has imported torch and time): ``torch.save``
+    writes half of each file, creates ``marker`` and pauses, so that the test can kill the
+    process in the middle of a checkpoint's save."""
+    return f"""real_save = torch.save
+def slow_save(obj, f):  # half of the checkpoint, then a pause in which the test kills us
+    real_save(obj, f)
+    f.truncate(f.tell() // 2)
+    f.flush()
+    open({str(marker)!r}, "w").close()
+    time.sleep(600)
+torch.save = slow_save"""
